@@ -1,0 +1,203 @@
+"""Command line: `risk-model simulate | ingest | train | rank`.
+
+The edge of the pipeline: files, MLflow and the terminal are touched here and in `tracking`,
+and every stage in between is a pure function of frames and a typed config.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from pathlib import Path
+from typing import Annotated
+
+import pandas as pd
+import typer
+from rich.console import Console
+from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+app = typer.Typer(help="Risk scoring for charity regulators: simulate, ingest, train and rank.",
+                  no_args_is_help=True, add_completion=False)
+console = Console()
+
+ConfigOption = Annotated[Path | None, typer.Option("--config", "-c", help="Experiment YAML (default: packaged).")]
+TrackingOption = Annotated[str | None, typer.Option("--tracking-uri", help="MLflow tracking URI (overrides config).")]
+StoreOption = Annotated[Path, typer.Option("--store", help="Local MLflow store folder when no URI is set.")]
+
+
+def _progress() -> Progress:
+    return Progress(SpinnerColumn(), TextColumn("{task.description}"), TimeElapsedColumn(),
+                    console=console, transient=True)
+
+
+def _parse_years(years: str) -> tuple[int, int]:
+    match = re.fullmatch(r"\s*(\d{4})\s*-\s*(\d{4})\s*", years)
+    if not match or int(match[1]) > int(match[2]):
+        raise typer.BadParameter(f"expected FIRST-LAST, e.g. 2008-2025, got {years!r}")
+    return int(match[1]), int(match[2])
+
+
+def _table(frame: pd.DataFrame, title: str, float_format: str = "{:.3f}") -> Table:
+    table = Table(title=title)
+    for column in frame.columns:
+        table.add_column(str(column))
+    for _, row in frame.iterrows():
+        table.add_row(*[float_format.format(v) if isinstance(v, float) else str(v) for v in row])
+    return table
+
+
+def _load_config(config: Path | None, tracking_uri: str | None):
+    from risk_model.config import load_config
+
+    experiment = load_config(config)
+    if tracking_uri:
+        experiment = experiment.model_copy(
+            update={"tracking": experiment.tracking.model_copy(update={"tracking_uri": tracking_uri})})
+    return experiment
+
+
+def _ingest(data_dir: Path):
+    from risk_model.ingest import ingest_folder
+
+    with _progress() as progress:
+        progress.add_task(f"ingesting {data_dir}")
+        result = ingest_folder(data_dir)
+    console.print(_table(result.accounts, f"Ingest accounts: {data_dir}"))
+    if len(result.rejections):
+        console.print(f"[yellow]{len(result.rejections)} rejection reasons recorded "
+                      f"(see the rejection report)[/yellow]")
+    return result
+
+
+def _file_hashes(data_dir: Path, accounts: pd.DataFrame) -> dict[str, str]:
+    hashes = {}
+    for name in accounts["file"]:
+        path = data_dir / Path(str(name)).name
+        if path.is_file():
+            hashes[path.name] = hashlib.sha256(path.read_bytes()).hexdigest()
+    return hashes
+
+
+@app.command()
+def simulate(
+    out: Annotated[Path, typer.Argument(help="Folder to write the simulated data into.")] = Path("data/sim"),
+    charities: Annotated[int, typer.Option(min=100, help="Charities ever on the register.")] = 25_000,
+    years: Annotated[str, typer.Option(help="First and last year, e.g. 2008-2025.")] = "2008-2025",
+    seed: Annotated[int, typer.Option(help="Random seed.")] = 20_260_101,
+) -> None:
+    """Write a simulated regulator's data folder (register, former, returns, case log, true risk)."""
+    from risk_model.simulate import SimulationConfig, simulate as run_simulation, write_world
+
+    first, last = _parse_years(years)
+    config = SimulationConfig(charities=charities, first_year=first, last_year=last, seed=seed)
+    with _progress() as progress:
+        progress.add_task(f"simulating {charities:,} charities, {first}-{last}")
+        paths = write_world(run_simulation(config), out)
+    for name, path in paths.items():
+        console.print(f"wrote {name}: {path}")
+
+
+@app.command()
+def ingest(
+    data_dir: Annotated[Path, typer.Argument(help="Folder of regulator files.")],
+    out: Annotated[Path, typer.Option(help="Folder for the canonical tables and reports.")] = Path("out/ingested"),
+) -> None:
+    """Validate a data folder; write canonical tables, the accounts and the rejection report."""
+    from risk_model.ingest import write_ingested
+
+    result = _ingest(data_dir)
+    for name, path in write_ingested(result, out).items():
+        console.print(f"wrote {name}: {path}")
+
+
+@app.command()
+def train(
+    data_dir: Annotated[Path, typer.Argument(help="Folder of regulator files.")],
+    config: ConfigOption = None,
+    tracking_uri: TrackingOption = None,
+    store: StoreOption = Path("mlruns"),
+) -> None:
+    """Train and compare the model grid under temporal validation; log to MLflow; register the champion."""
+    from risk_model.evaluate import true_risk_lookup
+    from risk_model.features import build_features
+    from risk_model.ingest import table_fingerprint
+    from risk_model.tracking import log_training, use_tracking
+    from risk_model.train import run_training
+
+    experiment = _load_config(config, tracking_uri)
+    tables = _ingest(data_dir)
+    latent_path = data_dir / "latent_risk.csv"
+    oracle = None
+    if latent_path.is_file():
+        oracle = true_risk_lookup(pd.read_csv(latent_path, dtype={"Charity Number": str}))
+        console.print("simulated data: precision@k will be compared with the true-risk ranking")
+    with _progress() as progress:
+        task = progress.add_task("training")
+        result = run_training(tables.register, tables.returns, tables.case_log, experiment, oracle,
+                              progress=lambda msg: progress.update(task, description=msg))
+    fingerprint = {name: table_fingerprint(getattr(tables, name)) for name in ("register", "returns", "case_log")}
+    fingerprint |= {f"file:{k}": v for k, v in _file_hashes(data_dir, tables.accounts).items()}
+    use_tracking(experiment.tracking, store)
+    example = build_features(tables.register, tables.returns, tables.case_log, result.training_as_of[-1])
+    logged = log_training(result, experiment, fingerprint, tables.accounts, tables.rejections, example,
+                          str(data_dir))
+    columns = [c for c in ("precision_at_k_mean", "precision_at_k_std", "recall_at_k_mean", "auc_pr_mean",
+                           "auc_roc_mean", "brier_mean", "lift_over_baseline", "ratio_to_true_risk")
+               if c in result.summary.columns]
+    console.print(_table(result.summary[columns].reset_index(),
+                         f"Temporal validation, {len(result.folds)} folds (k={experiment.evaluation.capacity_k})"))
+    console.print(f"champion: [bold]{result.champion}[/bold], registered as "
+                  f"{logged.registered_model} version {logged.champion_version} "
+                  f"(alias {experiment.tracking.champion_alias}); run {logged.parent_run_id}")
+
+
+@app.command()
+def rank(
+    data_dir: Annotated[Path, typer.Argument(help="Folder of regulator files.")],
+    as_of: Annotated[str | None, typer.Option(help="As-of date (YYYY-MM-DD); default: the extract date.")] = None,
+    out: Annotated[Path, typer.Option(help="Folder for the ranked list.")] = Path("out/rankings"),
+    config: ConfigOption = None,
+    tracking_uri: TrackingOption = None,
+    store: StoreOption = Path("mlruns"),
+    show: Annotated[int, typer.Option(help="Rows to print.")] = 15,
+) -> None:
+    """Rank every charity on the register at a date with the champion model; write CSV and Parquet."""
+    from risk_model.features import build_features, open_inquiries
+    from risk_model.rank import rank_charities
+    from risk_model.tracking import load_champion, use_tracking
+    from risk_model.train import infer_extract_date, score
+
+    experiment = _load_config(config, tracking_uri)
+    tables = _ingest(data_dir)
+    date = pd.Timestamp(as_of) if as_of else infer_extract_date(tables.register, tables.returns, tables.case_log)
+    use_tracking(experiment.tracking, store)
+    try:
+        pipeline, version = load_champion(experiment.tracking)
+    except Exception as exc:
+        console.print(f"[red]no champion model in {experiment.tracking.registered_model!r}: {exc}. "
+                      "Run `risk-model train` first.[/red]")
+        raise typer.Exit(code=2) from exc
+    features = build_features(tables.register, tables.returns, tables.case_log, date)
+    under_inquiry = features["charity_number"].isin(open_inquiries(tables.case_log, date))
+    if not experiment.label.exclude_open_inquiries:
+        under_inquiry[:] = False
+    listed = features.loc[~under_inquiry]
+    ranked = rank_charities(listed, score(pipeline, listed), experiment.evaluation.capacity_k,
+                            model=version.tags.get("model", version.name), model_version=version.version)
+    out.mkdir(parents=True, exist_ok=True)
+    stem = f"ranking_{date:%Y-%m-%d}"
+    ranked.to_csv(out / f"{stem}.csv", index=False)
+    ranked.to_parquet(out / f"{stem}.parquet", index=False)
+    features.loc[under_inquiry, ["charity_number", "charity_name"]].to_csv(
+        out / f"under_inquiry_{date:%Y-%m-%d}.csv", index=False)
+    console.print(_table(ranked.head(show)[["rank", "charity_number", "charity_name", "score", "risk_band",
+                                            "main_operating_location", "income_band"]],
+                         f"Top {show} of {len(ranked):,} as of {date.date()} "
+                         f"({version.name} v{version.version})", float_format="{:.4f}"))
+    console.print(f"wrote {out / (stem + '.csv')} and .parquet; {int(under_inquiry.sum())} charities under an "
+                  f"open inquiry are listed apart in under_inquiry_{date:%Y-%m-%d}.csv")
+
+
+if __name__ == "__main__":  # pragma: no cover
+    app()

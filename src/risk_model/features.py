@@ -1,0 +1,234 @@
+"""Features of each charity as of a date, built only from what the regulator knew then.
+
+What "knew then" means, for an as-of date A:
+
+- a return's figures count once its Date Received is on or before A;
+- a return counts as due once its due date (Year End + 9 months) is on or before A, whether or
+  not it has arrived; a due return not received by A is outstanding;
+- case-log events count when dated strictly before A (events on A belong to the label window);
+- registration data (form, area, purposes...) is taken from the register; charities registered
+  after A, or removed on or before A, are not in the population.
+
+Every feature is a number or a category; missing values stay missing (NaN) and get an explicit
+`missing__*` flag, so that each model's pipeline decides how to fill them.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from risk_model.columns import RETURN_DUE_MONTHS
+from risk_model.vocab import ACTIVITY_SHORT, BENEFICIARY_SHORT, INCOME_BANDS_GBP, PURPOSE_SHORT
+
+CATEGORICAL_FEATURES: tuple[str, ...] = (
+    "constitutional_form", "geographical_spread", "main_operating_location", "regulatory_type",
+)
+MULTI_VALUED: dict[str, tuple[str, dict[str, str]]] = {
+    "purposes": ("purpose__", PURPOSE_SHORT),
+    "beneficiaries": ("beneficiary__", BENEFICIARY_SHORT),
+    "activities": ("activity__", ACTIVITY_SHORT),
+}
+MULTI_HOT_FEATURES: tuple[str, ...] = tuple(
+    prefix + short for prefix, mapping in MULTI_VALUED.values() for short in mapping.values()
+)
+FINANCE_FEATURES: tuple[str, ...] = (
+    "income_latest_gbp", "expenditure_latest_gbp", "spend_over_income_ratio_latest",
+    "spend_over_income_last3", "income_change_log_latest", "income_swing_max_log_last3",
+    "trading_income_share_latest", "donations_income_share_latest",
+    "investments_income_share_latest", "charitable_spending_share_latest",
+)
+GOVERNANCE_FEATURES: tuple[str, ...] = ("trustees_latest", "employees_latest", "volunteers_latest")
+FILING_FEATURES: tuple[str, ...] = (
+    "returns_due", "returns_outstanding", "returns_late", "late_share_last3_due",
+    "days_overdue_oldest_outstanding", "mean_days_late", "days_since_latest_year_end",
+)
+PROFILE_FEATURES: tuple[str, ...] = ("age_years", "age_under_5", "n_purposes")
+HISTORY_FEATURES: tuple[str, ...] = (
+    "concerns_prior", "concerns_last_12m", "days_since_last_concern", "inquiries_prior",
+    "regulatory_actions_prior", "guidance_prior",
+)
+MISSING_FLAGS: tuple[str, ...] = (
+    "missing__return", "missing__trustees", "missing__employees", "missing__volunteers",
+    "missing__profile",
+)
+NUMERIC_FEATURES: tuple[str, ...] = (
+    FINANCE_FEATURES + GOVERNANCE_FEATURES + FILING_FEATURES + PROFILE_FEATURES
+    + HISTORY_FEATURES + MISSING_FLAGS + MULTI_HOT_FEATURES
+)
+FEATURE_COLUMNS: tuple[str, ...] = NUMERIC_FEATURES + CATEGORICAL_FEATURES
+MONEY_FEATURES: tuple[str, ...] = ("income_latest_gbp", "expenditure_latest_gbp")
+# Context carried beside the features (for lists and filters), never fed to a model.
+CONTEXT_COLUMNS: tuple[str, ...] = (
+    "charity_number", "as_of", "charity_name", "income_band", "latest_year_end",
+)
+UNKNOWN = "Unknown"
+
+
+def due_dates(year_end: pd.Series) -> pd.Series:
+    """Date a return is due: Year End plus nine months."""
+    return year_end + pd.DateOffset(months=RETURN_DUE_MONTHS)
+
+
+def income_band(income_gbp: pd.Series) -> pd.Series:
+    """OSCR-style income band label for each income; 'no return' where unknown."""
+    edges = [low for _, low, _ in INCOME_BANDS_GBP] + [np.inf]
+    labels = [name for name, _, _ in INCOME_BANDS_GBP]
+    bands = pd.cut(income_gbp.clip(lower=0), bins=edges, labels=labels, right=True, include_lowest=True)
+    return bands.astype("string").fillna("no return")
+
+
+def population(register: pd.DataFrame, as_of: pd.Timestamp) -> pd.DataFrame:
+    """Charities on the register at the as-of date."""
+    on_register = (register["registered_date"] <= as_of) & (
+        register["ceased_date"].isna() | (register["ceased_date"] > as_of)
+    )
+    return register.loc[on_register]
+
+
+def open_inquiries(case_log: pd.DataFrame, as_of: pd.Timestamp) -> pd.Index:
+    """Charity numbers with an inquiry opened before the as-of date and not yet closed."""
+    before = case_log.loc[case_log["date"] < as_of]
+    opened = before.loc[before["event"] == "inquiry_opened"].groupby("charity_number").size()
+    closed = before.loc[before["event"] == "inquiry_closed"].groupby("charity_number").size()
+    balance = opened.sub(closed, fill_value=0)
+    return balance.index[balance > 0]
+
+
+def _profile(charities: pd.DataFrame, as_of: pd.Timestamp) -> pd.DataFrame:
+    age_days = (as_of - charities["registered_date"]).dt.days
+    out = pd.DataFrame(index=charities.index)
+    out["age_years"] = age_days / 365.25
+    out["age_under_5"] = (out["age_years"] < 5).astype(float)
+    for column in CATEGORICAL_FEATURES:
+        out[column] = charities[column].astype("string").fillna(UNKNOWN).astype(object)
+    profile_blank = charities["constitutional_form"].isna() & charities["purposes"].map(len).eq(0)
+    out["missing__profile"] = profile_blank.astype(float)
+    for column, (prefix, mapping) in MULTI_VALUED.items():
+        exploded = charities[column].explode().dropna()
+        short = exploded.map(mapping)
+        hot = pd.crosstab(short.index, short) if len(short.dropna()) else pd.DataFrame(index=[])
+        for name in mapping.values():
+            values = hot[name] if name in hot.columns else pd.Series(dtype=float)
+            out[prefix + name] = values.reindex(out.index).fillna(0).clip(upper=1).astype(float)
+    out["n_purposes"] = charities["purposes"].map(len).astype(float)
+    return out
+
+
+def _finance(returns: pd.DataFrame, as_of: pd.Timestamp) -> pd.DataFrame:
+    known = returns.loc[returns["date_received"] <= as_of]
+    known = known.sort_values(["charity_number", "year_end"])
+    recency = known.groupby("charity_number").cumcount(ascending=False)
+    last3 = known.loc[recency < 3]
+    latest = known.loc[recency == 0].set_index("charity_number")
+    previous = known.loc[recency == 1].set_index("charity_number")
+    income = latest["income_gbp"]
+    out = pd.DataFrame(index=latest.index)
+    out["income_latest_gbp"] = income
+    out["expenditure_latest_gbp"] = latest["expenditure_gbp"]
+    out["spend_over_income_ratio_latest"] = latest["expenditure_gbp"] / income.clip(lower=1.0)
+    over = (last3["expenditure_gbp"] > last3["income_gbp"]).groupby(last3["charity_number"]).sum()
+    out["spend_over_income_last3"] = over.astype(float)
+    log_income = np.log1p(known["income_gbp"].clip(lower=0))
+    change = log_income.groupby(known["charity_number"]).diff()
+    out["income_change_log_latest"] = np.log1p(income.clip(lower=0)) - np.log1p(
+        previous["income_gbp"].clip(lower=0)
+    ).reindex(out.index)
+    swing = change.loc[last3.index].abs().groupby(last3["charity_number"]).max()
+    out["income_swing_max_log_last3"] = swing
+    shares = {
+        "trading_income_share_latest": "trading_income_gbp",
+        "donations_income_share_latest": "donations_legacies_income_gbp",
+        "investments_income_share_latest": "investments_income_gbp",
+    }
+    positive_income = income.where(income > 0)
+    for feature, column in shares.items():
+        out[feature] = (latest[column] / positive_income).clip(-1, 2)
+    spend = latest["expenditure_gbp"].where(latest["expenditure_gbp"] > 0)
+    out["charitable_spending_share_latest"] = (latest["charitable_activities_spending_gbp"] / spend).clip(-1, 2)
+    for column in ("trustees", "employees", "volunteers"):
+        out[f"{column}_latest"] = latest[column]
+    out["latest_year_end"] = latest["year_end"]
+    return out
+
+
+def _filing(returns: pd.DataFrame, as_of: pd.Timestamp) -> pd.DataFrame:
+    due = returns.loc[returns["due_date"] <= as_of]
+    received = due["date_received"] <= as_of
+    outstanding = ~received
+    late = received & (due["date_received"] > due["due_date"])
+    by = due["charity_number"]
+    out = pd.DataFrame({
+        "returns_due": by.groupby(by).size().astype(float),
+        "returns_outstanding": outstanding.groupby(by).sum().astype(float),
+        "returns_late": late.groupby(by).sum().astype(float),
+    })
+    recency = due.sort_values("due_date").groupby("charity_number").cumcount(ascending=False)
+    last3 = recency.reindex(due.index) < 3
+    out["late_share_last3_due"] = (late | outstanding)[last3].groupby(by[last3]).mean()
+    overdue = (as_of - due["due_date"]).dt.days.where(outstanding)
+    out["days_overdue_oldest_outstanding"] = overdue.groupby(by).max()
+    days_late = (due["date_received"] - due["due_date"]).dt.days.clip(lower=0).where(received)
+    out["mean_days_late"] = days_late.groupby(by).mean()
+    known_year_end = due["year_end"].where(received)
+    out["days_since_latest_year_end"] = (as_of - known_year_end.groupby(by).max()).dt.days
+    return out
+
+
+def _history(case_log: pd.DataFrame, as_of: pd.Timestamp) -> pd.DataFrame:
+    before = case_log.loc[case_log["date"] < as_of]
+    concerns = before.loc[before["event"] == "concern_received"]
+    closed = before.loc[before["event"] == "inquiry_closed"]
+    recent = concerns["date"] >= as_of - pd.DateOffset(months=12)
+    out = pd.DataFrame({
+        "concerns_prior": concerns.groupby("charity_number").size(),
+        "concerns_last_12m": recent.groupby(concerns["charity_number"]).sum(),
+        "days_since_last_concern": (as_of - concerns.groupby("charity_number")["date"].max()).dt.days,
+        "inquiries_prior": before.loc[before["event"] == "inquiry_opened"].groupby("charity_number").size(),
+        "regulatory_actions_prior": closed.loc[closed["outcome"] == "regulatory_action"]
+        .groupby("charity_number").size(),
+        "guidance_prior": closed.loc[closed["outcome"] == "guidance_issued"].groupby("charity_number").size(),
+    })
+    return out.astype(float)
+
+
+def prepare_returns(returns: pd.DataFrame) -> pd.DataFrame:
+    """Returns with their due dates, sorted; do this once before building many as-of dates."""
+    prepared = returns.assign(due_date=due_dates(returns["year_end"]))
+    return prepared.sort_values(["charity_number", "year_end"], kind="stable").reset_index(drop=True)
+
+
+def build_features(
+    register: pd.DataFrame,
+    returns: pd.DataFrame,
+    case_log: pd.DataFrame,
+    as_of: pd.Timestamp | str,
+) -> pd.DataFrame:
+    """One row per charity on the register at `as_of`: context columns plus FEATURE_COLUMNS."""
+    as_of = pd.Timestamp(as_of).normalize()
+    if "due_date" not in returns.columns:
+        returns = prepare_returns(returns)
+    charities = population(register, as_of).set_index("charity_number")
+    profile = _profile(charities, as_of)
+    finance = _finance(returns, as_of).reindex(charities.index)
+    filing = _filing(returns, as_of).reindex(charities.index)
+    history = _history(case_log, as_of).reindex(charities.index)
+
+    filing_counts = ["returns_due", "returns_outstanding", "returns_late", "days_overdue_oldest_outstanding"]
+    filing[filing_counts] = filing[filing_counts].fillna(0.0)
+    history_counts = [c for c in HISTORY_FEATURES if c != "days_since_last_concern"]
+    history[history_counts] = history[history_counts].fillna(0.0)
+
+    out = pd.concat([profile, finance, filing, history], axis=1)
+    out["missing__return"] = finance["income_latest_gbp"].isna().astype(float)
+    for column in ("trustees", "employees", "volunteers"):
+        out[f"missing__{column}"] = finance[f"{column}_latest"].isna().astype(float)
+    out["income_band"] = income_band(out["income_latest_gbp"])
+    out["charity_name"] = charities["charity_name"]
+    out["as_of"] = as_of
+    out.index.name = "charity_number"
+    out = out.reset_index()
+    ordered = list(CONTEXT_COLUMNS) + list(FEATURE_COLUMNS)
+    out = out[ordered]
+    out[list(NUMERIC_FEATURES)] = out[list(NUMERIC_FEATURES)].astype("float64")
+    return out.sort_values("charity_number", kind="stable").reset_index(drop=True)

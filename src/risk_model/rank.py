@@ -1,0 +1,51 @@
+"""A ranked review list: every charity on the register at a date, scored and ordered."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from risk_model.evaluate import ranking_order
+
+# Bands by rank percentile (share of the register at or below a charity's risk):
+# the top 1% are "very high", the next 4% "high", the next 15% "elevated", the rest "low".
+RISK_BANDS: tuple[tuple[str, float], ...] = (
+    ("very high", 99.0), ("high", 95.0), ("elevated", 80.0), ("low", 0.0),
+)
+LIST_COLUMNS: tuple[str, ...] = (
+    "rank", "charity_number", "charity_name", "score", "rank_percentile", "risk_band", "within_capacity",
+    "main_operating_location", "income_band", "constitutional_form", "geographical_spread",
+    "as_of", "model", "model_version",
+)
+
+
+def risk_band(rank_percentile: pd.Series) -> pd.Series:
+    """Band name for each rank percentile."""
+    bands = pd.Series("low", index=rank_percentile.index, dtype=object)
+    for name, floor in reversed(RISK_BANDS):
+        bands[rank_percentile >= floor] = name
+    return bands
+
+
+def rank_charities(
+    features: pd.DataFrame,
+    scores: np.ndarray,
+    capacity_k: int,
+    model: str,
+    model_version: str,
+) -> pd.DataFrame:
+    """Order charities by score (ties by charity number) with rank, percentile and band."""
+    frame = (
+        features.assign(score=np.asarray(scores, dtype=float))
+        .sort_values("charity_number", kind="stable")
+        .reset_index(drop=True)
+    )
+    ranked = frame.iloc[ranking_order(frame["score"].to_numpy())].reset_index(drop=True)
+    n = len(ranked)
+    ranked["rank"] = np.arange(1, n + 1)
+    ranked["rank_percentile"] = 100.0 * (n - ranked["rank"]) / max(n - 1, 1) if n > 1 else 100.0
+    ranked["risk_band"] = risk_band(ranked["rank_percentile"])
+    ranked["within_capacity"] = ranked["rank"] <= capacity_k
+    ranked["model"] = model
+    ranked["model_version"] = str(model_version)
+    return ranked[list(LIST_COLUMNS)]
