@@ -48,7 +48,7 @@ def _frame(n=400, seed=0):
     rng = np.random.default_rng(seed)
     frame = pd.DataFrame({c: rng.random(n) for c in NUMERIC_FEATURES})
     for c in CATEGORICAL_FEATURES:
-        frame[c] = rng.choice(["A", "B", "Unknown"], n)
+        frame[c] = rng.choice(["A", "CIO (Charitable Incorporated Organisation, E&W)", "Unknown"], n)
     frame["returns_outstanding"] = rng.integers(0, 3, n).astype(float)
     frame["income_latest_gbp"] = np.where(rng.random(n) < 0.1, np.nan, rng.lognormal(9, 2, n))
     y = (rng.random(n) < 0.05 + 0.3 * (frame["returns_outstanding"] > 0)).astype(float)

@@ -95,6 +95,18 @@ def open_inquiries(case_log: pd.DataFrame, as_of: pd.Timestamp) -> pd.Index:
     return balance.index[balance > 0]
 
 
+def _multi_hot(lists: pd.Series, prefix: str, mapping: dict[str, str]) -> pd.DataFrame:
+    """0/1 columns, one per vocabulary item, from a column of item lists (unknown items ignored)."""
+    names = list(mapping.values())
+    exploded = lists.explode()
+    codes = exploded.map({item: i for i, item in enumerate(mapping)}).to_numpy()
+    rows = np.repeat(np.arange(len(lists)), lists.map(len).clip(lower=1).to_numpy())
+    known = ~pd.isna(codes)
+    hot = np.zeros((len(lists), len(names)))
+    hot[rows[known], codes[known].astype(int)] = 1.0
+    return pd.DataFrame(hot, index=lists.index, columns=[prefix + n for n in names])
+
+
 def _profile(charities: pd.DataFrame, as_of: pd.Timestamp) -> pd.DataFrame:
     age_days = (as_of - charities["registered_date"]).dt.days
     out = pd.DataFrame(index=charities.index)
@@ -105,12 +117,7 @@ def _profile(charities: pd.DataFrame, as_of: pd.Timestamp) -> pd.DataFrame:
     profile_blank = charities["constitutional_form"].isna() & charities["purposes"].map(len).eq(0)
     out["missing__profile"] = profile_blank.astype(float)
     for column, (prefix, mapping) in MULTI_VALUED.items():
-        exploded = charities[column].explode().dropna()
-        short = exploded.map(mapping)
-        hot = pd.crosstab(short.index, short) if len(short.dropna()) else pd.DataFrame(index=[])
-        for name in mapping.values():
-            values = hot[name] if name in hot.columns else pd.Series(dtype=float)
-            out[prefix + name] = values.reindex(out.index).fillna(0).clip(upper=1).astype(float)
+        out = out.join(_multi_hot(charities[column], prefix, mapping))
     out["n_purposes"] = charities["purposes"].map(len).astype(float)
     return out
 

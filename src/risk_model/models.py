@@ -7,10 +7,12 @@ fitted preprocessing travels with the model into MLflow and into the scoring ser
 
 from __future__ import annotations
 
+import re
+
 import numpy as np
 import pandas as pd
 from lightgbm import LGBMClassifier
-from sklearn.base import BaseEstimator, ClassifierMixin
+from sklearn.base import BaseEstimator, ClassifierMixin, TransformerMixin
 from sklearn.compose import ColumnTransformer
 from sklearn.impute import SimpleImputer
 from sklearn.linear_model import LogisticRegression
@@ -75,14 +77,48 @@ class RiskIndicatorRule(ClassifierMixin, BaseEstimator):
         return (self.predict_proba(X)[:, 1] >= 0.5).astype(float)
 
 
+class SafeColumnNames(TransformerMixin, BaseEstimator):
+    """Rename columns to letters, digits and underscores (LightGBM rejects JSON characters),
+    keeping the original names in `names_in_` for explanations."""
+
+    def fit(self, X: pd.DataFrame, y=None) -> "SafeColumnNames":
+        self.names_in_ = list(X.columns)
+        safe, seen = [], set()
+        for name in self.names_in_:
+            candidate = re.sub(r"[^0-9A-Za-z_]+", "_", str(name)).strip("_")
+            while candidate in seen:
+                candidate += "_"
+            seen.add(candidate)
+            safe.append(candidate)
+        self.names_out_ = safe
+        return self
+
+    def transform(self, X: pd.DataFrame) -> pd.DataFrame:
+        check_is_fitted(self, "names_out_")
+        return X.set_axis(self.names_out_, axis=1)
+
+    def get_feature_names_out(self, input_features=None) -> np.ndarray:
+        return np.asarray(self.names_out_, dtype=object)
+
+
+class CentredLogisticRegression(LogisticRegression):
+    """Logistic regression that remembers the mean of its training inputs, so a charity's
+    per-feature contribution coef * (x - mean) is measured from the average charity."""
+
+    def fit(self, X, y, sample_weight=None):
+        super().fit(X, y, sample_weight=sample_weight)
+        self.feature_means_ = np.asarray(X, dtype=float).mean(axis=0)
+        return self
+
+
 def signed_log1p(values):
     """log(1 + |x|) with the sign of x: money spans six orders of magnitude."""
     return np.sign(values) * np.log1p(np.abs(values))
 
 
-def _encoder(min_frequency: int | None = None) -> OneHotEncoder:
-    return OneHotEncoder(handle_unknown="infrequent_if_exist" if min_frequency else "ignore",
-                         min_frequency=min_frequency, sparse_output=False)
+def _encoder() -> OneHotEncoder:
+    # A category unseen in training (a new form, a misspelt area) scores as none of the known ones.
+    return OneHotEncoder(handle_unknown="ignore", sparse_output=False)
 
 
 def _linear_preprocessing() -> ColumnTransformer:
@@ -92,14 +128,14 @@ def _linear_preprocessing() -> ColumnTransformer:
         SimpleImputer(strategy="median", add_indicator=False, keep_empty_features=True),
         StandardScaler(),
     )
-    numeric = make_pipeline(
-        SimpleImputer(strategy="median", keep_empty_features=True), StandardScaler()
-    )
+    # Mean imputation: every gap already has its own missing__* flag, and a median over
+    # hundreds of thousands of rows costs more than the fit itself.
+    numeric = make_pipeline(SimpleImputer(strategy="mean", keep_empty_features=True), StandardScaler())
     return ColumnTransformer(
         [
             ("money", money, list(MONEY_FEATURES)),
             ("num", numeric, other_numeric),
-            ("cat", _encoder(min_frequency=20), list(CATEGORICAL_FEATURES)),
+            ("cat", _encoder(), list(CATEGORICAL_FEATURES)),
         ],
         verbose_feature_names_out=True,
     )
@@ -109,7 +145,7 @@ def _tree_preprocessing() -> ColumnTransformer:
     return ColumnTransformer(
         [
             ("num", "passthrough", list(NUMERIC_FEATURES)),
-            ("cat", _encoder(min_frequency=20), list(CATEGORICAL_FEATURES)),
+            ("cat", _encoder(), list(CATEGORICAL_FEATURES)),
         ],
         verbose_feature_names_out=True,
     )
@@ -121,12 +157,12 @@ def build_pipeline(spec: ModelSpec, seed: int) -> Pipeline:
     if spec.kind == "rule":
         return Pipeline([("model", RiskIndicatorRule(**params))])
     if spec.kind == "logistic":
-        model = LogisticRegression(random_state=seed, **params)
+        model = CentredLogisticRegression(random_state=seed, **params)
         pipeline = Pipeline([("preprocess", _linear_preprocessing()), ("model", model)])
     elif spec.kind == "lightgbm":
         model = LGBMClassifier(random_state=seed, n_jobs=2, verbose=-1, deterministic=True,
                                force_row_wise=True, **params)
-        pipeline = Pipeline([("preprocess", _tree_preprocessing()), ("model", model)])
+        pipeline = Pipeline([("preprocess", _tree_preprocessing()), ("names", SafeColumnNames()), ("model", model)])
     else:  # pragma: no cover - pydantic restricts the values
         raise ValueError(f"unknown model kind {spec.kind!r}")
     return pipeline.set_output(transform="pandas")

@@ -28,6 +28,8 @@ DEFAULT_STORE_DIR = Path("mlruns")
 TRUSTED_TYPES: list[str] = [
     "risk_model.models.RiskIndicatorRule",
     "risk_model.models.signed_log1p",
+    "risk_model.models.SafeColumnNames",
+    "risk_model.models.CentredLogisticRegression",
     "lightgbm.basic.Booster",
     "lightgbm.sklearn.LGBMClassifier",
     "collections.OrderedDict",
