@@ -1,0 +1,426 @@
+"""Simulated regulator: OSCR-shaped files for a world whose misconduct is known.
+
+The generative story, run one year at a time over every charity at once:
+
+1. Register. A stock of charities is already registered when the period starts (dates back to
+   1950, denser in recent decades); about 3.5% more register each year, and about 3% a year leave
+   (wound up, removed at their own request, merged, united congregations), tiny and young ones
+   more often. Leaving is never misconduct.
+2. Traits. Each charity has fixed attributes drawn from OSCR's own frequencies (form, area,
+   purposes, year end), a persistent size (about 57% have income up to £25k, a long upper tail)
+   and a latent propensity z ~ N(0, 1) that drifts slowly and is raised while a charity is young.
+3. Misconduct. In each year a charity commits misconduct with probability
+   p = sigmoid(base + scale * z + year effect), so roughly 0.5-1% of charities a year.
+4. Returns. z leaks, noisily, into the annual return: late or missing accounts, spending above
+   income for successive years, abrupt income swings, few trustees, trading-heavy income. Innocent
+   charities show every one of these by chance, so no single signal identifies misconduct.
+5. Case log. The regulator sees only what is reported: concerns (mostly about visible, innocent
+   charities; misconduct makes one far likelier), some opened as inquiries weeks later (likelier
+   when misconduct is real and the returns look wrong), closed 2-12 months on with no action,
+   guidance or regulatory action. Labels are therefore selective.
+6. Extract. Everything is cut at 31 December of the last year: returns not yet due are absent, and
+   returns received or events dated after it are blank or absent. latent_risk.csv keeps the truth.
+
+Every step is vectorised over charities (the only Python loop is over years), and columns are
+built as Arrow strings, so millions of charities fit in a few minutes and a few GiB.
+simulate_register draws the charities and lays out the register files; simulate_text holds the
+word lists and OSCR's string formats.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.csv as pa_csv
+from pydantic import BaseModel, Field, model_validator
+
+from risk_model import simulate_text as text
+from risk_model.columns import (
+    INCOME_BREAKDOWN,
+    RETURN_DUE_MONTHS,
+    RETURNS_COLUMNS,
+    SPENDING_BREAKDOWN,
+)
+from risk_model.simulate_register import (
+    Charities,
+    add_months,
+    day_number,
+    draw_charities,
+    register_tables,
+    year_end_days,
+)
+from risk_model.vocab import CASE_EVENTS, CASE_OUTCOMES
+
+FILE_NAMES: tuple[str, ...] = ("register", "former", "returns", "case_log", "latent_risk")
+
+
+class SimulationConfig(BaseModel, frozen=True, extra="forbid"):
+    """Size, period and hidden-risk coefficients of one simulated world."""
+
+    # the world
+    charities: int = Field(
+        25_000, gt=0,
+        description="Charities ever on the register over the period.",
+    )
+    first_year: int = Field(2008, ge=1960, description="First calendar year simulated.")
+    last_year: int = Field(
+        2025,
+        description="Last year simulated; the extract is dated 31 December of it.",
+    )
+    seed: int = Field(20_260_101, ge=0, description="Seed of the numpy random generator.")
+    registration_rate: float = Field(
+        0.035, ge=0, lt=1, description="New registrations a year, as a share of the register.")
+    exit_hazard: float = Field(
+        0.022, ge=0, lt=0.5,
+        description="Yearly chance of leaving for an established, ordinary-sized charity.",
+    )
+
+    # misconduct: p = sigmoid(base + per_sd * z + year effect)
+    misconduct_base_log_odds: float = Field(
+        -6.0, description="Log-odds of misconduct in a year at propensity z = 0.")
+    misconduct_log_odds_per_sd: float = Field(
+        1.4, description="Added log-odds of misconduct per standard deviation of propensity.")
+    misconduct_year_sd_log_odds: float = Field(
+        0.15, ge=0, description="Spread of the common year effect on misconduct log-odds.")
+    propensity_persistence: float = Field(
+        0.95, ge=0, le=1,
+        description="Year-to-year correlation of propensity (1: it never drifts).",
+    )
+    young_charity_propensity_sd: float = Field(
+        0.8, description="Extra propensity of a newly registered charity, in standard deviations.")
+    young_charity_years: float = Field(
+        4.0, gt=0, description="Years over which the young-charity extra fades by a factor of e.")
+
+    # signals in the annual return
+    late_filing_base_log_odds: float = Field(
+        -2.6, description="Log-odds that accounts arrive after the due date, at z = 0.")
+    late_filing_log_odds_per_sd: float = Field(
+        0.6, description="Added log-odds of late accounts per standard deviation of propensity.")
+    missing_return_base_log_odds: float = Field(
+        -4.0, description="Log-odds that accounts never arrive, at z = 0.")
+    missing_return_log_odds_per_sd: float = Field(
+        0.8, description="Added log-odds of missing accounts per standard deviation of propensity.")
+    overspend_base_log_odds: float = Field(
+        -2.8, description="Log-odds of starting a spell of spending well above income, at z = 0.")
+    overspend_log_odds_per_sd: float = Field(
+        0.7,
+        description="Added log-odds of an overspending spell per standard deviation of propensity.",
+    )
+    income_swing_base_log_odds: float = Field(
+        -3.2, description="Log-odds of an abrupt one-year income swing, at z = 0.")
+    income_swing_log_odds_per_sd: float = Field(
+        0.5, description="Added log-odds of an income swing per standard deviation of propensity.")
+    fewer_trustees_per_sd: float = Field(
+        0.7, description="Trustees fewer, on average, per standard deviation of propensity.")
+    trading_share_log_per_sd: float = Field(
+        0.4,
+        description="Log-multiplier of the trading-income weight per standard deviation of z.",
+    )
+    misconduct_signal_log_odds: float = Field(
+        1.0, description="Extra log-odds of each return signal in a year of misconduct.")
+
+    # the case log
+    concern_base_log_rate: float = Field(
+        -4.3,
+        description="Log of the yearly expected concerns about a £25k charity outside the cities.",
+    )
+    concern_visibility_log_rate: float = Field(
+        0.4, description="Added log-rate of concerns per tenfold income above £25k.")
+    concern_city_log_rate: float = Field(
+        0.4, description="Added log-rate of concerns for charities based in the four cities.")
+    concern_propensity_log_rate: float = Field(
+        0.2, description="Added log-rate of concerns per standard deviation of propensity.")
+    concern_misconduct_rate: float = Field(
+        0.55, ge=0, description="Extra expected concerns in a year of misconduct.")
+    inquiry_base_log_odds: float = Field(
+        -0.2,
+        description="Log-odds that a concern opens an inquiry (innocent charity, clean returns).",
+    )
+    inquiry_misconduct_log_odds: float = Field(
+        2.0, description="Added log-odds of an inquiry when the misconduct is real.")
+    inquiry_signal_log_odds: float = Field(
+        0.4, description="Added log-odds of an inquiry per warning sign in the latest return.")
+    regulatory_action_base_log_odds: float = Field(
+        -2.0,
+        description="Log-odds that an inquiry into an innocent charity ends in regulatory action.",
+    )
+    regulatory_action_misconduct_log_odds: float = Field(
+        3.5, description="Added log-odds of regulatory action when the misconduct is real.")
+
+    @model_validator(mode="after")
+    def _period_in_order(self) -> SimulationConfig:
+        if self.last_year < self.first_year:
+            raise ValueError(f"last_year {self.last_year} is before first_year {self.first_year}")
+        return self
+
+
+# Constants of the yearly process (not risk coefficients).
+_INCOME_GROWTH_LOG = 0.02            # nominal income growth a year
+_ISO_DATE_SHARE = 0.06               # returns rows written as yyyy-mm-dd
+_OVERSPEND_STAY = 0.55               # chance an overspending spell lasts another year
+_FIRST_RETURN_DAYS = 180             # first return: the first year end this long after registering
+
+
+def _sigmoid(log_odds: np.ndarray) -> np.ndarray:
+    return 1.0 / (1.0 + np.exp(-log_odds))
+
+
+# --- public API --------------------------------------------------------------------------------
+
+def simulate(config: SimulationConfig) -> dict[str, pd.DataFrame]:
+    """Simulate a world: OSCR-shaped string frames keyed by file name, with raw headers."""
+    rng = np.random.default_rng(config.seed)
+    charities = draw_charities(config, rng)
+    returns, latent, events = _run_years(config, charities, rng)
+    register, former = register_tables(config, charities, rng)
+    tables = {
+        "register": register,
+        "former": former,
+        "returns": pa.concat_tables(returns),
+        "case_log": _case_log_table(config, charities, events),
+        "latent_risk": pa.concat_tables(latent),
+    }
+    return {name: tables[name].to_pandas() for name in FILE_NAMES}
+
+
+def write_world(frames: dict[str, pd.DataFrame], out_dir: Path) -> dict[str, Path]:
+    """Write each frame to out_dir/<name>.csv (UTF-8, every field quoted, like OSCR's files)."""
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    options = pa_csv.WriteOptions(quoting_style="all_valid", batch_size=65_536)
+    paths = {}
+    for name, frame in frames.items():
+        table = pa.Table.from_pandas(frame, preserve_index=False)
+        paths[name] = out_dir / f"{name}.csv"
+        pa_csv.write_csv(
+            pa.table({column: _as_text(table[column]) for column in table.column_names}),
+            paths[name],
+            write_options=options,
+        )
+    return paths
+
+
+def _as_text(values: pa.ChunkedArray) -> pa.ChunkedArray:
+    """Values as strings with blanks for nulls, so that every field is written quoted."""
+    if not pa.types.is_large_string(values.type) and not pa.types.is_string(values.type):
+        values = pc.cast(values, text.TEXT)
+    return pc.fill_null(values, "") if values.null_count else values
+
+
+# --- the years ---------------------------------------------------------------------------------
+
+@dataclass
+class _Carry:
+    """What one year hands to the next, per charity."""
+
+    income_noise: np.ndarray         # slow (autoregressive) income noise, log scale
+    overspending: np.ndarray         # in a spell of spending well above income
+    spent_over_income: np.ndarray    # the latest return showed expenditure above income
+    warning_signs: np.ndarray        # signs the regulator can see in the latest return
+    inquiry_open_until: np.ndarray   # day an open inquiry closes (-1: none)
+
+
+def _run_years(cfg: SimulationConfig, ch: Charities, rng: np.random.Generator):
+    """Walk the period a year at a time; return returns and latent-risk chunks and case events."""
+    n = len(ch.registered)
+    extract = int(day_number(cfg.last_year, 12, 31))
+    rho = cfg.propensity_persistence
+    carry = _Carry(
+        income_noise=rng.normal(0.0, 0.25, n),
+        overspending=np.zeros(n, bool),
+        spent_over_income=np.zeros(n, bool),
+        warning_signs=np.zeros(n, np.int64),
+        inquiry_open_until=np.full(n, -1, np.int64),
+    )
+    returns, latent, events = [], [], []
+    for year in range(cfg.first_year, cfg.last_year + 1):
+        jan1, dec31 = int(day_number(year)), int(day_number(year, 12, 31))
+        if year > cfg.first_year:
+            ch.propensity = rho * ch.propensity + np.sqrt(1 - rho**2) * rng.standard_normal(n)
+            carry.income_noise = 0.6 * carry.income_noise + rng.normal(0.0, 0.2, n)
+        on_register = (ch.registered <= dec31) & (ch.ceased >= jan1)
+        age_years = np.maximum(jan1 + 182 - ch.true_registered, 0) / 365.25
+        youth = np.exp(-age_years / cfg.young_charity_years)
+        z = ch.propensity + cfg.young_charity_propensity_sd * youth
+        year_effect = rng.normal(0.0, cfg.misconduct_year_sd_log_odds)
+        log_odds = cfg.misconduct_base_log_odds + cfg.misconduct_log_odds_per_sd * z + year_effect
+        p = _sigmoid(log_odds)
+        misconduct = on_register & (rng.random(n) < p)
+
+        _leave(cfg, ch, rng, on_register, age_years, jan1, dec31)
+        events.append(_case_events(cfg, ch, rng, carry, on_register, z, misconduct, jan1, dec31))
+        returns.append(_annual_returns(cfg, ch, rng, carry, year, z, misconduct, extract))
+        who = np.flatnonzero(on_register)
+        latent.append(pa.table({
+            "Charity Number": ch.number.take(who),
+            "Year": text.repeat(str(year), len(who)),
+            "Misconduct probability": text.format_probabilities(p[who]),
+            "Misconduct": text.format_ints(misconduct[who]),
+        }))
+    return returns, latent, events
+
+
+def _leave(cfg, ch, rng, on_register, age_years, jan1: int, dec31: int) -> None:
+    """Charities that leave the register this year (tiny and young ones more often)."""
+    n = len(on_register)
+    hazard = (
+        cfg.exit_hazard
+        * np.where(ch.log_size < np.log(5_000), 1.8, 1.0)
+        * np.where(ch.log_size > np.log(1_000_000), 0.6, 1.0)
+        * np.where(age_years < 3, 1.5, 1.0)
+    )
+    earliest = np.maximum(jan1, ch.registered + 30)
+    leaves = on_register & (earliest <= dec31) & (rng.random(n) < hazard)
+    ceased = earliest + (rng.random(n) * (dec31 - earliest + 1)).astype(np.int64)
+    ch.ceased = np.where(leaves, ceased, ch.ceased)
+
+
+def _annual_returns(cfg, ch, rng, carry, year: int, z, misconduct, extract: int) -> pa.Table:
+    """Returns for financial years ending in this year that fell due by the extract date."""
+    year_end = year_end_days(year, ch.year_end_code)
+    due = add_months(year_end, RETURN_DUE_MONTHS)
+    expected = (year_end >= ch.registered + _FIRST_RETURN_DAYS) & (year_end < ch.ceased)
+    i = np.flatnonzero(expected & (due <= extract))
+    m, zi, year_end, due = len(i), z[i], year_end[i], due[i]
+    boost = cfg.misconduct_signal_log_odds * misconduct[i]
+
+    def happens(base: float, per_sd: float, extra=0.0) -> np.ndarray:
+        return rng.random(m) < _sigmoid(base + per_sd * zi + boost + extra)
+
+    # income: persistent size, slow noise, and now and then an abrupt one-year swing
+    swing = happens(cfg.income_swing_base_log_odds, cfg.income_swing_log_odds_per_sd)
+    swing_log = swing * rng.choice([-1.0, 1.0], m) * rng.uniform(0.7, 1.6, m)
+    usual_log = ch.log_size[i] + _INCOME_GROWTH_LOG * (year - 2008) + carry.income_noise[i]
+    dormant = (ch.log_size[i] < np.log(3_000)) & (rng.random(m) < 0.08)
+    income = np.where(dormant, 0.0, np.rint(np.exp(usual_log + swing_log)))
+    # spending tracks usual income; spells of spending well above it tend to last
+    starts = happens(cfg.overspend_base_log_odds, cfg.overspend_log_odds_per_sd)
+    spell = np.where(carry.overspending[i], rng.random(m) < _OVERSPEND_STAY, starts)
+    carry.overspending[i] = spell
+    ratio = np.exp(rng.normal(-0.03, 0.12, m)) * np.where(spell, rng.uniform(1.15, 1.8, m), 1.0)
+    expenditure = np.rint(np.exp(usual_log) * np.where(dormant, 0.1 * (rng.random(m) < 0.5), ratio))
+    income_weights = ch.income_weights[i] * rng.lognormal(0.0, 0.25, (m, len(INCOME_BREAKDOWN)))
+    income_weights[:, 2] *= np.exp(cfg.trading_share_log_per_sd * zi)
+    spending_jitter = rng.lognormal(0.0, 0.25, (m, len(SPENDING_BREAKDOWN)))
+    spending_weights = ch.spending_weights[i] * spending_jitter
+    money = np.column_stack([
+        income, expenditure, _split(income, income_weights), _split(expenditure, spending_weights),
+    ])
+
+    trustees = ch.trustees_base[i] - cfg.fewer_trustees_per_sd * zi + rng.normal(0, 0.6, m)
+    trustees = np.clip(np.rint(trustees), 1, 30)
+    employees = np.rint(np.maximum(income - 30_000, 0) / 35_000 * ch.staff_ratio[i])
+    employees = np.where((employees == 0) & (income > 15_000) & (rng.random(m) < 0.1), 1, employees)
+    volunteers = rng.poisson(ch.volunteers_mean[i])
+    # counts go unreported more often in older returns
+    unknown = rng.random((m, 3)) < min(0.6, 0.03 + 0.35 * np.exp(-(year - 2008) / 4))
+
+    # filing: most on time, some late (days to months), a few never; small charities lag a little
+    missing = happens(cfg.missing_return_base_log_odds, cfg.missing_return_log_odds_per_sd)
+    smallness = np.maximum(-ch.visibility[i], 0)
+    late = ~missing & happens(
+        cfg.late_filing_base_log_odds, cfg.late_filing_log_odds_per_sd, 0.3 * smallness)
+    on_time = year_end + 30 + (rng.random(m) ** 0.6 * (due - year_end - 30)).astype(np.int64)
+    received = np.where(late, due + 1 + rng.exponential(70.0, m).astype(np.int64), on_time)
+    seen = ~missing & (received <= extract)
+
+    ch.last_year_end[i[seen]] = year_end[seen]
+    ch.last_money[i[seen]] = money[seen]
+    overspent = expenditure > income
+    signs = (late | missing) + (overspent & carry.spent_over_income[i]) + (trustees < 3) + swing
+    carry.warning_signs[:] = 0
+    carry.warning_signs[i] = signs
+    carry.spent_over_income[:] = False
+    carry.spent_over_income[i] = overspent
+
+    iso = rng.random(m) < _ISO_DATE_SHARE
+    counts = (trustees, employees, volunteers)
+    columns = [
+        ch.number.take(i),
+        text.format_days(year_end, iso=iso),
+        text.format_days(received, valid=seen, iso=iso),
+        *(text.format_ints(money[:, j]) for j in range(money.shape[1])),
+        *(text.format_ints(count, ~unknown[:, k]) for k, count in enumerate(counts)),
+    ]
+    return pa.table(dict(zip(RETURNS_COLUMNS, columns)))
+
+
+def _split(total: np.ndarray, weights: np.ndarray) -> np.ndarray:
+    """Whole-pound parts of each total in proportion to weights, summing exactly to the total."""
+    parts = np.floor(total[:, None] * weights / weights.sum(axis=1, keepdims=True))
+    parts[np.arange(len(total)), weights.argmax(axis=1)] += total - parts.sum(axis=1)
+    return parts
+
+
+def _case_events(
+    cfg, ch, rng, carry, on_register, z, misconduct, jan1: int, dec31: int
+) -> np.ndarray:
+    """This year's concerns and the inquiries they open and close.
+
+    Rows are (charity, day, event code, outcome code or -1), codes indexing CASE_EVENTS and
+    CASE_OUTCOMES.
+    """
+    i = np.flatnonzero(on_register)
+    start = np.maximum(jan1, ch.registered[i])
+    length = np.minimum(dec31, ch.ceased[i]) - start + 1
+    background = np.exp(
+        cfg.concern_base_log_rate
+        + cfg.concern_visibility_log_rate * ch.visibility[i]
+        + cfg.concern_city_log_rate * ch.city[i]
+        + cfg.concern_propensity_log_rate * z[i]
+    )
+    rate = (background + cfg.concern_misconduct_rate * misconduct[i]) * length / (dec31 - jan1 + 1)
+    count = rng.poisson(rate)
+    who = np.repeat(i, count)
+    offset = rng.random(len(who)) * np.repeat(length, count)
+    day = np.repeat(start, count) + offset.astype(np.int64)
+    grounded = misconduct[who]
+
+    # the regulator opens at most one inquiry a year per charity, and never two at once
+    p_inquiry = _sigmoid(
+        cfg.inquiry_base_log_odds
+        + cfg.inquiry_misconduct_log_odds * grounded
+        + cfg.inquiry_signal_log_odds * carry.warning_signs[who]
+    )
+    taken = np.flatnonzero(rng.random(len(who)) < p_inquiry)
+    taken = taken[np.lexsort((day[taken], who[taken]))]
+    taken = taken[np.r_[True, who[taken][1:] != who[taken][:-1]]] if len(taken) else taken
+    opened = day[taken] + 7 + rng.exponential(21.0, len(taken)).astype(np.int64)
+    fresh = opened > carry.inquiry_open_until[who[taken]]
+    taken, opened = taken[fresh], opened[fresh]
+    closed = opened + rng.integers(60, 366, len(taken))
+    carry.inquiry_open_until[who[taken]] = closed
+    p_action = _sigmoid(
+        cfg.regulatory_action_base_log_odds
+        + cfg.regulatory_action_misconduct_log_odds * grounded[taken]
+    )
+    guidance = rng.random(len(taken)) < 0.55
+    outcome = np.where(rng.random(len(taken)) < p_action, 2, np.where(guidance, 1, 0))
+
+    def rows(charity, days, event, outcomes):
+        return np.column_stack([charity, days, np.full(len(days), event), outcomes])
+
+    return np.concatenate([
+        rows(who, day, 0, np.full(len(who), -1)),
+        rows(who[taken], opened, 1, np.full(len(taken), -1)),
+        rows(who[taken], closed, 2, outcome),
+    ]).astype(np.int64)
+
+
+def _case_log_table(cfg: SimulationConfig, ch: Charities, events: list[np.ndarray]) -> pa.Table:
+    """The case log as the regulator would export it on the extract date, in date order."""
+    e = np.concatenate(events)
+    e = e[e[:, 1] <= day_number(cfg.last_year, 12, 31)]
+    e = e[np.lexsort((e[:, 0], e[:, 2], e[:, 1]))]
+    outcome = np.where(e[:, 3] < 0, len(CASE_OUTCOMES), e[:, 3])
+    return pa.table({
+        "Charity Number": ch.number.take(e[:, 0]),
+        "Date": text.format_days(e[:, 1]),
+        "Event": text.gather(CASE_EVENTS, e[:, 2]),
+        "Outcome": text.gather(CASE_OUTCOMES + ("",), outcome),
+    })

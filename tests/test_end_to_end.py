@@ -1,0 +1,109 @@
+"""End to end on a small simulated world: ingest, train under temporal folds, log, register, rank."""
+
+from pathlib import Path
+
+import mlflow
+import pandas as pd
+import pytest
+import yaml
+from mlflow.tracking import MlflowClient
+from typer.testing import CliRunner
+
+from risk_model.cli import app
+
+pytestmark = pytest.mark.e2e
+
+SMALL_EXPERIMENT = {
+    "config_version": 1,
+    "seed": 11,
+    "splits": {"first_as_of_year": 2013, "n_folds": 2},
+    "models": [
+        {"name": "rule_baseline", "kind": "rule"},
+        {"name": "logistic", "kind": "logistic", "params": {"C": 0.1, "max_iter": 500}},
+        {"name": "lightgbm", "kind": "lightgbm", "params": {"n_estimators": 40, "num_leaves": 7,
+                                                            "min_child_samples": 20}},
+    ],
+    "evaluation": {"capacity_k": 30},
+    "tracking": {"experiment": "e2e", "registered_model": "e2e-risk"},
+}
+
+
+@pytest.fixture(scope="module")
+def trained(small_world_dir, tmp_path_factory):
+    work = tmp_path_factory.mktemp("e2e")
+    config = work / "experiment.yaml"
+    config.write_text(yaml.safe_dump(SMALL_EXPERIMENT))
+    uri = f"sqlite:///{work / 'mlflow.db'}"
+    runner = CliRunner()
+    result = runner.invoke(app, ["train", str(small_world_dir), "--config", str(config), "--tracking-uri", uri,
+                                 "--store", str(work / "mlruns")])
+    assert result.exit_code == 0, result.output + repr(result.exception)
+    return work, config, uri, result.output
+
+
+def test_train_logs_every_model_and_registers_a_champion(trained):
+    work, _, uri, output = trained
+    mlflow.set_tracking_uri(uri)
+    client = MlflowClient()
+    experiment = client.get_experiment_by_name("e2e")
+    runs = client.search_runs([experiment.experiment_id])
+    parents = [r for r in runs if r.data.tags.get("job") == "train" and "model" not in r.data.tags]
+    children = {r.data.tags["model"]: r for r in runs if "model" in r.data.tags}
+    assert len(parents) == 1
+    assert set(children) == {"rule_baseline", "logistic", "lightgbm"}
+    parent = parents[0]
+    assert parent.data.params["config_hash"]
+    assert "lightgbm.precision_at_k_mean" in parent.data.metrics
+    assert "true_risk.precision_at_k_mean" in parent.data.metrics
+    artifacts = {a.path for a in client.list_artifacts(parent.info.run_id)}
+    assert {"data_fingerprint.json", "experiment.json", "fold_metrics.csv", "rejections.csv",
+            "ingest_accounts.csv", "plots"} <= artifacts
+    champion = client.get_model_version_by_alias("e2e-risk", "champion")
+    assert champion.tags["model"] == parent.data.tags["champion_model"]
+    assert champion.run_id == children[champion.tags["model"]].info.run_id
+    # The champion has the best mean precision at k among the grid.
+    best = max(("rule_baseline", "logistic", "lightgbm"),
+               key=lambda m: parent.data.metrics[f"{m}.precision_at_k_mean"])
+    assert parent.data.metrics[f"{champion.tags['model']}.precision_at_k_mean"] == \
+        parent.data.metrics[f"{best}.precision_at_k_mean"]
+    assert "champion:" in output
+
+
+def test_logged_pipeline_loads_with_its_signature(trained, small_world):
+    _, _, uri, _ = trained
+    mlflow.set_tracking_uri(uri)
+    model = mlflow.pyfunc.load_model("models:/e2e-risk@champion")
+    assert model.metadata.signature is not None
+    from risk_model.features import build_features
+    from risk_model.models import model_inputs
+
+    features = build_features(small_world.register, small_world.returns, small_world.case_log, "2020-04-01")
+    scores = model.predict(model_inputs(features.head(20)))
+    assert len(scores) == 20
+
+
+def test_rank_writes_a_complete_ordered_list(trained, small_world_dir, small_world, tmp_path):
+    work, config, uri, _ = trained
+    out = tmp_path / "rankings"
+    result = CliRunner().invoke(app, ["rank", str(small_world_dir), "--as-of", "2021-06-30", "--out", str(out),
+                                      "--config", str(config), "--tracking-uri", uri])
+    assert result.exit_code == 0, result.output + repr(result.exception)
+    ranked = pd.read_parquet(out / "ranking_2021-06-30.parquet")
+    from_csv = pd.read_csv(out / "ranking_2021-06-30.csv", dtype={"charity_number": str})
+    under_inquiry = pd.read_csv(out / "under_inquiry_2021-06-30.csv", dtype={"charity_number": str})
+    reg = small_world.register
+    on_register = ((reg["registered_date"] <= "2021-06-30")
+                   & (reg["ceased_date"].isna() | (reg["ceased_date"] > "2021-06-30"))).sum()
+    assert len(ranked) + len(under_inquiry) == on_register
+    assert ranked["rank"].tolist() == list(range(1, len(ranked) + 1))
+    assert ranked["score"].is_monotonic_decreasing
+    assert ranked["within_capacity"].sum() == 30
+    assert from_csv["charity_number"].tolist() == ranked["charity_number"].tolist()
+    assert set(ranked["risk_band"]) <= {"very high", "high", "elevated", "low"}
+
+
+def test_rank_without_a_champion_fails_clearly(small_world_dir, tmp_path):
+    uri = f"sqlite:///{tmp_path / 'empty.db'}"
+    result = CliRunner().invoke(app, ["rank", str(small_world_dir), "--tracking-uri", uri, "--out", str(tmp_path)])
+    assert result.exit_code == 2
+    assert "risk-model train" in result.output
