@@ -16,6 +16,8 @@ pytestmark = pytest.mark.e2e
 SMALL_EXPERIMENT = {
     "config_version": 1,
     "seed": 11,
+    # The second label definition: plenty of positives even in a small world.
+    "label": {"definition": "late_return"},
     "splits": {"first_as_of_year": 2013, "n_folds": 2},
     "models": [
         {"name": "rule_baseline", "kind": "rule"},
@@ -67,6 +69,10 @@ def test_train_logs_every_model_and_registers_a_champion(trained):
     assert parent.data.metrics[f"{champion.tags['model']}.precision_at_k_mean"] == \
         parent.data.metrics[f"{best}.precision_at_k_mean"]
     assert "champion:" in output
+    lightgbm_artifacts = {a.path for a in client.list_artifacts(children["lightgbm"].info.run_id, "explanations")}
+    assert {"explanations/global_importance.csv", "explanations/summary_beeswarm.png"} <= lightgbm_artifacts
+    assert sum(p.startswith("explanations/dependence_") for p in lightgbm_artifacts) == 6
+    assert any(k.startswith("explain.mean_abs_log_odds.") for k in children["lightgbm"].data.metrics)
 
 
 def test_logged_pipeline_loads_with_its_signature(trained, small_world):
@@ -107,3 +113,27 @@ def test_rank_without_a_champion_fails_clearly(small_world_dir, tmp_path):
     result = CliRunner().invoke(app, ["rank", str(small_world_dir), "--tracking-uri", uri, "--out", str(tmp_path)])
     assert result.exit_code == 2
     assert "risk-model train" in result.output
+
+
+def test_rank_attaches_reasons_and_explain_prints_them(trained, small_world_dir, tmp_path):
+    work, config, uri, output = trained
+    mlflow.set_tracking_uri(uri)
+    champion = MlflowClient().get_model_version_by_alias("e2e-risk", "champion")
+    if champion.tags["model"] == "rule_baseline":
+        pytest.skip("the rule baseline won this small world; it explains itself by indicators, not log-odds")
+    out = tmp_path / "with_reasons"
+    result = CliRunner().invoke(app, ["rank", str(small_world_dir), "--as-of", "2021-06-30", "--out", str(out),
+                                      "--reasons", "2", "--config", str(config), "--tracking-uri", uri])
+    assert result.exit_code == 0, result.output + repr(result.exception)
+    ranked = pd.read_csv(out / "ranking_2021-06-30.csv", dtype={"charity_number": str})
+    assert ranked["reasons_up"].head(20).notna().all()
+    assert ranked["reasons_up"].head(20).str.len().gt(10).all()
+    top = ranked.loc[0, "charity_number"]
+    result = CliRunner().invoke(app, ["explain", top, "--data", str(small_world_dir), "--as-of", "2021-06-30",
+                                      "--config", str(config), "--tracking-uri", uri])
+    assert result.exit_code == 0, result.output + repr(result.exception)
+    assert f"{top}" in result.output and "rank 1 of" in result.output
+    assert "log-odds" in result.output and "What changed since 2020-06-30" in result.output
+    missing = CliRunner().invoke(app, ["explain", "SC999999", "--data", str(small_world_dir),
+                                       "--config", str(config), "--tracking-uri", uri])
+    assert missing.exit_code == 1 and "not on the register" in missing.output

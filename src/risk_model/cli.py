@@ -152,51 +152,128 @@ def train(
                   f"(alias {experiment.tracking.champion_alias}); run {logged.parent_run_id}")
 
 
+def _champion(experiment, store: Path):
+    from risk_model.tracking import load_champion, use_tracking
+
+    use_tracking(experiment.tracking, store)
+    try:
+        return load_champion(experiment.tracking)
+    except Exception as exc:
+        console.print(f"[red]no champion model in {experiment.tracking.registered_model!r}: {exc}. "
+                      "Run `risk-model train` first.[/red]")
+        raise typer.Exit(code=2) from exc
+
+
+def _as_of(as_of: str | None, tables) -> pd.Timestamp:
+    from risk_model.train import infer_extract_date
+
+    if as_of is None:
+        return infer_extract_date(tables.register, tables.returns, tables.case_log)
+    try:
+        return pd.Timestamp(as_of).normalize()
+    except ValueError as exc:
+        raise typer.BadParameter(f"--as-of: {as_of!r} is not a date (use YYYY-MM-DD)") from exc
+
+
+AsOfOption = Annotated[str | None, typer.Option(help="As-of date (YYYY-MM-DD); default: the extract date.")]
+
+
 @app.command()
 def rank(
     data_dir: Annotated[Path, typer.Argument(help="Folder of regulator files.")],
-    as_of: Annotated[str | None, typer.Option(help="As-of date (YYYY-MM-DD); default: the extract date.")] = None,
+    as_of: AsOfOption = None,
     out: Annotated[Path, typer.Option(help="Folder for the ranked list.")] = Path("out/rankings"),
+    reasons: Annotated[int, typer.Option(min=0, help="Attach the top N reasons up and down to every row.")] = 0,
     config: ConfigOption = None,
     tracking_uri: TrackingOption = None,
     store: StoreOption = Path("mlruns"),
     show: Annotated[int, typer.Option(help="Rows to print.")] = 15,
 ) -> None:
     """Rank every charity on the register at a date with the champion model; write CSV and Parquet."""
-    from risk_model.features import build_features, open_inquiries
-    from risk_model.rank import rank_charities
-    from risk_model.tracking import load_champion, use_tracking
-    from risk_model.train import infer_extract_date, score
+    from risk_model.rank import ranked_list, with_reasons
 
     experiment = _load_config(config, tracking_uri)
     tables = _ingest(data_dir)
-    date = pd.Timestamp(as_of) if as_of else infer_extract_date(tables.register, tables.returns, tables.case_log)
-    use_tracking(experiment.tracking, store)
-    try:
-        pipeline, version = load_champion(experiment.tracking)
-    except Exception as exc:
-        console.print(f"[red]no champion model in {experiment.tracking.registered_model!r}: {exc}. "
-                      "Run `risk-model train` first.[/red]")
-        raise typer.Exit(code=2) from exc
-    features = build_features(tables.register, tables.returns, tables.case_log, date)
-    under_inquiry = features["charity_number"].isin(open_inquiries(tables.case_log, date))
-    if not experiment.label.exclude_open_inquiries:
-        under_inquiry[:] = False
-    listed = features.loc[~under_inquiry]
-    ranked = rank_charities(listed, score(pipeline, listed), experiment.evaluation.capacity_k,
-                            model=version.tags.get("model", version.name), model_version=version.version)
+    date = _as_of(as_of, tables)
+    pipeline, version = _champion(experiment, store)
+    with _progress() as progress:
+        progress.add_task(f"scoring the register as of {date.date()}")
+        ranked, listed, under_inquiry = ranked_list(
+            pipeline, tables.register, tables.returns, tables.case_log, date, experiment.evaluation.capacity_k,
+            experiment.label.exclude_open_inquiries, model=version.tags.get("model", version.name),
+            model_version=version.version)
+        if reasons:
+            ranked = with_reasons(ranked, listed, pipeline, tables.returns, tables.case_log, reasons)
     out.mkdir(parents=True, exist_ok=True)
     stem = f"ranking_{date:%Y-%m-%d}"
     ranked.to_csv(out / f"{stem}.csv", index=False)
     ranked.to_parquet(out / f"{stem}.parquet", index=False)
-    features.loc[under_inquiry, ["charity_number", "charity_name"]].to_csv(
-        out / f"under_inquiry_{date:%Y-%m-%d}.csv", index=False)
-    console.print(_table(ranked.head(show)[["rank", "charity_number", "charity_name", "score", "risk_band",
-                                            "main_operating_location", "income_band"]],
-                         f"Top {show} of {len(ranked):,} as of {date.date()} "
+    under_inquiry.to_csv(out / f"under_inquiry_{date:%Y-%m-%d}.csv", index=False)
+    shown = ["rank", "charity_number", "charity_name", "score", "risk_band", "main_operating_location",
+             "income_band"] + (["reasons_up"] if reasons else [])
+    console.print(_table(ranked.head(show)[shown], f"Top {show} of {len(ranked):,} as of {date.date()} "
                          f"({version.name} v{version.version})", float_format="{:.4f}"))
-    console.print(f"wrote {out / (stem + '.csv')} and .parquet; {int(under_inquiry.sum())} charities under an "
+    console.print(f"wrote {out / (stem + '.csv')} and .parquet; {len(under_inquiry)} charities under an "
                   f"open inquiry are listed apart in under_inquiry_{date:%Y-%m-%d}.csv")
+
+
+@app.command()
+def explain(
+    charity_number: Annotated[str, typer.Argument(help="Charity number, e.g. SC012345.")],
+    data_dir: Annotated[Path, typer.Option("--data", help="Folder of regulator files.")] = Path("data/sim"),
+    as_of: AsOfOption = None,
+    reasons: Annotated[int, typer.Option(min=1, help="Reasons to show in each direction.")] = 3,
+    config: ConfigOption = None,
+    tracking_uri: TrackingOption = None,
+    store: StoreOption = Path("mlruns"),
+) -> None:
+    """Why a charity ranks where it does: its top factors, their values and sources, and what changed."""
+    from risk_model.explain import UNIT
+    from risk_model.explain import explain as explain_rows
+    from risk_model.explain import what_changed
+    from risk_model.factors import FACTOR_BY_ID
+    from risk_model.features import build_features
+    from risk_model.rank import ranked_list
+    from risk_model.reasons import reason_codes
+
+    experiment = _load_config(config, tracking_uri)
+    tables = _ingest(data_dir)
+    date = _as_of(as_of, tables)
+    number = charity_number.strip().upper()
+    pipeline, version = _champion(experiment, store)
+    ranked, listed, under_inquiry = ranked_list(
+        pipeline, tables.register, tables.returns, tables.case_log, date, experiment.evaluation.capacity_k,
+        experiment.label.exclude_open_inquiries, model=version.tags.get("model", version.name),
+        model_version=version.version)
+    features = build_features(tables.register, tables.returns, tables.case_log, date)
+    row = features.loc[features["charity_number"] == number].reset_index(drop=True)
+    if row.empty:
+        console.print(f"[red]{number} is not on the register at {date.date()}[/red]")
+        raise typer.Exit(code=1)
+    contributions = explain_rows(pipeline, row)
+    factors = contributions.by_factor()
+    codes = reason_codes(row, factors, tables.returns, tables.case_log, reasons)
+    place = ranked.loc[ranked["charity_number"] == number]
+    if place.empty:
+        console.print(f"{number} {row.loc[0, 'charity_name']}: under an open inquiry, not ranked")
+    else:
+        p = place.iloc[0]
+        console.print(f"{number} {p['charity_name']}: rank {p['rank']:,} of {len(ranked):,}, score {p['score']:.4f}, "
+                      f"band {p['risk_band']} (as of {date.date()}, {version.name} v{version.version})")
+    console.print(f"contributions in {UNIT}; base value {contributions.base_value_log_odds:+.3f}, "
+                  f"raw score {contributions.raw_score_log_odds[0]:+.3f}")
+    console.print(_table(codes[["direction", "label", "group", "contribution_log_odds", "sentence", "source"]],
+                         "Reasons", float_format="{:+.3f}"))
+    previous = date - pd.DateOffset(years=1)
+    before = build_features(tables.register, tables.returns, tables.case_log, previous)
+    before_row = before.loc[before["charity_number"] == number].reset_index(drop=True)
+    if before_row.empty:
+        console.print(f"not on the register at {previous.date()}: nothing to compare")
+        return
+    changed = what_changed(factors, explain_rows(pipeline, before_row).by_factor(), n=reasons)
+    changed = changed.assign(label=changed["factor"].map(lambda f: FACTOR_BY_ID[f].label))
+    console.print(_table(changed[["label", "before_log_odds", "now_log_odds", "change_log_odds"]],
+                         f"What changed since {previous.date()}", float_format="{:+.3f}"))
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -111,6 +111,23 @@ class CentredLogisticRegression(LogisticRegression):
         return self
 
 
+# Risk indicators that may only raise a tree model's score as they grow: a case officer must
+# never read "a second overdue return lowered this charity's risk".
+MONOTONE_INCREASING: tuple[str, ...] = (
+    "returns_outstanding", "days_overdue_oldest_outstanding", "returns_late", "late_share_last3_due",
+    "spend_over_income_last3", "concerns_prior", "concerns_last_12m", "regulatory_actions_prior",
+)
+
+
+class MonotoneLGBMClassifier(LGBMClassifier):
+    """LightGBM constrained to be non-decreasing in each of MONOTONE_INCREASING."""
+
+    def fit(self, X, y, **kwargs):
+        increasing = {"num_" + name for name in MONOTONE_INCREASING}
+        self.set_params(monotone_constraints=[1 if c in increasing else 0 for c in X.columns])
+        return super().fit(X, y, **kwargs)
+
+
 def signed_log1p(values):
     """log(1 + |x|) with the sign of x: money spans six orders of magnitude."""
     return np.sign(values) * np.log1p(np.abs(values))
@@ -160,7 +177,8 @@ def build_pipeline(spec: ModelSpec, seed: int) -> Pipeline:
         model = CentredLogisticRegression(random_state=seed, **params)
         pipeline = Pipeline([("preprocess", _linear_preprocessing()), ("model", model)])
     elif spec.kind == "lightgbm":
-        model = LGBMClassifier(random_state=seed, n_jobs=2, verbose=-1, deterministic=True,
+        monotone = bool(params.pop("monotone_risk_indicators", True))
+        model = (MonotoneLGBMClassifier if monotone else LGBMClassifier)(random_state=seed, n_jobs=2, verbose=-1, deterministic=True,
                                force_row_wise=True, **params)
         pipeline = Pipeline([("preprocess", _tree_preprocessing()), ("names", SafeColumnNames()), ("model", model)])
     else:  # pragma: no cover - pydantic restricts the values

@@ -49,3 +49,44 @@ def rank_charities(
     ranked["model"] = model
     ranked["model_version"] = str(model_version)
     return ranked[list(LIST_COLUMNS)]
+
+
+def ranked_list(
+    pipeline,
+    register: pd.DataFrame,
+    returns: pd.DataFrame,
+    case_log: pd.DataFrame,
+    as_of: pd.Timestamp,
+    capacity_k: int,
+    exclude_open_inquiries: bool,
+    model: str,
+    model_version: str,
+) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
+    """The ranked list at `as_of`, the features behind it, and the charities left off because
+    they are already under inquiry."""
+    from risk_model.features import build_features, open_inquiries
+    from risk_model.train import score
+
+    features = build_features(register, returns, case_log, as_of)
+    under_inquiry = features["charity_number"].isin(open_inquiries(case_log, as_of)) & exclude_open_inquiries
+    listed = features.loc[~under_inquiry].reset_index(drop=True)
+    ranked = rank_charities(listed, score(pipeline, listed), capacity_k, model=model, model_version=model_version)
+    return ranked, listed, features.loc[under_inquiry, ["charity_number", "charity_name"]]
+
+
+def with_reasons(
+    ranked: pd.DataFrame,
+    features: pd.DataFrame,
+    pipeline,
+    returns: pd.DataFrame,
+    case_log: pd.DataFrame,
+    n: int,
+) -> pd.DataFrame:
+    """The list with each charity's top n reasons up and down, as '; '-joined sentences."""
+    from risk_model.explain import explain
+    from risk_model.reasons import reason_codes
+
+    reasons = reason_codes(features, explain(pipeline, features).by_factor(), returns, case_log, n)
+    joined = reasons.groupby(["charity_number", "direction"], sort=False)["sentence"].agg("; ".join).unstack()
+    joined = joined.reindex(columns=["up", "down"])
+    return ranked.join(joined.rename(columns={"up": "reasons_up", "down": "reasons_down"}), on="charity_number")

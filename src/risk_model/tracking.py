@@ -19,7 +19,9 @@ import pandas as pd
 from mlflow.models import infer_signature
 from mlflow.tracking import MlflowClient
 
+from risk_model import plots
 from risk_model.config import ExperimentConfig, TrackingConfig
+from risk_model.evaluate import calibration_table
 from risk_model.models import model_inputs
 from risk_model.train import TrainingResult, pooled_precision_curve
 
@@ -30,6 +32,7 @@ TRUSTED_TYPES: list[str] = [
     "risk_model.models.signed_log1p",
     "risk_model.models.SafeColumnNames",
     "risk_model.models.CentredLogisticRegression",
+    "risk_model.models.MonotoneLGBMClassifier",
     "lightgbm.basic.Booster",
     "lightgbm.sklearn.LGBMClassifier",
     "collections.OrderedDict",
@@ -82,52 +85,22 @@ def _flat_params(config: ExperimentConfig) -> dict[str, str]:
     return {k: str(v) for k, v in flat.items()}
 
 
-def _plot_precision_curve(result: TrainingResult, path: Path, capacity_k: int) -> None:
-    import matplotlib
+def _log_global_explanation(pipeline, features: pd.DataFrame, tmp: Path, top: int = 6) -> None:
+    """Mean |contribution| per factor, a beeswarm summary and dependence plots of the top factors."""
+    from risk_model.explain import explain, global_importance
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    ks = np.unique(np.linspace(1, max(capacity_k * 4, 10), 80).astype(int))
-    curve = pooled_precision_curve(result.predictions, ks)
-    fig, ax = plt.subplots(figsize=(7, 4.5))
-    for model, group in curve.groupby("model", sort=False):
-        style = "--" if model == "true_risk" else "-"
-        ax.plot(group["k"], group["precision"], style, label=model)
-    ax.axvline(capacity_k, color="grey", lw=0.8, ls=":", label=f"capacity k={capacity_k}")
-    ax.set_xlabel("k (charities reviewed, top of the list)")
-    ax.set_ylabel("precision at k (mean over temporal folds)")
-    ax.set_title("Precision at k")
-    ax.legend()
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
-
-
-def _plot_calibration(predictions: pd.DataFrame, path: Path) -> None:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    from risk_model.evaluate import calibration_table
-
-    fig, ax = plt.subplots(figsize=(5.5, 5))
-    top = 0.0
-    for model, group in predictions.groupby("model", sort=False):
-        if model == "true_risk":
-            continue
-        table = calibration_table(group["label"], group["score"], n_bins=10)
-        ax.plot(table["mean_predicted"], table["observed_rate"], "o-", label=model)
-        top = max(top, table["mean_predicted"].max(), table["observed_rate"].max())
-    ax.plot([0, top], [0, top], color="grey", lw=0.8, ls=":")
-    ax.set_xlabel("mean predicted probability (decile)")
-    ax.set_ylabel("observed outcome rate")
-    ax.set_title("Calibration, out of fold")
-    ax.legend()
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
+    factor_values = explain(pipeline, features).by_factor()
+    importance = global_importance(factor_values)
+    _log_frame(importance, "global_importance.csv", tmp, artifact_path="explanations")
+    mlflow.log_metrics({f"explain.mean_abs_log_odds.{r.factor}": float(r.mean_abs_log_odds)
+                        for r in importance.itertuples()})
+    leading = importance["factor"].head(15).tolist()
+    plots.beeswarm_plot(factor_values, features, leading, tmp / "summary_beeswarm.png")
+    mlflow.log_artifact(str(tmp / "summary_beeswarm.png"), artifact_path="explanations")
+    for factor in leading[:top]:
+        path = tmp / f"dependence_{factor}.png"
+        plots.dependence_plot(factor_values, features, factor, path)
+        mlflow.log_artifact(str(path), artifact_path="explanations")
 
 
 def _log_frame(frame: pd.DataFrame, name: str, tmp: Path, artifact_path: str | None = None) -> None:
@@ -163,8 +136,13 @@ def log_training(
         _log_frame(result.panel_counts, "panel_counts.csv", tmp)
         _log_frame(result.fold_metrics, "fold_metrics.csv", tmp)
         _log_frame(result.summary.reset_index(), "model_comparison.csv", tmp)
-        _plot_precision_curve(result, tmp / "precision_at_k.png", config.evaluation.capacity_k)
-        _plot_calibration(result.predictions, tmp / "calibration.png")
+        capacity_k = config.evaluation.capacity_k
+        ks = np.unique(np.linspace(1, max(capacity_k * 4, 10), 80).astype(int))
+        plots.precision_at_k_plot(pooled_precision_curve(result.predictions, ks), capacity_k,
+                                  tmp / "precision_at_k.png")
+        plots.calibration_plot({m: calibration_table(g["label"], g["score"]) for m, g in
+                                result.predictions.groupby("model", sort=False) if m != "true_risk"},
+                               tmp / "calibration.png")
         mlflow.log_artifact(str(tmp / "precision_at_k.png"), artifact_path="plots")
         mlflow.log_artifact(str(tmp / "calibration.png"), artifact_path="plots")
         for model, row in result.summary.iterrows():
@@ -191,11 +169,13 @@ def log_training(
                     pyfunc_predict_fn="predict_proba", serialization_format="skops",
                     skops_trusted_types=TRUSTED_TYPES,
                 )
+                if spec.kind != "rule":
+                    _log_global_explanation(pipeline, example_features, tmp)
                 model_run_ids[spec.name] = child.info.run_id
                 model_uris[spec.name] = info.model_uri
 
-        version = mlflow.register_model(f"runs:/{model_run_ids[result.champion]}/model",
-                                        config.tracking.registered_model)
+        version = mlflow.register_model(model_uris[result.champion], config.tracking.registered_model,
+                                        tags={"run_id": model_run_ids[result.champion]})
         champion_summary = result.summary.loc[result.champion]
         client.set_registered_model_alias(config.tracking.registered_model, config.tracking.champion_alias,
                                           version.version)

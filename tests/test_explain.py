@@ -1,0 +1,122 @@
+"""Explanations: additivity, factor grouping, sentences and sources."""
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from risk_model.config import LabelConfig, ModelSpec
+from risk_model.explain import explain, global_importance, sum_to_factors, top_factors, what_changed
+from risk_model.factors import FACTORS, factor_of
+from risk_model.features import build_features
+from risk_model.models import build_pipeline, model_inputs
+from risk_model.reasons import reason_codes
+from risk_model.train import build_panel
+from tests import factories as f
+
+SPECS = {
+    "lightgbm": ModelSpec(name="lightgbm", kind="lightgbm", params={"n_estimators": 60, "num_leaves": 7,
+                                                                   "min_child_samples": 20}),
+    "logistic": ModelSpec(name="logistic", kind="logistic", params={"C": 0.1, "solver": "newton-cholesky"}),
+}
+
+
+@pytest.fixture(scope="module")
+def panel(small_world):
+    dates = [pd.Timestamp(f"{y}-04-01") for y in (2016, 2017, 2018)]
+    frame, _ = build_panel(small_world.register, small_world.returns, small_world.case_log, dates,
+                           LabelConfig(definition="late_return"), pd.Timestamp("2021-12-31"))
+    return frame
+
+
+@pytest.fixture(scope="module", params=sorted(SPECS))
+def fitted(request, panel):
+    pipeline = build_pipeline(SPECS[request.param], seed=3)
+    return pipeline.fit(model_inputs(panel), panel["label"].to_numpy())
+
+
+def test_contributions_plus_base_equal_raw_score(fitted, panel):
+    rows = panel.iloc[:2_000]
+    contributions = explain(fitted, rows)
+    total = contributions.base_value_log_odds + contributions.columns.sum(axis=1).to_numpy()
+    probability = fitted.predict_proba(model_inputs(rows))[:, 1]
+    raw = np.log(probability / (1 - probability))
+    assert np.max(np.abs(total - contributions.raw_score_log_odds)) < 1e-6
+    assert np.max(np.abs(total - raw)) < 1e-6
+
+
+def test_lightgbm_contributions_match_shap_tree_explainer(panel):
+    shap = pytest.importorskip("shap")
+    pipeline = build_pipeline(SPECS["lightgbm"], seed=3).fit(model_inputs(panel), panel["label"].to_numpy())
+    rows = panel.iloc[:300]
+    ours = explain(pipeline, rows).columns.to_numpy()
+    encoded = pipeline[:-1].transform(model_inputs(rows))
+    theirs = shap.TreeExplainer(pipeline[-1]).shap_values(encoded)
+    theirs = theirs[1] if isinstance(theirs, list) else theirs
+    assert np.max(np.abs(ours - theirs)) < 1e-6
+
+
+def test_factor_sums_preserve_totals_and_gather_their_columns(fitted, panel):
+    contributions = explain(fitted, panel.iloc[:500])
+    factors = contributions.by_factor()
+    np.testing.assert_allclose(factors.sum(axis=1), contributions.columns.sum(axis=1), atol=1e-9)
+    purpose_columns = [c for c in contributions.columns.columns if factor_of(c) == "purposes"]
+    assert len(purpose_columns) == 17  # 16 purposes and their count
+    np.testing.assert_allclose(factors["purposes"], contributions.columns[purpose_columns].sum(axis=1), atol=1e-12)
+    form_columns = [c for c in contributions.columns.columns if factor_of(c) == "constitutional_form"]
+    assert len(form_columns) >= 3
+    np.testing.assert_allclose(factors["constitutional_form"],
+                               contributions.columns[form_columns].sum(axis=1), atol=1e-12)
+
+
+def test_sum_to_factors_by_hand():
+    columns = pd.DataFrame({"num__purpose__education": [0.5], "num__n_purposes": [0.25],
+                            "cat__constitutional_form_Other": [-1.0], "num__returns_outstanding": [2.0],
+                            "num__days_overdue_oldest_outstanding": [0.5]})
+    factors = sum_to_factors(columns)
+    assert factors.loc[0, "purposes"] == 0.75
+    assert factors.loc[0, "constitutional_form"] == -1.0
+    assert factors.loc[0, "overdue_returns"] == 2.5
+    assert factors.loc[0, "income"] == 0.0
+    assert list(factors.columns) == [f.id for f in FACTORS]
+
+
+def test_top_factors_and_what_changed_by_hand():
+    values = pd.DataFrame({"income": [0.5, -0.1], "spending": [-0.7, 0.2], "age": [0.1, 0.0]}, index=["x", "y"])
+    top = top_factors(values, n=1)
+    assert top.query("index == 'x' and direction == 'up'")["factor"].item() == "income"
+    assert top.query("index == 'x' and direction == 'down'")["factor"].item() == "spending"
+    assert top.query("index == 'y' and direction == 'up'")["factor"].item() == "spending"
+    before = pd.DataFrame({"income": [0.0, -0.1], "spending": [-0.7, 0.9], "age": [0.1, 0.0]}, index=["x", "y"])
+    changed = what_changed(values, before, n=1)
+    assert changed.set_index("index")["factor"].to_dict() == {"x": "income", "y": "spending"}
+    assert changed.set_index("index").loc["y", "change_log_odds"] == pytest.approx(-0.7)
+    importance = global_importance(values)
+    assert importance["factor"].tolist()[0] == "spending"
+
+
+def test_sentences_cite_the_charitys_own_values():
+    reg = f.register({})
+    rows = f.annual_returns("SC000001", range(2019, 2022), income=10_000, expenditure=12_500, trustees=2.0)
+    rows.append({"charity_number": "SC000001", "year_end": "2022-03-31", "date_received": None})
+    log = f.case_log(("SC000001", "2023-01-05", "concern_received", None),
+                     ("SC000001", "2023-02-01", "inquiry_opened", None),
+                     ("SC000001", "2023-06-30", "inquiry_closed", "guidance_issued"))
+    features = build_features(reg, f.returns(*rows), log, "2023-09-01")
+    factor_ids = ["spending_over_income_last3", "overdue_returns", "trustees", "concerns", "inquiries", "income"]
+    factor_values = pd.DataFrame([[1.0, 0.9, 0.8, 0.7, 0.6, -0.5] + [0.0] * (len(FACTORS) - 6)],
+                                 columns=factor_ids + [f.id for f in FACTORS if f.id not in factor_ids])
+    reasons = reason_codes(features, factor_values, f.returns(*rows), log, n=5).set_index("factor")
+    assert reasons.loc["spending_over_income_last3", "sentence"] == \
+        "Spending exceeded income in each of the last 3 returns (2019-2021)"
+    assert reasons.loc["spending_over_income_last3", "source"] == "returns for years ending 2019-2021"
+    assert "1 annual return overdue" in reasons.loc["overdue_returns", "sentence"]
+    assert "31 Mar 2022" in reasons.loc["overdue_returns", "sentence"]
+    assert "was due 31 Dec 2022" in reasons.loc["overdue_returns", "sentence"]
+    assert reasons.loc["trustees", "sentence"] == "2 trustees recorded in the latest return"
+    assert reasons.loc["trustees", "group"] == "governance"
+    assert "1 concern received" in reasons.loc["concerns", "sentence"]
+    assert reasons.loc["concerns", "source"] == "case log: concern received 5 Jan 2023"
+    assert reasons.loc["inquiries", "source"] == "case log: inquiry closed 30 Jun 2023 (guidance_issued)"
+    assert reasons.loc["income", "direction"] == "down"
+    assert reasons.loc["income", "sentence"] == "Income of £10,000 in the latest return"
+    assert reasons.loc["income", "source"].startswith("return for year ending 31 Mar 2021, received")

@@ -1,0 +1,80 @@
+"""Behaviour on simulated data: charities whose spending rises above their income move up the
+list, and their reasons say so."""
+
+import pandas as pd
+import pytest
+
+from risk_model.config import LabelConfig, load_config
+from risk_model.explain import explain
+from risk_model.features import build_features
+from risk_model.ingest import ingest_folder
+from risk_model.models import build_pipeline, model_inputs
+from risk_model.rank import rank_charities
+from risk_model.reasons import reason_codes
+from risk_model.simulate import SimulationConfig, simulate, write_world
+from risk_model.train import build_panel, score
+
+AS_OF = pd.Timestamp("2020-04-01")
+SPENDING = ["expenditure_gbp", "raising_funds_spending_gbp", "charitable_activities_spending_gbp",
+            "other_spending_gbp"]
+
+
+@pytest.fixture(scope="module")
+def world(tmp_path_factory):
+    """A register-sized world (the default label needs one to have enough inquiries)."""
+    out = tmp_path_factory.mktemp("behaviour_world")
+    write_world(simulate(SimulationConfig(charities=25_000, first_year=2009, last_year=2021, seed=3)), out)
+    return ingest_folder(out)
+
+
+@pytest.fixture(scope="module")
+def model(world):
+    dates = [pd.Timestamp(f"{y}-04-01") for y in range(2012, 2020)]
+    panel, _ = build_panel(world.register, world.returns, world.case_log, dates, LabelConfig(),
+                           pd.Timestamp("2021-12-31"))
+    lightgbm = next(spec for spec in load_config().models if spec.kind == "lightgbm")
+    return build_pipeline(lightgbm, seed=1).fit(model_inputs(panel), panel["label"].to_numpy())
+
+
+def _overspend(returns: pd.DataFrame, numbers) -> pd.DataFrame:
+    """Returns with spending (and each spending line alike) at 160% of income in each charity's
+    last three received returns."""
+    known = returns.loc[returns["charity_number"].isin(numbers) & (returns["date_received"] <= AS_OF)]
+    last3 = known.sort_values("year_end").groupby("charity_number").tail(3).index
+    changed = returns.copy()
+    scale = (changed.loc[last3, "income_gbp"] * 1.6 + 500) / changed.loc[last3, "expenditure_gbp"].clip(lower=1)
+    for column in SPENDING:
+        changed.loc[last3, column] = changed.loc[last3, column] * scale
+    return changed
+
+
+def test_spending_above_income_moves_charities_up_and_the_reasons_say_so(model, world):
+    before = build_features(world.register, world.returns, world.case_log, AS_OF)
+    prudent = before.loc[(before["spend_over_income_last3"] == 0) & (before["returns_due"] >= 4)
+                         & (before["returns_outstanding"] == 0), "charity_number"].head(40).tolist()
+    assert len(prudent) == 40
+    changed_returns = _overspend(world.returns, prudent)
+    after = build_features(world.register, changed_returns, world.case_log, AS_OF)
+    # Charities whose returns leave income blank cannot overspend it; keep the ones that now do.
+    overspent = after.set_index("charity_number").loc[prudent, "spend_over_income_last3"] == 3
+    prudent = list(overspent.index[overspent])
+    assert len(prudent) >= 30
+
+    rank_before = rank_charities(before, score(model, before), 175, "m", "1").set_index("charity_number")["rank"]
+    rank_after = rank_charities(after, score(model, after), 175, "m", "1").set_index("charity_number")["rank"]
+    moved = rank_before.loc[prudent] - rank_after.loc[prudent]
+    assert (moved > 0).mean() >= 0.65, f"only {(moved > 0).mean():.0%} moved up"
+    assert moved.median() > 0
+
+    charity = moved.idxmax()
+    row = after.loc[after["charity_number"] == charity].reset_index(drop=True)
+    reasons = reason_codes(row, explain(model, row).by_factor(), changed_returns, world.case_log, n=3)
+    up = reasons.loc[reasons["direction"] == "up"].set_index("factor")
+    spending_reasons = up.index.intersection(["spending_over_income", "spending_over_income_last3"])
+    assert len(spending_reasons) >= 1, up["sentence"].tolist()
+    sentences = " ".join(up.loc[spending_reasons, "sentence"])
+    ratio = row.loc[0, "spend_over_income_ratio_latest"]
+    assert f"Spending was {ratio:.0%} of income in the latest return" in sentences or \
+        "Spending exceeded income in each of the last 3 returns" in sentences
+    assert (up.loc[spending_reasons, "group"] == "finance").all()
+    assert (up.loc[spending_reasons, "contribution_log_odds"] > 0).all()
