@@ -120,3 +120,21 @@ def test_sentences_cite_the_charitys_own_values():
     assert reasons.loc["income", "direction"] == "down"
     assert reasons.loc["income", "sentence"] == "Income of £10,000 in the latest return"
     assert reasons.loc["income", "source"].startswith("return for year ending 31 Mar 2021, received")
+
+
+def test_partial_overspending_names_the_years_and_missing_returns_say_so():
+    reg = f.register({}, {})
+    rows = f.annual_returns("SC000001", range(2019, 2020), income=10_000, expenditure=12_000)
+    rows += f.annual_returns("SC000001", range(2020, 2021), income=10_000, expenditure=8_000)
+    rows += f.annual_returns("SC000001", range(2021, 2022), income=10_000, expenditure=11_000)
+    features = build_features(reg, f.returns(*rows), f.case_log(), "2023-01-01")
+    ids = ["spending_over_income_last3", "income"]
+    factor_values = pd.DataFrame([[1.0, 0.5] + [0.0] * (len(FACTORS) - 2)] * 2,
+                                 columns=ids + [x.id for x in FACTORS if x.id not in ids])
+    reasons = reason_codes(features, factor_values, f.returns(*rows), f.case_log(), n=2)
+    first = reasons.loc[reasons["charity_number"] == "SC000001"].set_index("factor")
+    assert first.loc["spending_over_income_last3", "sentence"] == \
+        "Spending exceeded income in 2 of the last 3 returns (2019, 2021)"
+    second = reasons.loc[reasons["charity_number"] == "SC000002"].set_index("factor")
+    assert second.loc["income", "sentence"] == "No annual return has been received, so its finances are unknown"
+    assert second.loc["income", "source"] == "no return received"

@@ -16,20 +16,54 @@ REASON_COLUMNS: tuple[str, ...] = (
 )
 
 
+def _missing(value) -> bool:
+    """pd.isna for one scalar, without its dispatch cost (called for every sentence)."""
+    return value is None or value is pd.NA or value is pd.NaT or (isinstance(value, float) and value != value)
+
+
 def _date(value) -> str:
-    return "unknown date" if pd.isna(value) else pd.Timestamp(value).strftime("%d %b %Y").lstrip("0")
+    if isinstance(value, str):
+        return value
+    return "unknown date" if _missing(value) else pd.Timestamp(value).strftime("%d %b %Y").lstrip("0")
 
 
 def _year(value) -> str:
-    return "?" if pd.isna(value) else str(pd.Timestamp(value).year)
+    if isinstance(value, str):
+        return value[-4:] if value[-4:].isdigit() else "?"
+    return "?" if _missing(value) else str(pd.Timestamp(value).year)
+
+
+def _format_dates(values: pd.Series) -> np.ndarray:
+    """'5 Jan 2023' for each date ('unknown date' for NaT), formatting each distinct date once."""
+    codes, uniques = pd.factorize(values)
+    text = np.asarray(pd.DatetimeIndex(uniques).strftime("%d %b %Y").str.lstrip("0"), dtype=object)
+    return np.where(codes < 0, "unknown date", text[np.maximum(codes, 0)] if len(text) else "unknown date")
+
+
+def _records(frame: pd.DataFrame) -> list[dict]:
+    """Rows as plain dicts of Python scalars, dates already formatted as text.
+
+    Built column-wise from numpy object arrays: far cheaper than DataFrame.to_dict for the
+    hundred thousand rows of a whole register's reasons."""
+    names = list(frame.columns)
+    arrays = []
+    for column in names:
+        values = frame[column]
+        if pd.api.types.is_datetime64_any_dtype(values):
+            arrays.append(_format_dates(values))
+        elif pd.api.types.is_float_dtype(values):
+            arrays.append(values.to_numpy(dtype=float).tolist())
+        else:
+            arrays.append(values.to_numpy(dtype=object, na_value=None).tolist())
+    return [dict(zip(names, row)) for row in zip(*arrays)]
 
 
 def _gbp(value) -> str:
-    return "unknown" if pd.isna(value) else f"£{value:,.0f}"
+    return "unknown" if _missing(value) else f"£{value:,.0f}"
 
 
 def _count(value) -> int:
-    return 0 if pd.isna(value) else int(value)
+    return 0 if _missing(value) else int(value)
 
 
 def _plural(n: int, word: str) -> str:
@@ -51,9 +85,16 @@ def evidence(returns: pd.DataFrame, case_log: pd.DataFrame, as_of: pd.Timestamp)
         "last3_count": grouped.size(),
     })
     over_rows = last3.loc[over]
-    out["last3_over_years"] = (
-        over_rows["year_end"].dt.year.astype(str).groupby(over_rows["charity_number"]).agg(", ".join)
-    )
+    # "2019, 2021": the years (up to three) in which spending exceeded income, without a
+    # Python call per charity.
+    years = over_rows["year_end"].dt.year.astype(str).to_numpy(dtype=object)
+    slot = over_rows.groupby("charity_number").cumcount().to_numpy()
+    table = pd.DataFrame({"charity_number": over_rows["charity_number"].to_numpy(), "slot": slot, "year": years})
+    wide = table.pivot(index="charity_number", columns="slot", values="year").reindex(columns=[0, 1, 2])
+    joined = wide[0].fillna("")
+    for extra in (1, 2):
+        joined = joined + np.where(wide[extra].isna(), "", ", " + wide[extra].fillna(""))
+    out["last3_over_years"] = joined
     latest = known.loc[recency == 0].set_index("charity_number")
     out["latest_received"] = latest["date_received"]
     previous = known.loc[recency == 1].set_index("charity_number")
@@ -62,6 +103,7 @@ def evidence(returns: pd.DataFrame, case_log: pd.DataFrame, as_of: pd.Timestamp)
     overdue = returns.loc[(due <= as_of) & ~(returns["date_received"] <= as_of)]
     oldest = overdue.sort_values("year_end").drop_duplicates("charity_number").set_index("charity_number")
     out = out.join(oldest["year_end"].rename("oldest_overdue_year_end"), how="outer")
+    out["oldest_overdue_due"] = due_dates(out["oldest_overdue_year_end"])
     before = case_log.loc[case_log["date"] < as_of]
     concerns = before.loc[before["event"] == "concern_received"].groupby("charity_number")["date"].max()
     closed = before.loc[before["event"] == "inquiry_closed"].sort_values("date").drop_duplicates(
@@ -74,6 +116,10 @@ def evidence(returns: pd.DataFrame, case_log: pd.DataFrame, as_of: pd.Timestamp)
 
 
 _ALWAYS = ("latest_year_end", "latest_received")
+_CITES_LATEST_RETURN = frozenset({
+    "income", "spending", "spending_over_income", "income_change", "income_sources", "charitable_spending",
+    "trustees", "employees", "volunteers", "filing_record",
+})
 _MULTI_PREFIX = {"purposes": "purpose__", "beneficiaries": "beneficiary__", "activities": "activity__"}
 _NEEDS: dict[str, tuple[str, ...]] = {
     "income": ("income_latest_gbp",),
@@ -86,7 +132,8 @@ _NEEDS: dict[str, tuple[str, ...]] = {
                        "investments_income_share_latest"),
     "charitable_spending": ("charitable_spending_share_latest",),
     "trustees": ("trustees_latest",), "employees": ("employees_latest",), "volunteers": ("volunteers_latest",),
-    "overdue_returns": ("returns_outstanding", "oldest_overdue_year_end", "days_overdue_oldest_outstanding"),
+    "overdue_returns": ("returns_outstanding", "oldest_overdue_year_end", "oldest_overdue_due",
+                        "days_overdue_oldest_outstanding"),
     "late_returns": ("returns_late", "returns_due", "mean_days_late"),
     "filing_record": ("returns_due",),
     "age": ("age_years",),
@@ -105,16 +152,16 @@ def _needs(factor: str, column: str) -> bool:
 
 
 def _latest_return_source(r) -> str:
-    if pd.isna(r["latest_year_end"]):
+    if r["latest_year_end"] == "unknown date" or _missing(r["latest_year_end"]):
         return "no return received"
     return f"return for year ending {_date(r['latest_year_end'])}, received {_date(r['latest_received'])}"
 
 
 def _sentence_and_source(factor: str, r: dict) -> tuple[str, str]:
     """The sentence and source for one factor of one charity (r: its features and evidence)."""
-    latest = _latest_return_source(r)
+    latest = _latest_return_source(r) if factor in _CITES_LATEST_RETURN else ""
     register = "register entry"
-    no_return = pd.isna(r["latest_year_end"])
+    no_return = r["latest_year_end"] == "unknown date" or _missing(r["latest_year_end"])
     if factor in {"income", "spending", "spending_over_income", "income_sources", "charitable_spending",
                   "trustees", "employees", "volunteers"} and no_return:
         return "No annual return has been received, so its finances are unknown", latest
@@ -139,7 +186,7 @@ def _sentence_and_source(factor: str, r: dict) -> tuple[str, str]:
         return f"Spending exceeded income in {k} of the last {m} returns ({r['last3_over_years']})", source
     if factor == "income_change":
         change = r["income_change_log_latest"]
-        if pd.isna(change):
+        if _missing(change):
             return "Only one return received, so no change in income yet", latest
         pct = float(np.expm1(change))
         return (f"Income changed by {pct:+.0%} between the returns for {_year(r['previous_year_end'])} "
@@ -147,25 +194,24 @@ def _sentence_and_source(factor: str, r: dict) -> tuple[str, str]:
     if factor == "income_sources":
         parts = [(r["trading_income_share_latest"], "trading"), (r["donations_income_share_latest"], "donations"),
                  (r["investments_income_share_latest"], "investments")]
-        text = ", ".join(f"{name} {share:.0%}" for share, name in parts if pd.notna(share))
+        text = ", ".join(f"{name} {share:.0%}" for share, name in parts if not _missing(share))
         return f"Income by source in the latest return: {text or 'not given'}", latest
     if factor == "charitable_spending":
         share = r["charitable_spending_share_latest"]
-        if pd.isna(share):
+        if _missing(share):
             return "No breakdown of spending in the latest return", latest
         return f"{share:.0%} of spending went on charitable activities in the latest return", latest
     if factor in {"trustees", "employees", "volunteers"}:
         value = r[f"{factor}_latest"]
         word = {"trustees": "trustee", "employees": "employee", "volunteers": "volunteer"}[factor]
-        if pd.isna(value):
+        if _missing(value):
             return f"The latest return gives no number of {factor}", latest
         return f"{_plural(int(value), word)} recorded in the latest return", latest
     if factor == "overdue_returns":
         n = _count(r["returns_outstanding"])
         if n == 0:
             return "No annual return is overdue", "filing record"
-        ye = r["oldest_overdue_year_end"]
-        due = due_dates(pd.Series([ye])).iloc[0] if pd.notna(ye) else pd.NaT
+        ye, due = r["oldest_overdue_year_end"], r["oldest_overdue_due"]
         return (f"{_plural(n, 'annual return')} overdue; the oldest, for the year ending {_date(ye)}, "
                 f"was due {_date(due)} and is {int(r['days_overdue_oldest_outstanding'])} days late"), (
             f"return for year ending {_date(ye)}, not received")
@@ -207,7 +253,7 @@ def _sentence_and_source(factor: str, r: dict) -> tuple[str, str]:
             return "No previous inquiries", "case log"
         actions = _count(r["regulatory_actions_prior"])
         source = (f"case log: inquiry closed {_date(r['last_inquiry_closed'])} ({r['last_inquiry_outcome']})"
-                  if pd.notna(r["last_inquiry_closed"]) else "case log")
+                  if r["last_inquiry_closed"] != "unknown date" else "case log")
         return f"{_plural(n, 'previous inquiry').replace('inquirys', 'inquiries')}, {actions} ending in regulatory action", source
     raise KeyError(f"no sentence for factor {factor!r}")
 
@@ -229,7 +275,7 @@ def reason_codes(
     # under a second, where a row-by-row pass over every column would take many.
     for factor, positions in chosen.groupby("factor", sort=False).indices.items():
         needed = [c for c in facts.columns if _needs(factor, c)]
-        records = facts.loc[chosen["index"].to_numpy()[positions], needed].to_dict("records")
+        records = _records(facts.loc[chosen["index"].to_numpy()[positions], needed])
         pairs = [_sentence_and_source(factor, r) for r in records]
         sentences[positions] = [p[0] for p in pairs]
         sources[positions] = [p[1] for p in pairs]
