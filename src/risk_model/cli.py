@@ -14,7 +14,7 @@ from typing import Annotated
 import pandas as pd
 import typer
 from rich.console import Console
-from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 app = typer.Typer(help="Risk scoring for charity regulators: simulate, ingest, train and rank.",
@@ -123,7 +123,8 @@ def train(
     from risk_model.features import build_features
     from risk_model.ingest import table_fingerprint
     from risk_model.tracking import log_training, use_tracking
-    from risk_model.train import run_training
+    from risk_model.splits import labelled_as_of_dates
+    from risk_model.train import infer_extract_date, run_training
 
     experiment = _load_config(config, tracking_uri)
     tables = _ingest(data_dir)
@@ -132,20 +133,28 @@ def train(
     if latent_path.is_file():
         oracle = true_risk_lookup(pd.read_csv(latent_path, dtype={"Charity Number": str}))
         console.print("simulated data: precision@k will be compared with the true-risk ranking")
-    with _progress() as progress:
-        task = progress.add_task("training")
+    extract_date = (pd.Timestamp(experiment.extract_date) if experiment.extract_date
+                    else infer_extract_date(tables.register, tables.returns, tables.case_log))
+    n_dates = len(labelled_as_of_dates(experiment.splits, experiment.label, extract_date,
+                                       tables.register["registered_date"].min()))
+    steps = n_dates + experiment.splits.n_folds * len(experiment.models) + len(experiment.models)
+    bar = Progress(SpinnerColumn(), TextColumn("{task.description:<32}"), BarColumn(), MofNCompleteColumn(),
+                   TimeElapsedColumn(), console=console, transient=True)
+    with bar:
+        task = bar.add_task("training", total=steps)
         result = run_training(tables.register, tables.returns, tables.case_log, experiment, oracle,
-                              progress=lambda msg: progress.update(task, description=msg))
+                              progress=lambda msg: bar.update(task, description=msg, advance=1))
     fingerprint = {name: table_fingerprint(getattr(tables, name)) for name in ("register", "returns", "case_log")}
     fingerprint |= {f"file:{k}": v for k, v in _file_hashes(data_dir, tables.accounts).items()}
     use_tracking(experiment.tracking, store)
     example = build_features(tables.register, tables.returns, tables.case_log, result.training_as_of[-1])
     logged = log_training(result, experiment, fingerprint, tables.accounts, tables.rejections, example,
                           str(data_dir))
-    columns = [c for c in ("precision_at_k_mean", "precision_at_k_std", "recall_at_k_mean", "auc_pr_mean",
-                           "auc_roc_mean", "brier_mean", "lift_over_baseline", "ratio_to_true_risk")
-               if c in result.summary.columns]
-    console.print(_table(result.summary[columns].reset_index(),
+    names = {"precision_at_k_mean": "p@k", "precision_at_k_std": "p@k sd", "recall_at_k_mean": "recall@k",
+             "auc_pr_mean": "AUC-PR", "auc_roc_mean": "AUC-ROC", "brier_mean": "Brier",
+             "lift_over_baseline": "lift", "ratio_to_true_risk": "vs true risk"}
+    columns = [c for c in names if c in result.summary.columns]
+    console.print(_table(result.summary[columns].rename(columns=names).reset_index(),
                          f"Temporal validation, {len(result.folds)} folds (k={experiment.evaluation.capacity_k})"))
     console.print(f"champion: [bold]{result.champion}[/bold], registered as "
                   f"{logged.registered_model} version {logged.champion_version} "
@@ -209,9 +218,11 @@ def rank(
     ranked.to_csv(out / f"{stem}.csv", index=False)
     ranked.to_parquet(out / f"{stem}.parquet", index=False)
     under_inquiry.to_csv(out / f"under_inquiry_{date:%Y-%m-%d}.csv", index=False)
-    shown = ["rank", "charity_number", "charity_name", "score", "risk_band", "main_operating_location",
-             "income_band"] + (["reasons_up"] if reasons else [])
-    console.print(_table(ranked.head(show)[shown], f"Top {show} of {len(ranked):,} as of {date.date()} "
+    shown = ranked.head(show)[["rank", "charity_number", "charity_name", "score", "risk_band",
+                               "main_operating_location", "income_band"]]
+    if reasons:
+        shown = shown.assign(top_reason=ranked.head(show)["reasons_up"].str.split("; ").str[0])
+    console.print(_table(shown, f"Top {show} of {len(ranked):,} as of {date.date()} "
                          f"({version.name} v{version.version})", float_format="{:.4f}"))
     console.print(f"wrote {out / (stem + '.csv')} and .parquet; {len(under_inquiry)} charities under an "
                   f"open inquiry are listed apart in under_inquiry_{date:%Y-%m-%d}.csv")

@@ -23,31 +23,33 @@ from sklearn.utils.validation import check_is_fitted
 from risk_model.config import ModelSpec
 from risk_model.features import CATEGORICAL_FEATURES, MONEY_FEATURES, NUMERIC_FEATURES
 
-# The baseline's indicators: (name, feature, threshold). A charity scores one point for each
-# indicator at or above its threshold, in the spirit of a regulator's published risk indicators.
-RULE_INDICATORS: tuple[tuple[str, str, float], ...] = (
-    ("a return is overdue", "returns_outstanding", 1.0),
-    ("spending exceeded income in 2 of the last 3 returns", "spend_over_income_last3", 2.0),
-    ("a concern was received in the last 12 months", "concerns_last_12m", 1.0),
+# The baseline's indicators: (name, feature, threshold, points). A charity scores the points of
+# each indicator at or above its threshold, in the spirit of a regulator's published risk
+# indicators: a recent concern counts double, as it is the regulator's most direct signal.
+RULE_INDICATORS: tuple[tuple[str, str, float, int], ...] = (
+    ("a concern was received in the last 12 months", "concerns_last_12m", 1.0, 2),
+    ("a return is overdue", "returns_outstanding", 1.0, 1),
+    ("spending exceeded income in each of the last 3 returns", "spend_over_income_last3", 3.0, 1),
 )
 
 
 class RiskIndicatorRule(ClassifierMixin, BaseEstimator):
-    """Points for each risk indicator met; the probability is the training outcome rate per points.
+    """Points for each risk indicator met; the probability is the training outcome rate per points total.
 
     Ties within a points total are broken by the days the oldest return is overdue, so the
     ranking is complete and deterministic.
     """
 
-    def __init__(self, indicators: tuple[tuple[str, str, float], ...] = RULE_INDICATORS, prior_weight: float = 1.0):
+    def __init__(self, indicators: tuple[tuple[str, str, float, int], ...] = RULE_INDICATORS,
+                 prior_weight: float = 1.0):
         self.indicators = indicators
         self.prior_weight = prior_weight
 
     def points(self, X: pd.DataFrame) -> np.ndarray:
-        """Number of indicators each row meets."""
+        """Points each row scores: the sum of the points of the indicators it meets."""
         total = np.zeros(len(X))
-        for _, feature, threshold in self.indicators:
-            total += (X[feature].fillna(0).to_numpy(dtype=float) >= threshold)
+        for _, feature, threshold, points in self.indicators:
+            total += points * (X[feature].fillna(0).to_numpy(dtype=float) >= threshold)
         return total
 
     def fit(self, X: pd.DataFrame, y) -> "RiskIndicatorRule":
@@ -56,7 +58,7 @@ class RiskIndicatorRule(ClassifierMixin, BaseEstimator):
         points = self.points(X)
         base_rate = y.mean() if len(y) else 0.0
         rates = []
-        for p in range(len(self.indicators) + 1):
+        for p in range(int(sum(i[3] for i in self.indicators)) + 1):
             in_group = points == p
             # Shrink each group's rate toward the overall rate so empty groups stay sensible.
             rates.append((y[in_group].sum() + self.prior_weight * base_rate) / (in_group.sum() + self.prior_weight))
