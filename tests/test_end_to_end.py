@@ -59,7 +59,7 @@ def test_train_logs_every_model_and_registers_a_champion(trained):
     assert "true_risk.precision_at_k_mean" in parent.data.metrics
     artifacts = {a.path for a in client.list_artifacts(parent.info.run_id)}
     assert {"data_fingerprint.json", "experiment.json", "fold_metrics.csv", "rejections.csv",
-            "ingest_accounts.csv", "plots"} <= artifacts
+            "ingest_accounts.csv", "plots", "predictions.parquet"} <= artifacts
     champion = client.get_model_version_by_alias("e2e-risk", "champion")
     assert champion.tags["model"] == parent.data.tags["champion_model"]
     assert champion.run_id == children[champion.tags["model"]].info.run_id

@@ -60,7 +60,12 @@ FEATURE_COLUMNS: tuple[str, ...] = NUMERIC_FEATURES + CATEGORICAL_FEATURES
 MONEY_FEATURES: tuple[str, ...] = ("income_latest_gbp", "expenditure_latest_gbp")
 # Context carried beside the features (for lists and filters), never fed to a model.
 CONTEXT_COLUMNS: tuple[str, ...] = (
-    "charity_number", "as_of", "charity_name", "income_band", "latest_year_end",
+    "charity_number", "as_of", "charity_name", "income_band", "main_purpose", "latest_year_end",
+)
+# Attributes a bias audit groups charities by (all present in a feature frame).
+GROUP_ATTRIBUTES: tuple[str, ...] = (
+    "income_band", "main_operating_location", "constitutional_form", "main_purpose",
+    "geographical_spread", "age_under_5",
 )
 UNKNOWN = "Unknown"
 
@@ -232,6 +237,8 @@ def build_features(
         out[f"missing__{column}"] = finance[f"{column}_latest"].isna().astype(float)
     out["income_band"] = income_band(out["income_latest_gbp"])
     out["charity_name"] = charities["charity_name"]
+    first_purpose = charities["purposes"].map(lambda items: items[0] if len(items) else None)
+    out["main_purpose"] = first_purpose.map(PURPOSE_SHORT).fillna("none recorded").astype(object)
     out["as_of"] = as_of
     out.index.name = "charity_number"
     out = out.reset_index()

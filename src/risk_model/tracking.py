@@ -135,6 +135,8 @@ def log_training(
         _log_frame(rejections, "rejections.csv", tmp)
         _log_frame(result.panel_counts, "panel_counts.csv", tmp)
         _log_frame(result.fold_metrics, "fold_metrics.csv", tmp)
+        result.predictions.to_parquet(tmp / "predictions.parquet", index=False)
+        mlflow.log_artifact(str(tmp / "predictions.parquet"))
         _log_frame(result.summary.reset_index(), "model_comparison.csv", tmp)
         capacity_k = config.evaluation.capacity_k
         ks = np.unique(np.linspace(1, max(capacity_k * 4, 10), 80).astype(int))

@@ -14,7 +14,7 @@ from sklearn.pipeline import Pipeline
 
 from risk_model.config import ExperimentConfig, LabelConfig
 from risk_model.evaluate import precision_curve, ranking_metrics, summarise_folds
-from risk_model.features import build_features, open_inquiries, prepare_returns
+from risk_model.features import GROUP_ATTRIBUTES, build_features, open_inquiries, prepare_returns
 from risk_model.labels import build_labels
 from risk_model.models import build_pipeline, model_inputs
 from risk_model.splits import TemporalFold, labelled_as_of_dates, temporal_folds
@@ -28,7 +28,7 @@ class TrainingResult:
 
     fold_metrics: pd.DataFrame  # one row per (model, fold)
     summary: pd.DataFrame  # one row per model: fold means and spreads, lift, oracle ratio
-    predictions: pd.DataFrame  # out-of-fold scores: model, fold, charity_number, as_of, score, label
+    predictions: pd.DataFrame  # out of fold: model, fold, charity_number, as_of, score, label, group attributes
     final_models: dict[str, Pipeline]
     champion: str
     folds: tuple[TemporalFold, ...]
@@ -116,6 +116,7 @@ def cross_validate(
             predictions.append(pd.DataFrame({
                 "model": name, "fold": fold.name, "charity_number": test["charity_number"].to_numpy(),
                 "as_of": fold.test_as_of, "score": scores, "label": test["label"].to_numpy(),
+                **{attribute: test[attribute].to_numpy() for attribute in GROUP_ATTRIBUTES},
             }))
     return pd.DataFrame(rows), pd.concat(predictions, ignore_index=True)
 
