@@ -6,7 +6,6 @@ and every stage in between is a pure function of frames and a typed config.
 
 from __future__ import annotations
 
-import hashlib
 import re
 from pathlib import Path
 from typing import Annotated
@@ -71,12 +70,11 @@ def _ingest(data_dir: Path):
 
 
 def _file_hashes(data_dir: Path, accounts: pd.DataFrame) -> dict[str, str]:
-    hashes = {}
-    for name in accounts["file"]:
-        path = data_dir / Path(str(name)).name
-        if path.is_file():
-            hashes[path.name] = hashlib.sha256(path.read_bytes()).hexdigest()
-    return hashes
+    """sha256 of each input file ingest read, and of the simulator's answer key when present."""
+    from risk_model.manifest import file_sha256
+
+    names = [Path(str(name)).name for name in accounts["file"]] + ["latent_risk.csv"]
+    return {name: file_sha256(data_dir / name) for name in names if (data_dir / name).is_file()}
 
 
 @app.command()
@@ -111,6 +109,24 @@ def ingest(
         console.print(f"wrote {name}: {path}")
 
 
+def _ranking_and_manifest(result, tables, experiment, data_dir: Path):
+    """The champion's ranked list at the extract date, and the run's manifest (which hashes it)."""
+    from risk_model.ingest import table_fingerprint
+    from risk_model.manifest import build_manifest, ranking_hash
+    from risk_model.rank import ranked_list
+
+    ranked, _, _ = ranked_list(
+        result.final_models[result.champion], tables.register, tables.returns, tables.case_log,
+        result.extract_date, experiment.evaluation.capacity_k, experiment.label.exclude_open_inquiries,
+        model=result.champion, model_version="training run")
+    manifest = build_manifest(
+        config_json=experiment.model_dump(mode="json"), config_hash=experiment.config_hash(),
+        file_hashes=_file_hashes(data_dir, tables.accounts),
+        table_hashes={name: table_fingerprint(getattr(tables, name)) for name in ("register", "returns", "case_log")},
+        ranking_sha256=ranking_hash(ranked), seed=experiment.seed, data_dir=str(Path(data_dir).resolve()))
+    return ranked, manifest
+
+
 @app.command()
 def train(
     data_dir: Annotated[Path, typer.Argument(help="Folder of regulator files.")],
@@ -121,7 +137,6 @@ def train(
     """Train and compare the model grid under temporal validation; log to MLflow; register the champion."""
     from risk_model.evaluate import true_risk_lookup
     from risk_model.features import build_features
-    from risk_model.ingest import table_fingerprint
     from risk_model.tracking import log_training, use_tracking
     from risk_model.splits import labelled_as_of_dates
     from risk_model.train import infer_extract_date, run_training
@@ -144,12 +159,12 @@ def train(
         task = bar.add_task("training", total=steps)
         result = run_training(tables.register, tables.returns, tables.case_log, experiment, oracle,
                               progress=lambda msg: bar.update(task, description=msg, advance=1))
-    fingerprint = {name: table_fingerprint(getattr(tables, name)) for name in ("register", "returns", "case_log")}
-    fingerprint |= {f"file:{k}": v for k, v in _file_hashes(data_dir, tables.accounts).items()}
     use_tracking(experiment.tracking, store)
     example = build_features(tables.register, tables.returns, tables.case_log, result.training_as_of[-1])
+    ranked, manifest = _ranking_and_manifest(result, tables, experiment, data_dir)
+    fingerprint = manifest["data"]["tables"] | {f"file:{k}": v for k, v in manifest["data"]["files"].items()}
     logged = log_training(result, experiment, fingerprint, tables.accounts, tables.rejections, example,
-                          str(data_dir))
+                          str(data_dir), manifest=manifest, ranking=ranked)
     names = {"precision_at_k_mean": "p@k", "precision_at_k_std": "p@k sd", "recall_at_k_mean": "recall@k",
              "auc_pr_mean": "AUC-PR", "auc_roc_mean": "AUC-ROC", "brier_mean": "Brier",
              "lift_over_baseline": "lift", "ratio_to_true_risk": "vs true risk"}
@@ -285,6 +300,64 @@ def explain(
     changed = changed.assign(label=changed["factor"].map(lambda f: FACTOR_BY_ID[f].label))
     console.print(_table(changed[["label", "before_log_odds", "now_log_odds", "change_log_odds"]],
                          f"What changed since {previous.date()}", float_format="{:+.3f}"))
+
+
+@app.command()
+def reproduce(
+    run_id: Annotated[str, typer.Argument(help="The training run to reproduce (its parent run ID).")],
+    data_dir: Annotated[Path | None, typer.Option("--data", help="Data folder (default: the one recorded).")] = None,
+    tracking_uri: TrackingOption = None,
+    store: StoreOption = Path("mlruns"),
+) -> None:
+    """Re-run a training run from its manifest and report, check by check, what matches."""
+    import json
+
+    import mlflow
+
+    from risk_model.config import ExperimentConfig
+    from risk_model.evaluate import true_risk_lookup
+    from risk_model.manifest import compare
+    from risk_model.tracking import resolve_tracking_uri
+    from risk_model.train import run_training
+
+    experiment_tracking = _load_config(None, tracking_uri).tracking
+    mlflow.set_tracking_uri(resolve_tracking_uri(experiment_tracking, store))
+    try:
+        recorded = mlflow.artifacts.load_dict(f"runs:/{run_id}/manifest.json")
+    except Exception as exc:
+        console.print(f"[red]run {run_id}: no manifest.json could be read ({exc})[/red]")
+        raise typer.Exit(code=2) from exc
+    experiment = ExperimentConfig.model_validate(recorded["config"]["content"])
+    data_dir = data_dir or Path(recorded["data"]["dir"])
+    if not data_dir.is_dir():
+        console.print(f"[red]data folder {data_dir} is not there; pass --data[/red]")
+        raise typer.Exit(code=2)
+    tables = _ingest(data_dir)
+    latent_path = data_dir / "latent_risk.csv"
+    oracle = (true_risk_lookup(pd.read_csv(latent_path, dtype={"Charity Number": str}))
+              if latent_path.is_file() else None)
+    with _progress() as progress:
+        task = progress.add_task("re-training")
+        result = run_training(tables.register, tables.returns, tables.case_log, experiment, oracle,
+                              progress=lambda msg: progress.update(task, description=f"re-training: {msg}"))
+    _, current = _ranking_and_manifest(result, tables, experiment, data_dir)
+    checks = compare(recorded, current)
+    table = Table(title=f"Reproduction of run {run_id}")
+    for column in ("check", "result", "detail"):
+        table.add_column(column)
+    for check in checks:
+        verdict = "match" if check.ok else ("DIFFERS" if check.blocking else "differs (informational)")
+        table.add_row(check.name, verdict, check.detail)
+    console.print(table)
+    (Path("out") / "reproductions").mkdir(parents=True, exist_ok=True)
+    report = Path("out") / "reproductions" / f"{run_id}.json"
+    report.write_text(json.dumps([check.__dict__ for check in checks], indent=2))
+    failed = [c.name for c in checks if c.blocking and not c.ok]
+    if failed:
+        console.print(f"[red]not reproduced: {', '.join(failed)} differ[/red] (report: {report})")
+        raise typer.Exit(code=1)
+    console.print(f"[green]reproduced: data, config, code, packages and the ranked list match[/green] "
+                  f"(report: {report})")
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -22,6 +22,7 @@ from mlflow.tracking import MlflowClient
 from risk_model import plots
 from risk_model.config import ExperimentConfig, TrackingConfig
 from risk_model.evaluate import calibration_table
+from risk_model.model_card import markdown_to_html, render_markdown
 from risk_model.models import model_inputs
 from risk_model.train import TrainingResult, pooled_precision_curve
 
@@ -117,6 +118,8 @@ def log_training(
     rejections: pd.DataFrame,
     example_features: pd.DataFrame,
     data_dir: str,
+    manifest: dict | None = None,
+    ranking: pd.DataFrame | None = None,
 ) -> LoggedTraining:
     """Log a training job to the active experiment and register its champion."""
     client = MlflowClient()
@@ -131,6 +134,13 @@ def log_training(
         (tmp / "experiment.json").write_text(json.dumps(config.model_dump(mode="json"), indent=2))
         mlflow.log_artifact(str(tmp / "experiment.json"))
         mlflow.log_dict(data_fingerprint, "data_fingerprint.json")
+        if manifest is not None:
+            mlflow.log_dict(manifest, "manifest.json")
+            mlflow.set_tags({"code_commit": manifest["code"]["commit"], "code_dirty": str(manifest["code"]["dirty"]),
+                             "ranking_sha256": manifest["ranking_sha256"]})
+        if ranking is not None:
+            ranking.to_parquet(tmp / "ranking.parquet", index=False)
+            mlflow.log_artifact(str(tmp / "ranking.parquet"))
         _log_frame(ingest_accounts, "ingest_accounts.csv", tmp)
         _log_frame(rejections, "rejections.csv", tmp)
         _log_frame(result.panel_counts, "panel_counts.csv", tmp)
@@ -188,6 +198,18 @@ def log_training(
         client.set_model_version_tag(config.tracking.registered_model, version.version, "parent_run_id",
                                      parent.info.run_id)
         mlflow.set_tag("registered_version", version.version)
+        card = render_markdown(
+            model_name=config.tracking.registered_model, version=str(version.version), run_id=parent.info.run_id,
+            champion=result.champion, config=config, fold_metrics=result.fold_metrics, summary=result.summary,
+            predictions=result.predictions, panel_counts=result.panel_counts, extract_date=result.extract_date,
+            manifest=manifest)
+        (tmp / "model_card.md").write_text(card)
+        (tmp / "model_card.html").write_text(markdown_to_html(card, f"{config.tracking.registered_model} "
+                                                                    f"v{version.version}"))
+        mlflow.log_artifact(str(tmp / "model_card.md"))
+        mlflow.log_artifact(str(tmp / "model_card.html"))
+        client.update_model_version(config.tracking.registered_model, version.version,
+                                    description=card.split("## Intended use")[0].strip())
     return LoggedTraining(parent.info.run_id, model_run_ids, config.tracking.registered_model, str(version.version))
 
 
