@@ -6,7 +6,10 @@ import os
 from pathlib import Path
 
 import pytest
+import yaml
+from typer.testing import CliRunner
 
+from risk_model.cli import app
 from risk_model.ingest import ingest_folder
 from risk_model.simulate import SimulationConfig, simulate, write_world
 
@@ -31,3 +34,34 @@ def small_world_dir(tmp_path_factory) -> Path:
 def small_world(small_world_dir):
     """The small simulated world, ingested."""
     return ingest_folder(small_world_dir)
+
+
+SMALL_EXPERIMENT = {
+    "config_version": 1,
+    "seed": 11,
+    # The second label definition: plenty of positives even in a small world.
+    "label": {"definition": "late_return"},
+    "splits": {"first_as_of_year": 2013, "n_folds": 2},
+    "models": [
+        {"name": "rule_baseline", "kind": "rule"},
+        {"name": "logistic", "kind": "logistic", "params": {"C": 0.1, "max_iter": 500}},
+        {"name": "lightgbm", "kind": "lightgbm", "params": {"n_estimators": 40, "num_leaves": 7,
+                                                            "min_child_samples": 20}},
+    ],
+    "evaluation": {"capacity_k": 30},
+    "tracking": {"experiment": "e2e", "registered_model": "e2e-risk"},
+}
+
+
+@pytest.fixture(scope="session")
+def trained(small_world_dir, tmp_path_factory):
+    """A small experiment trained through the CLI: (work dir, config path, tracking URI, output)."""
+    work = tmp_path_factory.mktemp("e2e")
+    config = work / "experiment.yaml"
+    config.write_text(yaml.safe_dump(SMALL_EXPERIMENT))
+    uri = f"sqlite:///{work / 'mlflow.db'}"
+    runner = CliRunner()
+    result = runner.invoke(app, ["train", str(small_world_dir), "--config", str(config), "--tracking-uri", uri,
+                                 "--store", str(work / "mlruns")])
+    assert result.exit_code == 0, result.output + repr(result.exception)
+    return work, config, uri, result.output

@@ -5,43 +5,12 @@ from pathlib import Path
 import mlflow
 import pandas as pd
 import pytest
-import yaml
 from mlflow.tracking import MlflowClient
 from typer.testing import CliRunner
 
 from risk_model.cli import app
 
 pytestmark = pytest.mark.e2e
-
-SMALL_EXPERIMENT = {
-    "config_version": 1,
-    "seed": 11,
-    # The second label definition: plenty of positives even in a small world.
-    "label": {"definition": "late_return"},
-    "splits": {"first_as_of_year": 2013, "n_folds": 2},
-    "models": [
-        {"name": "rule_baseline", "kind": "rule"},
-        {"name": "logistic", "kind": "logistic", "params": {"C": 0.1, "max_iter": 500}},
-        {"name": "lightgbm", "kind": "lightgbm", "params": {"n_estimators": 40, "num_leaves": 7,
-                                                            "min_child_samples": 20}},
-    ],
-    "evaluation": {"capacity_k": 30},
-    "tracking": {"experiment": "e2e", "registered_model": "e2e-risk"},
-}
-
-
-@pytest.fixture(scope="module")
-def trained(small_world_dir, tmp_path_factory):
-    work = tmp_path_factory.mktemp("e2e")
-    config = work / "experiment.yaml"
-    config.write_text(yaml.safe_dump(SMALL_EXPERIMENT))
-    uri = f"sqlite:///{work / 'mlflow.db'}"
-    runner = CliRunner()
-    result = runner.invoke(app, ["train", str(small_world_dir), "--config", str(config), "--tracking-uri", uri,
-                                 "--store", str(work / "mlruns")])
-    assert result.exit_code == 0, result.output + repr(result.exception)
-    return work, config, uri, result.output
-
 
 def test_train_logs_every_model_and_registers_a_champion(trained):
     work, _, uri, output = trained
