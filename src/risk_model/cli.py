@@ -133,8 +133,16 @@ def train(
     config: ConfigOption = None,
     tracking_uri: TrackingOption = None,
     store: StoreOption = Path("mlruns"),
+    dataset: Annotated[str, typer.Option("--dataset", help="oscr: a data folder; ccni: a CCNI register export "
+                                                           "or its folder (single snapshot, stratified folds).")] = "oscr",
 ) -> None:
     """Train and compare the model grid under temporal validation; log to MLflow; register the champion."""
+    if dataset == "ccni":
+        from risk_model import cli_ccni
+
+        return cli_ccni.train_ccni(data_dir, config=config, tracking_uri=tracking_uri, store=store)
+    if dataset != "oscr":
+        raise typer.BadParameter(f"--dataset must be oscr or ccni, got {dataset!r}")
     from risk_model.evaluate import true_risk_lookup
     from risk_model.features import build_features
     from risk_model.tracking import log_training, use_tracking
@@ -212,6 +220,9 @@ def rank(
     tracking_uri: TrackingOption = None,
     store: StoreOption = Path("mlruns"),
     show: Annotated[int, typer.Option(help="Rows to print.")] = 15,
+    random_quota: Annotated[float, typer.Option(min=0.0, max=1.0, help="Share of capacity drawn at random from the "
+                                                "rest of the register, marked 'random quota' (e.g. 0.1).")] = 0.0,
+    seed: Annotated[int, typer.Option(help="Seed of the random quota draw.")] = 20_260_101,
 ) -> None:
     """Rank every charity on the register at a date with the champion model; write CSV and Parquet."""
     from risk_model.rank import ranked_list, with_reasons
@@ -228,6 +239,13 @@ def rank(
             model_version=version.version)
         if reasons:
             ranked = with_reasons(ranked, listed, pipeline, tables.returns, tables.case_log, reasons)
+    if random_quota > 0:
+        from risk_model.selective import apply_random_quota
+
+        ranked = apply_random_quota(ranked, experiment.evaluation.capacity_k, random_quota, seed)
+        drawn = int((ranked["review_reason"] == "random quota").sum())
+        console.print(f"random review quota: {drawn} of {int(ranked['selected_for_review'].sum())} reviews drawn "
+                      f"at random from below the model's picks (seed {seed}), marked 'random quota'")
     out.mkdir(parents=True, exist_ok=True)
     stem = f"ranking_{date:%Y-%m-%d}"
     ranked.to_csv(out / f"{stem}.csv", index=False)
@@ -358,6 +376,15 @@ def reproduce(
         raise typer.Exit(code=1)
     console.print(f"[green]reproduced: data, config, code, packages and the ranked list match[/green] "
                   f"(report: {report})")
+
+
+from risk_model import cli_ccni  # noqa: E402  (both import nothing heavy at load time)
+from risk_model.cli_audit import audit  # noqa: E402
+
+app.command()(audit)
+app.command("train-ccni")(cli_ccni.train_ccni)
+app.command("score-ccni")(cli_ccni.score_ccni)
+app.command("exits")(cli_ccni.exits)
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -1,0 +1,87 @@
+"""One audit of a training run's out-of-fold lists: fairness, score bands, selective labels.
+
+Pure: the run's predictions (and, where available, the case log and the simulator's answer
+key) in, an `AuditReport` of frames out. `cli_audit` loads the run and logs the report.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import pandas as pd
+
+from risk_model.audit import AuditSettings, bias_audit, select_top_k
+from risk_model.evaluate import true_risk_lookup
+from risk_model.label_bias import label_bias
+from risk_model.score_bands import risk_bands, score_deciles
+from risk_model.selective import coverage_ks, inquired_by_window_end, labelled_coverage, misconduct_lookup, quota_check
+
+
+@dataclass(frozen=True)
+class AuditReport:
+    """Every table of an audit; the optional ones need the case log or the simulator's answer key."""
+
+    model: str
+    capacity_k: int
+    folds: tuple[str, ...]
+    charity_years: int
+    bias: pd.DataFrame
+    deciles: pd.DataFrame
+    risk_bands: pd.DataFrame
+    coverage: pd.DataFrame | None = None
+    quota: pd.DataFrame | None = None
+    label_bias: pd.DataFrame | None = None
+    summary: dict[str, float] = field(default_factory=dict)
+
+
+def model_predictions(predictions: pd.DataFrame, model: str) -> pd.DataFrame:
+    """One model's out-of-fold rows; a clear error naming the models there are otherwise."""
+    rows = predictions.loc[predictions["model"] == model]
+    if rows.empty:
+        raise ValueError(f"no predictions for model {model!r}; the run holds {sorted(predictions['model'].unique())}")
+    return rows.reset_index(drop=True)
+
+
+def build_audit(
+    predictions: pd.DataFrame,
+    model: str,
+    capacity_k: int,
+    horizon_months: int,
+    settings: AuditSettings = AuditSettings(),
+    case_log: pd.DataFrame | None = None,
+    latent_risk: pd.DataFrame | None = None,
+    quota: float = 0.1,
+) -> AuditReport:
+    """Audit one model's out-of-fold lists (k per as-of date, pooled over folds)."""
+    ranked = select_top_k(model_predictions(predictions, model), capacity_k)
+    report = {
+        "bias": bias_audit(ranked, settings), "deciles": score_deciles(ranked), "risk_bands": risk_bands(ranked),
+    }
+    summary = {
+        "precision_at_k_labels": float(ranked.loc[ranked["selected"], "label"].mean()),
+        "flagged_ratios": float((report["bias"]["status"] == "flagged").sum()),
+        "flagged_ratios_interval_excludes_one": float(
+            ((report["bias"]["status"] == "flagged") & report["bias"]["interval_excludes_one"]).sum()),
+        "too_small_groups": float(report["bias"].loc[report["bias"]["status"] == "too small",
+                                                     ["attribute", "group"]].drop_duplicates().shape[0]),
+        "deciles_not_rising": float((report["deciles"]["flag"] != "").sum()),
+    }
+    if case_log is not None:
+        inquired = inquired_by_window_end(ranked, case_log, horizon_months)
+        list_size = int(ranked.groupby("fold").size().max())
+        report["coverage"] = labelled_coverage(ranked, inquired, coverage_ks(capacity_k, list_size))
+        summary["labelled_coverage_at_k"] = float(report["coverage"].set_index("k").loc[capacity_k, "coverage"])
+    if latent_risk is not None:
+        truth = ranked.assign(misconduct=misconduct_lookup(latent_risk)(ranked),
+                              true_risk=true_risk_lookup(latent_risk)(ranked))
+        list_size = int(ranked.groupby("fold").size().max())
+        report["quota"] = quota_check(truth, capacity_k, quota, settings.seed,
+                                      ks=[capacity_k, 10 * capacity_k, list_size])
+        report["label_bias"] = label_bias(truth, capacity_k, settings)
+        summary["precision_at_k_true"] = float(truth.loc[truth["selected"], "misconduct"].mean())
+        pooled_at_capacity = report["quota"].loc[report["quota"]["fold"] == "all"].iloc[0]
+        summary["precision_at_k_quota_estimate"] = float(pooled_at_capacity["quota_estimate"])
+        summary["over_selected_groups"] = float(((report["label_bias"]["status"] == "flagged")
+                                                 & (report["label_bias"]["over_selection_low"] > 1)).sum())
+    return AuditReport(model=model, capacity_k=capacity_k, folds=tuple(sorted(ranked["fold"].unique())),
+                       charity_years=len(ranked), summary=summary, **report)
