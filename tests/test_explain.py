@@ -138,3 +138,20 @@ def test_partial_overspending_names_the_years_and_missing_returns_say_so():
     second = reasons.loc[reasons["charity_number"] == "SC000002"].set_index("factor")
     assert second.loc["income", "sentence"] == "No annual return has been received, so its finances are unknown"
     assert second.loc["income", "source"] == "no return received"
+
+
+def test_reasons_for_charities_that_never_overspent():
+    """Evidence must cope with a batch where no charity spent more than its income."""
+    reg = f.register({})
+    rows = f.annual_returns("SC000001", range(2019, 2022), income=10_000, expenditure=9_000)
+    features = build_features(reg, f.returns(*rows), f.case_log(), "2023-01-01")
+    factor_values = pd.DataFrame([[1.0] + [0.0] * (len(FACTORS) - 1)],
+                                 columns=["spending_over_income_last3"] + [x.id for x in FACTORS
+                                                                           if x.id != "spending_over_income_last3"])
+    reasons = reason_codes(features, factor_values, f.returns(*rows), f.case_log(), n=1)
+    assert reasons["sentence"].tolist() == ["Spending stayed within income in each of the last 3 returns (2019-2021)"]
+
+
+def test_what_changed_caps_n_at_the_number_of_factors():
+    now = pd.DataFrame([[1.0, 2.0]], columns=["income", "age"])
+    assert len(what_changed(now, now * 0, n=50)) == 2

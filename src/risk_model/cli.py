@@ -380,11 +380,13 @@ def reproduce(
 
 from risk_model import cli_ccni  # noqa: E402  (both import nothing heavy at load time)
 from risk_model.cli_audit import audit  # noqa: E402
+from risk_model.cli_serve import serve  # noqa: E402
 
 app.command()(audit)
 app.command("train-ccni")(cli_ccni.train_ccni)
 app.command("score-ccni")(cli_ccni.score_ccni)
 app.command("exits")(cli_ccni.exits)
+app.command()(serve)
 
 
 if __name__ == "__main__":  # pragma: no cover

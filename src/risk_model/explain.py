@@ -116,6 +116,7 @@ def global_importance(factor_values: pd.DataFrame) -> pd.DataFrame:
 
 def what_changed(now: pd.DataFrame, before: pd.DataFrame, n: int) -> pd.DataFrame:
     """Per charity (index), the n factors whose contribution moved most between two as-of dates."""
+    n = min(n, now.shape[1])
     common = now.index.intersection(before.index)
     delta = now.loc[common] - before.loc[common]
     values = delta.to_numpy(dtype=float)

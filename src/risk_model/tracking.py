@@ -217,5 +217,6 @@ def load_champion(config: TrackingConfig):
     """The champion Pipeline and its model version, from the registry."""
     client = MlflowClient()
     version = client.get_model_version_by_alias(config.registered_model, config.champion_alias)
-    pipeline = mlflow.sklearn.load_model(f"models:/{config.registered_model}@{config.champion_alias}")
+    # Load the version the alias named a moment ago, so model and version cannot disagree.
+    pipeline = mlflow.sklearn.load_model(f"models:/{config.registered_model}/{version.version}")
     return pipeline, version

@@ -1,0 +1,96 @@
+"""The app: `create_app(settings)` builds it; its lifespan connects, ingests and loads the model once.
+
+Nothing is built at import. `uvicorn serve.main:create_app_from_env --factory` (what
+`risk-model serve` runs) reads the settings from `RISK_SERVE_*` variables.
+"""
+
+from __future__ import annotations
+
+import gc
+import logging
+import math
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from importlib.metadata import version
+
+from fastapi import FastAPI, Request, status
+from fastapi.concurrency import run_in_threadpool
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+
+from serve.access_log import AccessLogWriter
+from serve.db import connect
+from serve.routes import audit, charities, meta, models, rankings, scoring
+from serve.scorer import Scorer
+from serve.security import Keyring
+from serve.settings import Settings, get_settings
+from serve.state import start_serving
+
+log = logging.getLogger(__name__)
+
+DESCRIPTION = """Risk scores for the charity register, with the reasons behind each.
+
+Every endpoint except `/health` needs an `X-API-Key` header. Roles: **analyst** (rankings),
+**case_officer** (charity pages and feedback), **auditor** (reads everything, including the
+access log), **admin** (everything, including reloading the champion). A high score is a
+reason to review, not a finding of wrongdoing."""
+
+
+@asynccontextmanager
+async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+    """Open the database, ingest the data, load the champion and its list; close them at the end."""
+    settings: Settings = app.state.settings
+    db = await run_in_threadpool(connect, settings.database_url)
+    try:
+        app.state.db = db
+        app.state.keyring = Keyring(settings.api_keys)
+        if not len(app.state.keyring):
+            log.warning("no API keys are configured: every endpoint except /health will answer 401")
+        app.state.serving = await run_in_threadpool(start_serving, db, settings)
+        app.state.access_log = AccessLogWriter(db).start()
+        app.state.scorer = Scorer(db, settings.max_batch_charities)
+        await app.state.scorer.start()
+        # What start-up built lives as long as the service: keep the collector from walking it.
+        gc.freeze()
+        serving = app.state.serving.current
+        log.info("serving %s version %s; list as of %s with %d charities", serving.model.registered_model,
+                 serving.model.version, serving.as_of, len(serving.current))
+        try:
+            yield
+        finally:
+            await app.state.scorer.stop()
+            app.state.access_log.stop()
+    finally:
+        db.dispose()
+
+
+def _echo(value):
+    """The input to quote back in a 422: short scalars only (a non-finite number cannot be JSON)."""
+    if value is None or isinstance(value, bool | int) or (isinstance(value, str) and len(value) <= 200):
+        return value
+    if isinstance(value, float) and math.isfinite(value):
+        return value
+    return None
+
+
+async def validation_error(_: Request, exc: RequestValidationError) -> JSONResponse:
+    """422 with each error's field (loc), reason (msg) and type, and the offending value when short."""
+    detail = [{"type": e["type"], "loc": list(e["loc"]), "msg": e["msg"], "input": _echo(e.get("input"))}
+              for e in exc.errors()]
+    return JSONResponse({"detail": detail}, status_code=status.HTTP_422_UNPROCESSABLE_CONTENT)
+
+
+def create_app(settings: Settings) -> FastAPI:
+    """The service for these settings (the model and data are loaded when it starts)."""
+    app = FastAPI(title="Charity risk scoring", version=version("risk-model"), description=DESCRIPTION,
+                  lifespan=lifespan)
+    app.state.settings = settings
+    app.add_exception_handler(RequestValidationError, validation_error)
+    for module in (scoring, rankings, charities, models, audit, meta):
+        app.include_router(module.router)
+    return app
+
+
+def create_app_from_env() -> FastAPI:
+    """uvicorn's factory: the service for the `RISK_SERVE_*` environment."""
+    return create_app(get_settings())

@@ -1,0 +1,32 @@
+from __future__ import annotations
+
+from datetime import date
+from typing import Annotated
+
+from fastapi import APIRouter, Path, status
+
+from serve.deps import CharityAccess, DatabaseDep, FeedbackAccess, ServingDep, SessionDep
+from serve.pages import charity_page, record_feedback
+from serve.schemas import CharityPage, FeedbackIn, FeedbackOut
+from serve.scorer import check_as_of
+from serve.values import OptionalDay
+
+router = APIRouter(prefix="/charities", tags=["charities"])
+Number = Annotated[str, Path(pattern=r"^SC\d{6}$", description="Charity number, e.g. SC012345.")]
+
+
+@router.get("/{number}", response_model=CharityPage)
+def charity(number: Number, serving: ServingDep, session: SessionDep, db: DatabaseDep, _: CharityAccess,
+            as_of: OptionalDay = None) -> CharityPage:
+    """One charity: score, rank, band, reasons, what changed in a year, return history and feedback."""
+    as_of: date = as_of or serving.as_of
+    check_as_of(serving.data, as_of, ("query", "as_of"))
+    serving.list_for(db, as_of)
+    return charity_page(session, serving, number, as_of)
+
+
+@router.post("/{number}/feedback", response_model=FeedbackOut, status_code=status.HTTP_201_CREATED)
+def feedback(number: Number, body: FeedbackIn, serving: ServingDep, session: SessionDep,
+             access: FeedbackAccess) -> FeedbackOut:
+    """Record what a case officer did about a charity and what came of it, with a note."""
+    return record_feedback(session, serving, number, body, access.principal)

@@ -1,0 +1,28 @@
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Query, Response
+
+from serve.deps import DatabaseDep, RankingsAccess, ServingDep, SessionDep
+from serve.lists import csv_text, query_page
+from serve.schemas import RankingsPage, RankingsQuery
+from serve.scorer import check_as_of
+
+router = APIRouter(tags=["rankings"])
+
+
+@router.get("/rankings", response_model=RankingsPage,
+            responses={200: {"content": {"text/csv": {}}, "description": "A page of the list, or all of it as CSV."}})
+def rankings(query: Annotated[RankingsQuery, Query()], serving: ServingDep, session: SessionDep, db: DatabaseDep,
+             _: RankingsAccess):
+    """The ranked list for an as-of date: filtered, sorted, a page at a time, or every row as CSV."""
+    as_of = query.as_of or serving.as_of
+    check_as_of(serving.data, as_of, ("query", "as_of"))
+    serving.list_for(db, as_of)
+    if query.format == "csv":
+        return Response(csv_text(session, as_of, serving.model, query), media_type="text/csv",
+                        headers={"Content-Disposition": f'attachment; filename="ranking_{as_of}.csv"'})
+    total, items = query_page(session, as_of, serving.model.version, query)
+    return RankingsPage(as_of=as_of, model=serving.model, total=total, page=query.page, page_size=query.page_size,
+                        sort=query.sort, items=items)

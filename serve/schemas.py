@@ -1,0 +1,385 @@
+"""Request and response bodies.
+
+Charities are sent as they appear in the regulator's files: each field may be named by its file
+header ("Charity Number", "Total income") or by its canonical name ("charity_number",
+"income_gbp"), and takes the same values (see `serve.values`). Other columns of the regulator's
+layouts are accepted and ignored; any other field is refused, so a misspelt header cannot
+silently drop a fact. A refusal is a 422 that names the field and the reason.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime, timedelta
+from enum import StrEnum
+from typing import Annotated, Any, ClassVar, Literal
+
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, model_validator
+
+from risk_model import columns as C
+from risk_model.rank import RISK_BANDS
+from risk_model.schemas import MAX_RECEIPT_LAG_DAYS
+from risk_model.vocab import CASE_EVENTS, INCOME_BANDS_GBP, PURPOSE_SHORT
+from serve.values import Amount, CharityNumber, Count, Day, Items, OptionalDay, Text, Total, code
+
+MAX_CHARITIES_PER_REQUEST = 1000
+_RAW_NAME = {canonical: raw for raw, canonical in
+             (C.REGISTER_CANONICAL | C.RETURNS_CANONICAL | C.CASE_LOG_CANONICAL).items()}
+
+
+class _Record(BaseModel):
+    """A record from a regulator file: header or canonical names; the layout's other columns ignored."""
+
+    model_config = ConfigDict(alias_generator=lambda name: _RAW_NAME.get(name, name), validate_by_name=True,
+                              validate_by_alias=True, serialize_by_alias=False, extra="ignore",
+                              str_strip_whitespace=True)
+    layout_columns: ClassVar[tuple[str, ...]] = ()
+    _known: ClassVar[frozenset[str]] = frozenset()
+
+    @classmethod
+    def __pydantic_init_subclass__(cls, **kwargs: Any) -> None:
+        super().__pydantic_init_subclass__(**kwargs)
+        cls._known = frozenset(cls.layout_columns) | set(cls.model_fields) | {
+            f.alias for f in cls.model_fields.values() if f.alias}
+
+    @model_validator(mode="before")
+    @classmethod
+    def _known_fields_only(cls, data: Any) -> Any:
+        if isinstance(data, dict) and not cls._known.issuperset(data):
+            unknown = [str(key) for key in data if key not in cls._known]
+            raise ValueError(f"unknown field(s): {', '.join(map(repr, unknown))}")
+        return data
+
+
+class ReturnRecord(_Record):
+    """One annual return (a row of returns.csv); the charity is the one it is sent with."""
+
+    layout_columns = C.RETURNS_COLUMNS
+
+    charity_number: CharityNumber | None = Field(None, description="Optional; must match the charity's.")
+    year_end: Day
+    date_received: OptionalDay = Field(None, description="Blank or null: not received.")
+    income_gbp: Total = None
+    expenditure_gbp: Total = None
+    donations_legacies_income_gbp: Amount = None
+    charitable_activities_income_gbp: Amount = None
+    trading_income_gbp: Amount = None
+    investments_income_gbp: Amount = None
+    other_income_gbp: Amount = None
+    raising_funds_spending_gbp: Amount = None
+    charitable_activities_spending_gbp: Amount = None
+    other_spending_gbp: Amount = None
+    trustees: Count = None
+    employees: Count = None
+    volunteers: Count = None
+
+    @model_validator(mode="after")
+    def _received_after_year_end(self) -> ReturnRecord:
+        if self.date_received is not None:
+            if self.date_received < self.year_end:
+                raise ValueError("Date Received is before Year End")
+            if self.date_received - self.year_end > timedelta(days=MAX_RECEIPT_LAG_DAYS):
+                raise ValueError(f"Date Received is more than {MAX_RECEIPT_LAG_DAYS} days after Year End")
+        return self
+
+
+class CaseEvent(_Record):
+    """One case-log event (a row of case_log.csv)."""
+
+    layout_columns = C.CASE_LOG_COLUMNS
+
+    charity_number: CharityNumber | None = Field(None, description="Optional; must match the charity's.")
+    date: Day
+    event: Annotated[Literal[CASE_EVENTS], BeforeValidator(code)]
+    outcome: Annotated[Annotated[str, Field(max_length=100)] | None, BeforeValidator(code)] = None
+
+
+class CharityRecord(_Record):
+    """One charity: its register row, with its annual returns and case-log events."""
+
+    layout_columns = C.FORMER_COLUMNS
+
+    charity_number: CharityNumber
+    charity_name: Annotated[str, Field(min_length=1, max_length=300)]
+    registered_date: Day
+    ceased_date: OptionalDay = None
+    constitutional_form: Text = None
+    geographical_spread: Text = None
+    main_operating_location: Text = None
+    regulatory_type: Text = None
+    purposes: Items = []
+    beneficiaries: Items = []
+    activities: Items = []
+    returns: list[ReturnRecord] = Field([], max_length=300)
+    case_log: list[CaseEvent] = Field([], max_length=1000)
+
+    @model_validator(mode="after")
+    def _consistent(self) -> CharityRecord:
+        if self.ceased_date is not None and self.ceased_date < self.registered_date:
+            raise ValueError("Ceased Date is before Registered Date")
+        for rows, what in ((self.returns, "return"), (self.case_log, "case-log event")):
+            others = {r.charity_number for r in rows} - {None, self.charity_number}
+            if others:
+                raise ValueError(f"a {what} names charity {sorted(others)[0]}, not {self.charity_number}")
+        year_ends = [r.year_end for r in self.returns]
+        if len(year_ends) != len(set(year_ends)):
+            raise ValueError("two returns have the same Year End")
+        return self
+
+
+class ScoreRequest(BaseModel):
+    """Charities to score as of a date (default: the date of the current ranked list)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    as_of: OptionalDay = None
+    charities: list[CharityRecord] = Field(min_length=1, max_length=MAX_CHARITIES_PER_REQUEST)
+
+    @model_validator(mode="after")
+    def _each_charity_once(self) -> ScoreRequest:
+        numbers = [c.charity_number for c in self.charities]
+        repeated = sorted({n for n in numbers if numbers.count(n) > 1})
+        if repeated:
+            raise ValueError(f"charity {repeated[0]} appears more than once")
+        return self
+
+
+# --- responses --------------------------------------------------------------------------------
+
+RiskBand = Literal[tuple(name for name, _ in RISK_BANDS)]
+IncomeBand = Literal[tuple(name for name, _, _ in INCOME_BANDS_GBP) + ("no return",)]
+Purpose = Literal[tuple(PURPOSE_SHORT.values())]
+
+
+class ModelInfo(BaseModel):
+    registered_model: str
+    version: str
+    model: str = Field(description="The grid model the version holds, e.g. lightgbm.")
+
+
+class Reason(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    direction: Literal["up", "down"] = Field(description="up: raises the score; down: lowers it.")
+    position: int
+    factor: str
+    label: str
+    group: str
+    contribution_log_odds: float
+    sentence: str
+    source: str
+
+
+class CharityScore(BaseModel):
+    model_config = ConfigDict(frozen=True)  # stored answers are shared by every request that gets them
+
+    charity_number: str
+    charity_name: str
+    score: float = Field(description="Probability of the outcome the model was trained for.")
+    risk_band: RiskBand
+    rank_percentile: float = Field(description="Share of the ranked list scored below, in percent.")
+    under_open_inquiry: bool
+    from_stored_list: bool = Field(description="True when the charity's data match the stored list's.")
+    reasons: list[Reason]
+
+
+class ScoreResponse(BaseModel):
+    as_of: date
+    model: ModelInfo
+    results: list[CharityScore]
+
+
+SortKey = Literal["rank", "-rank", "score", "-score", "charity_number", "-charity_number",
+                  "charity_name", "-charity_name"]
+
+
+class RankingsQuery(BaseModel):
+    """Which part of the ranked list to return, and how."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    as_of: OptionalDay = Field(None, description="Default: the current list's date.")
+    local_authority: Annotated[str, Field(max_length=100)] | None = None
+    income_band: IncomeBand | None = None
+    constitutional_form: Annotated[str, Field(max_length=200)] | None = None
+    purpose: Purpose | None = None
+    band: RiskBand | None = None
+    sort: SortKey = Field("rank", description="A column, with '-' for descending.")
+    page: int = Field(1, ge=1)
+    page_size: int = Field(50, ge=1, le=1000)
+    format: Literal["json", "csv"] = Field("json", description="csv: every matching row, as a file.")
+
+
+class RankedCharity(BaseModel):
+    rank: int
+    charity_number: str
+    charity_name: str
+    score: float
+    rank_percentile: float
+    risk_band: RiskBand
+    within_capacity: bool
+    local_authority: str | None
+    income_band: str
+    constitutional_form: str | None
+    geographical_spread: str | None
+    purposes: list[str]
+
+
+class RankingsPage(BaseModel):
+    as_of: date
+    model: ModelInfo
+    total: int = Field(description="Rows matching the filters.")
+    page: int
+    page_size: int
+    sort: SortKey
+    items: list[RankedCharity]
+
+
+class FactorChange(BaseModel):
+    position: int
+    factor: str
+    label: str
+    group: str
+    change_log_odds: float
+    before_log_odds: float
+    now_log_odds: float
+
+
+class WhatChanged(BaseModel):
+    since: date
+    score_before: float | None = Field(description="None when the charity was not on the register then.")
+    score_now: float
+    factors: list[FactorChange]
+
+
+class ReturnRow(BaseModel):
+    year_end: date
+    due_date: date
+    date_received: date | None
+    income_gbp: float | None
+    expenditure_gbp: float | None
+    donations_legacies_income_gbp: float | None
+    charitable_activities_income_gbp: float | None
+    trading_income_gbp: float | None
+    investments_income_gbp: float | None
+    other_income_gbp: float | None
+    raising_funds_spending_gbp: float | None
+    charitable_activities_spending_gbp: float | None
+    other_spending_gbp: float | None
+    trustees: float | None
+    employees: float | None
+    volunteers: float | None
+
+
+class FeedbackOutcome(StrEnum):
+    not_reviewed = "not_reviewed"
+    reviewed_no_concern = "reviewed_no_concern"
+    inquiry_opened = "inquiry_opened"
+    regulatory_action = "regulatory_action"
+
+
+class FeedbackIn(BaseModel):
+    """What was done about a charity on the list and what came of it."""
+
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+    outcome: FeedbackOutcome
+    note: str = Field(min_length=1, max_length=5000)
+
+
+class FeedbackOut(BaseModel):
+    id: int
+    charity_number: str
+    outcome: FeedbackOutcome
+    note: str
+    recorded_by: str
+    role: str
+    recorded_at: datetime
+    as_of: date = Field(description="Date of the current list when this was recorded.")
+    model_version: str
+
+
+class CharityPage(BaseModel):
+    charity_number: str
+    charity_name: str
+    as_of: date
+    model: ModelInfo
+    score: float
+    rank: int
+    listed: int = Field(description="Charities on the ranked list.")
+    rank_percentile: float
+    risk_band: RiskBand
+    within_capacity: bool
+    local_authority: str | None
+    income_band: str
+    constitutional_form: str | None
+    reasons: list[Reason]
+    what_changed: WhatChanged | None = Field(description="Since the as-of date a year earlier; None when the "
+                                                         "charity was not scored then.")
+    returns: list[ReturnRow]
+    feedback: list[FeedbackOut]
+
+
+class ModelVersionInfo(BaseModel):
+    version: str
+    model: str | None
+    run_id: str | None
+    created_at: datetime | None
+    aliases: list[str]
+    is_champion: bool
+    is_serving: bool
+    metrics: dict[str, float]
+
+
+class ModelsOut(BaseModel):
+    registered_model: str
+    champion_alias: str
+    champion_version: str | None
+    serving_version: str
+    versions: list[ModelVersionInfo]
+
+
+class ReloadOut(BaseModel):
+    previous_version: str
+    version: str
+    changed: bool
+    as_of: date
+    listed: int
+
+
+class Health(BaseModel):
+    status: Literal["ok"]
+    model_version: str
+
+
+class VersionOut(BaseModel):
+    service_version: str
+    model: ModelInfo
+    as_of: date = Field(description="Date of the current ranked list.")
+    data_extract_date: date
+
+
+class AccessLogQuery(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    charity_number: CharityNumber | None = None
+    who: Annotated[str, Field(max_length=100)] | None = None
+    page: int = Field(1, ge=1)
+    page_size: int = Field(100, ge=1, le=1000)
+
+
+class AccessEntry(BaseModel):
+    at: datetime
+    who: str
+    role: str
+    method: str
+    path: str
+    query: str
+    charity_number: str | None
+    status: int
+
+
+class AccessLogPage(BaseModel):
+    total: int
+    page: int
+    page_size: int
+    items: list[AccessEntry]

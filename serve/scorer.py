@@ -1,0 +1,113 @@
+"""POST /score: answer from the stored list where the data sent are the data it was scored on,
+and score the rest with the library, batched with whatever else is waiting."""
+
+from __future__ import annotations
+
+from collections.abc import Hashable
+from datetime import date
+
+from fastapi.concurrency import run_in_threadpool
+from fastapi.exceptions import RequestValidationError
+
+from risk_model.scoring import bands, fingerprint, rank_percentiles, score_records
+from serve.batching import MicroBatcher
+from serve.db import Database
+from serve.lists import StoredList
+from serve.schemas import CharityRecord, CharityScore, Reason, ScoreRequest, ScoreResponse
+from serve.state import RegisterData, ServingState
+
+
+def invalid(loc: tuple, message: str, value) -> RequestValidationError:
+    """A 422 in FastAPI's own shape, for input that parses but cannot be used."""
+    return RequestValidationError([{"type": "value_error", "loc": loc, "msg": message, "input": value}])
+
+
+def check_as_of(data: RegisterData, as_of: date, loc: tuple) -> None:
+    """Lists exist only for dates the data cover: from the first registration to the extract date."""
+    if not data.first_registered <= as_of <= data.extract_date:
+        raise invalid(loc, f"as_of must be between {data.first_registered} (the first registration) and "
+                           f"{data.extract_date} (the data's extract date)", as_of.isoformat())
+
+
+def _check_on_register(charities: list[CharityRecord], as_of: date) -> None:
+    for i, charity in enumerate(charities):
+        if charity.registered_date > as_of:
+            raise invalid(("body", "charities", i, "Registered Date"),
+                          f"the charity was registered after the as-of date {as_of}", str(charity.registered_date))
+        if charity.ceased_date is not None and charity.ceased_date <= as_of:
+            raise invalid(("body", "charities", i, "Ceased Date"),
+                          f"the charity had left the register by the as-of date {as_of}", str(charity.ceased_date))
+
+
+_NOT_IN_RECORDS = {"returns": {"__all__": {"charity_number"}}, "case_log": {"__all__": {"charity_number"}}}
+
+
+def record_of(charity: CharityRecord) -> dict:
+    """The library's record (`risk_model.scoring.charity_record`) of a charity sent to the service.
+
+    Validated fields already hold a record's values, so pydantic's own serialiser writes the record
+    (dates as ISO text); only the library's ordering of returns and events is applied here.
+    `tests/test_serve_scoring.py` checks this gives exactly `charity_record`'s result.
+    """
+    record = charity.model_dump(mode="json", exclude=_NOT_IN_RECORDS)
+    record["returns"].sort(key=lambda row: row["year_end"])
+    record["case_log"].sort(key=lambda row: (row["date"], row["event"], row["outcome"] or ""))
+    return record
+
+
+class Scorer:
+    """Scores charities for POST /score."""
+
+    def __init__(self, db: Database, max_batch_charities: int) -> None:
+        self._db = db
+        self._batcher = MicroBatcher(self._compute, max_batch_charities)
+
+    async def start(self) -> None:
+        await self._batcher.start()
+
+    async def stop(self) -> None:
+        await self._batcher.stop()
+
+    async def score(self, state: ServingState, request: ScoreRequest) -> ScoreResponse:
+        as_of = request.as_of or state.as_of
+        check_as_of(state.data, as_of, ("body", "as_of"))
+        _check_on_register(request.charities, as_of)
+        stored = state.stored(as_of) or await run_in_threadpool(state.list_for, self._db, as_of)
+        results: list[CharityScore | None] = []
+        to_compute: list[tuple[int, dict]] = []
+        for i, charity in enumerate(request.charities):
+            record = record_of(charity)
+            results.append(stored.answer(charity.charity_number, fingerprint(record)))
+            if results[-1] is None:
+                to_compute.append((i, record))
+        if to_compute:
+            computed = await self._batcher.submit((state, stored), [record for _, record in to_compute])
+            for (i, _), result in zip(to_compute, computed, strict=True):
+                results[i] = result
+        return ScoreResponse(as_of=as_of, model=state.model, results=results)
+
+    @staticmethod
+    def _compute(key: Hashable, records: list[dict]) -> list[CharityScore]:
+        state: ServingState
+        stored: StoredList
+        state, stored = key
+        scored = score_records(state.champion.pipeline, records, stored.as_of, state.options.n_reasons)
+        scores = scored.scores["score"].to_numpy(dtype=float)
+        percentiles = rank_percentiles(scores, stored.sorted_scores)
+        risk_bands = bands(percentiles)
+        reasons: dict[int, list[Reason]] = {}
+        for row in scored.reasons.to_dict("records"):
+            reasons.setdefault(int(row["record"]), []).append(Reason(
+                direction=row["direction"], position=int(row["position"]), factor=row["factor"], label=row["label"],
+                group=row["group"], contribution_log_odds=float(row["contribution_log_odds"]),
+                sentence=row["sentence"], source=row["source"],
+            ))
+        open_inquiry = scored.scores["under_open_inquiry"].to_numpy(dtype=bool)
+        return [
+            CharityScore(charity_number=record["charity_number"], charity_name=record["charity_name"],
+                         score=float(scores[i]), risk_band=risk_bands[i], rank_percentile=float(percentiles[i]),
+                         under_open_inquiry=bool(open_inquiry[i]), from_stored_list=False,
+                         reasons=reasons.get(i, []))
+            for i, record in enumerate(records)
+        ]
+

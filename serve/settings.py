@@ -1,0 +1,65 @@
+"""Service settings, read from `RISK_SERVE_*` environment variables (or passed in by tests).
+
+API keys are configured hashed: each entry is a name, a role and the sha256 of the key, e.g.
+
+    RISK_SERVE_API_KEYS='[{"name": "j.smith", "role": "case_officer", "sha256": "9f86d0..."}]'
+
+`python -m serve.keys ROLE NAME` makes a new key and prints the entry to add.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+from functools import lru_cache
+from pathlib import Path
+
+from pydantic import BaseModel, ConfigDict, Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from risk_model.config import TrackingConfig
+from serve.security import Role
+
+
+class ApiKey(BaseModel):
+    """One API key: who holds it, their role, and the key's sha256 (the key itself is never stored)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    name: str = Field(min_length=1, max_length=100)
+    role: Role
+    sha256: str = Field(pattern=r"^[0-9a-f]{64}$", description="Hex sha256 of the key.")
+
+
+class Settings(BaseSettings):
+    """Where the data, the models and the service's database are, and who may call it."""
+
+    model_config = SettingsConfigDict(env_prefix="RISK_SERVE_", frozen=True, extra="forbid")
+
+    data_dir: Path = Field(Path("data/sim"), description="Regulator data folder the ranked lists are scored from.")
+    database_url: str = Field(
+        "sqlite:///out/serve/service.db",
+        description="SQLAlchemy URL of the service database: SQLite file by default, or postgresql://...",
+    )
+    tracking_uri: str | None = Field(None, description="MLflow tracking URI; None: $MLFLOW_TRACKING_URI, else "
+                                                        "a SQLite store under store_dir.")
+    store_dir: Path = Field(Path("mlruns"), description="Local MLflow store when no tracking URI is set.")
+    experiment: str = "charity-risk"
+    registered_model: str = "charity-risk"
+    champion_alias: str = "champion"
+    as_of: date | None = Field(None, description="As-of date of the current list; None: the data's extract date.")
+    capacity_k: int = Field(175, ge=1, description="Yearly inquiry capacity: the top k are within capacity.")
+    n_reasons: int = Field(3, ge=1, le=10, description="Reasons given each way (raising and lowering a score).")
+    exclude_open_inquiries: bool = Field(True, description="Leave charities under an open inquiry off the list.")
+    max_batch_charities: int = Field(512, ge=1, description="Most charities scored together in one pass.")
+    api_keys: tuple[ApiKey, ...] = ()
+
+    def tracking(self) -> TrackingConfig:
+        """The MLflow settings as the library's tracking config."""
+        return TrackingConfig(tracking_uri=self.tracking_uri, experiment=self.experiment,
+                              registered_model=self.registered_model, champion_alias=self.champion_alias)
+
+
+@lru_cache
+def get_settings() -> Settings:
+    """Settings from the environment, read once."""
+    return Settings()

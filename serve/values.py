@@ -1,0 +1,102 @@
+"""Values as the regulator's files write them, read into typed fields for the request bodies.
+
+Dates as dd/mm/yyyy, yyyy-mm-dd or "31 March 2019"; money with or without "£" and thousands
+commas; blanks as missing; OSCR's single-quoted lists or JSON lists. Each type refuses what ingest
+would reject (a negative total, a part of a trustee, a date pandas cannot hold) with the reason.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from typing import Annotated, Any
+
+import pandas as pd
+from pydantic import AfterValidator, BeforeValidator, Field, StringConstraints
+
+from risk_model.parsing import DATE_FORMATS, DATE_FORMATS_TEXT, parse_multi_valued
+from risk_model.schemas import DEFAULT_CHARITY_NUMBER_PATTERN
+
+EARLIEST_DATE, LATEST_DATE = date(1800, 1, 1), date(2199, 12, 31)
+
+
+def _blank_to_none(value: Any) -> Any:
+    if isinstance(value, str):
+        value = value.strip()
+        return value or None
+    return value
+
+
+def _parse_date(value: Any) -> Any:
+    value = _blank_to_none(value)
+    if not isinstance(value, str):
+        return value
+    try:
+        return date.fromisoformat(value)  # the common case, at C speed
+    except ValueError:
+        pass
+    for fmt in DATE_FORMATS:
+        try:
+            return datetime.strptime(value, fmt).date()
+        except ValueError:
+            continue
+    raise ValueError(f"not a valid date (expected {DATE_FORMATS_TEXT})")
+
+
+def _in_range(value: date | None) -> date | None:
+    if value is not None and not EARLIEST_DATE <= value <= LATEST_DATE:
+        raise ValueError(f"date must be between {EARLIEST_DATE} and {LATEST_DATE}")
+    return value
+
+
+def _parse_amount(value: Any) -> Any:
+    if value.__class__ is float or value.__class__ is int:
+        return value
+    value = _blank_to_none(value)
+    if isinstance(value, bool):
+        raise ValueError("not a number")
+    if isinstance(value, str):
+        text = value.replace("£", "").replace(",", "").strip()
+        try:
+            return float(text)
+        except ValueError:
+            raise ValueError("not a number") from None
+    return value
+
+
+def _whole(value: float | None) -> float | None:
+    if value is not None and value != int(value):
+        raise ValueError("a count must be a whole number")
+    return value
+
+
+def _tidy_number(value: Any) -> Any:
+    return "".join(value.split()).upper() if isinstance(value, str) else value
+
+
+def _items(value: Any) -> Any:
+    value = _blank_to_none(value)
+    if value is None:
+        return []
+    if isinstance(value, str):
+        return parse_multi_valued(pd.Series([value])).iloc[0]
+    return value
+
+
+def code(value: Any) -> Any:
+    """"Inquiry opened" -> inquiry_opened, as ingest normalises codes."""
+    value = _blank_to_none(value)
+    return "_".join(value.lower().replace("-", " ").split()) if isinstance(value, str) else value
+
+
+Day = Annotated[date, BeforeValidator(_parse_date), AfterValidator(_in_range)]
+OptionalDay = Annotated[date | None, BeforeValidator(_parse_date), AfterValidator(_in_range)]
+Amount = Annotated[Annotated[float, Field(allow_inf_nan=False)] | None, BeforeValidator(_parse_amount)]
+Total = Annotated[Annotated[float, Field(ge=0, allow_inf_nan=False, description="A total cannot be negative.")] | None,
+                  BeforeValidator(_parse_amount)]
+Count = Annotated[Annotated[float, Field(ge=0, allow_inf_nan=False), AfterValidator(_whole)] | None,
+                  BeforeValidator(_parse_amount)]
+CharityNumber = Annotated[str, BeforeValidator(_tidy_number),
+                          Field(pattern=f"^{DEFAULT_CHARITY_NUMBER_PATTERN}$", examples=["SC012345"])]
+Text = Annotated[Annotated[str, Field(max_length=500)] | None, BeforeValidator(_blank_to_none)]
+Items = Annotated[list[Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=300)]],
+                  BeforeValidator(_items), Field(max_length=60)]

@@ -1,0 +1,219 @@
+"""Start-up, restart and reload: state survives a restart, a reload fails no request, nothing at import."""
+
+from __future__ import annotations
+
+import asyncio
+import copy
+import json
+import os
+import subprocess
+import sys
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+
+import pytest
+import typer
+from fastapi.testclient import TestClient
+from mlflow.tracking import MlflowClient
+from sqlalchemy import func, select
+from typer.testing import CliRunner
+
+from risk_model import cli_serve
+from risk_model.scoring import records_from_tables
+from serve.access_log import AccessLogWriter
+from serve.batching import MicroBatcher
+from serve.db import AccessLogEntry, ScoredCharity, connect
+from serve.main import create_app, create_app_from_env
+from serve.security import Principal, Role, hash_api_key
+from serve.settings import get_settings
+from tests import test_serve_support as support
+
+CASE_OFFICER = support.headers(Role.case_officer)
+AUDITOR = support.headers(Role.auditor)
+ADMIN = support.headers(Role.admin)
+
+
+@pytest.fixture(scope="module")
+def world(tmp_path_factory):
+    return support.trained_world(tmp_path_factory)
+
+
+@pytest.fixture(params=support.BACKENDS)
+def database_url(request, tmp_path):
+    return support.database_url(request.param, tmp_path)
+
+
+def test_feedback_and_the_access_log_survive_a_restart(world, database_url):
+    settings = support.settings_for(world, database_url)
+    with TestClient(create_app(settings)) as first:
+        number = first.get("/rankings", headers=ADMIN).json()["items"][0]["charity_number"]
+        saved = first.post(f"/charities/{number}/feedback", headers=CASE_OFFICER,
+                           json={"outcome": "reviewed_no_concern", "note": "Trustees explained the late return."})
+        assert saved.status_code == 201
+        scored_at = first.app.state.db.sessions().scalar(select(func.max(ScoredCharity.scored_at)))
+    with TestClient(create_app(settings)) as second:
+        page = second.get(f"/charities/{number}", headers=CASE_OFFICER).json()
+        assert saved.json() in page["feedback"]
+        log = second.get("/access-log", params={"charity_number": number}, headers=AUDITOR).json()
+        assert {"POST", "GET"} <= {e["method"] for e in log["items"]}
+        assert any(e["who"] == "case_officer-tester" and e["status"] == 201 for e in log["items"])
+        # The stored list was reused, not scored again.
+        assert second.app.state.db.sessions().scalar(select(func.max(ScoredCharity.scored_at))) == scored_at
+
+
+def test_a_reload_swaps_the_champion_under_load_without_failing_a_request(world, database_url):
+    with TestClient(create_app(support.settings_for(world, database_url))) as client:
+        serving = client.app.state.serving.current
+        numbers = sorted(serving.current.entries)[:30]
+        records = records_from_tables(serving.data.register, serving.data.returns, serving.data.case_log, numbers)
+        outcomes: list[tuple[int, str]] = []
+        stop = threading.Event()
+
+        def load(worker: int) -> None:
+            sent = 0
+            while not stop.is_set():
+                record = copy.deepcopy(records[numbers[(worker * 7 + sent) % len(numbers)]])
+                if worker % 3 == 1:  # data that differ from the stored list's: scored afresh
+                    record["returns"][-1]["income_gbp"] = (record["returns"][-1]["income_gbp"] or 0) + sent + 1
+                if worker % 3 == 2:
+                    response = client.get("/rankings", params={"page_size": 5}, headers=ADMIN)
+                else:
+                    response = client.post("/score", json={"charities": [record]}, headers=ADMIN)
+                outcomes.append((response.status_code, response.json().get("model", {}).get("version")))
+                sent += 1
+
+        new_version = support.promote_other_model(world)
+        try:
+            with ThreadPoolExecutor(6) as pool:
+                workers = [pool.submit(load, i) for i in range(6)]
+                time.sleep(0.5)
+                reload = client.post("/models/reload", headers=ADMIN)
+                time.sleep(0.5)
+                stop.set()
+                for worker in workers:
+                    worker.result()
+        finally:
+            support.restore_champion(world)
+        assert reload.status_code == 200, reload.text
+        assert reload.json()["changed"] and reload.json()["version"] == new_version
+        assert {status for status, _ in outcomes} == {200}
+        assert {version for _, version in outcomes} == {world.champion_version, new_version}
+        assert client.get("/health").json()["model_version"] == new_version
+        assert client.get("/models", headers=ADMIN).json()["serving_version"] == new_version
+
+        # With no champion registered, a reload fails and the service keeps what it serves.
+        MlflowClient(tracking_uri=world.tracking_uri).delete_registered_model_alias(support.REGISTERED_MODEL,
+                                                                                   "champion")
+        try:
+            refused = client.post("/models/reload", headers=ADMIN)
+        finally:
+            support.restore_champion(world)
+        assert refused.status_code == 503 and "previous version" in refused.json()["detail"]
+        assert client.get("/health").json()["model_version"] == new_version
+
+
+def test_settings_come_from_the_environment_and_nothing_is_built_before_start(world, tmp_path, monkeypatch):
+    database = tmp_path / "env" / "service.db"
+    analyst = {"name": "env-analyst", "role": "analyst", "sha256": hash_api_key("env-key")}
+    environment = {"DATA_DIR": str(world.data_dir), "DATABASE_URL": f"sqlite:///{database}",
+                   "TRACKING_URI": world.tracking_uri, "REGISTERED_MODEL": support.REGISTERED_MODEL,
+                   "EXPERIMENT": "serve-tests", "CAPACITY_K": "12", "API_KEYS": json.dumps([analyst])}
+    for name, value in environment.items():
+        monkeypatch.setenv(f"RISK_SERVE_{name}", value)
+    get_settings.cache_clear()
+    try:
+        app = create_app_from_env()
+        assert app.state.settings.capacity_k == 12
+        assert not database.exists()
+        with TestClient(app) as client:
+            assert database.exists()
+            top = client.get("/rankings", params={"page_size": 20}, headers={"X-API-Key": "env-key"}).json()
+            assert sum(r["within_capacity"] for r in top["items"]) == 12
+    finally:
+        get_settings.cache_clear()
+
+
+def test_importing_the_service_touches_nothing(tmp_path):
+    code = "import serve.main, serve.deps, serve.routes.scoring, risk_model.cli_serve; serve.main.create_app_from_env()"
+    result = subprocess.run([sys.executable, "-c", code], cwd=tmp_path, capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_the_serve_command_runs_the_app_factory_under_uvicorn(monkeypatch, tmp_path):
+    calls = []
+    monkeypatch.setattr("uvicorn.run", lambda app, **options: calls.append((app, options)))
+    monkeypatch.delenv("RISK_SERVE_DATA_DIR", raising=False)
+    command = typer.Typer()
+    command.command()(cli_serve.serve)
+    result = CliRunner().invoke(command, ["--port", "8123", "--data-dir", str(tmp_path)])
+    assert result.exit_code == 0, result.output
+    (app, options), = calls
+    assert app == "serve.main:create_app_from_env" and options["factory"] is True and options["port"] == 8123
+    assert os.environ["RISK_SERVE_DATA_DIR"] == str(tmp_path)
+    monkeypatch.delenv("RISK_SERVE_DATA_DIR")
+
+
+def test_concurrent_calls_are_scored_in_one_batch():
+    batches: list[list[int]] = []
+    release = threading.Event()
+
+    def work(key, items):
+        if not batches:
+            release.wait(5)  # hold the first batch so that the others queue behind it
+        batches.append(list(items))
+        if key == "fail":
+            raise ValueError("scoring failed")
+        return [item * 10 for item in items]
+
+    async def scenario():
+        batcher = MicroBatcher(work, max_items=100)
+        await batcher.start()
+        first = asyncio.create_task(batcher.submit("ok", [0]))
+        await asyncio.sleep(0.05)
+        rest = [asyncio.create_task(batcher.submit("ok", [i, i + 100])) for i in range(1, 6)]
+        failing = asyncio.create_task(batcher.submit("fail", [7]))
+        await asyncio.sleep(0.05)
+        release.set()
+        results = [await first] + [await task for task in rest]
+        with pytest.raises(ValueError, match="scoring failed"):
+            await failing
+        await batcher.stop()
+        return results
+
+    results = asyncio.run(scenario())
+    assert results == [[0]] + [[i * 10, (i + 100) * 10] for i in range(1, 6)]
+    assert batches[0] == [0] and sorted(batches[1]) == sorted(x for i in range(1, 6) for x in (i, i + 100))
+
+
+def test_a_call_that_breaks_its_batch_fails_alone():
+    def work(key, items):
+        if -1 in items:
+            raise ValueError("cannot score -1")
+        return [item + 1 for item in items]
+
+    async def scenario():
+        batcher = MicroBatcher(work, max_items=100)
+        await batcher.start()
+        calls = [asyncio.create_task(batcher.submit("k", items)) for items in ([1, 2], [-1], [3])]
+        outcomes = await asyncio.gather(*calls, return_exceptions=True)
+        await batcher.stop()
+        return outcomes
+
+    good, bad, other = asyncio.run(scenario())
+    assert good == [2, 3] and other == [4]
+    assert isinstance(bad, ValueError)
+
+
+def test_the_access_log_writes_everything_queued_before_it_stops(tmp_path):
+    db = connect(f"sqlite:///{tmp_path / 'log.db'}")
+    writer = AccessLogWriter(db, interval_s=0.5).start()
+    who = Principal("reader", Role.auditor)
+    for i in range(50):
+        writer.record(who, "GET", f"/charities/SC{i:06d}", "", [f"SC{i:06d}"], 200)
+    writer.record(who, "POST", "/score", "", ["SC000001", "SC000002"], 200)
+    writer.stop()
+    with db.sessions() as session:
+        assert session.scalar(select(func.count()).select_from(AccessLogEntry)) == 52
+    db.dispose()

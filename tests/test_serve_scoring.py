@@ -1,0 +1,152 @@
+"""risk_model.scoring: records in, the library's scores and reasons out, the same as the full list's."""
+
+from __future__ import annotations
+
+import copy
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from risk_model.config import TrackingConfig
+from risk_model.rank import rank_charities
+from risk_model.scoring import (
+    changes_between, charity_record, fingerprint, rank_percentiles, ranked_list, records_from_tables,
+    score_records, tables_from_records,
+)
+from risk_model.tracking import load_champion, use_tracking
+from serve.schemas import CharityRecord
+from serve.scorer import record_of
+from tests import factories as f
+from tests import test_serve_support as support
+
+AS_OF = pd.Timestamp("2021-12-31")
+
+
+@pytest.fixture(scope="module")
+def world(tmp_path_factory):
+    return support.trained_world(tmp_path_factory)
+
+
+@pytest.fixture(scope="module")
+def champion(world):
+    config = TrackingConfig(tracking_uri=world.tracking_uri, experiment="serve-tests",
+                            registered_model=support.REGISTERED_MODEL)
+    use_tracking(config, world.store_dir)
+    pipeline, _ = load_champion(config)
+    return pipeline
+
+
+@pytest.fixture(scope="module")
+def tables(world):
+    return support.world_tables(world)
+
+
+def _mini_world():
+    register = f.register({"purposes": [f.EDUCATION, f.HEALTH]}, {"ceased_date": "2019-05-01"})
+    returns = f.returns(*f.annual_returns("SC000001", range(2015, 2019), 1000.0, 1500.0, trustees=4.0),
+                        {"charity_number": "SC000002", "year_end": "2017-03-31", "date_received": None,
+                         "income_gbp": 50.0})
+    case_log = f.case_log(("SC000001", "2018-02-01", "concern_received", None))
+    frames = []
+    for frame in (register, returns, case_log):
+        dates = {c: "datetime64[ns]" for c in frame.columns if frame[c].dtype.kind == "M"}
+        frames.append(frame.astype({"charity_number": "string", **dates}))
+    return tuple(frames)
+
+
+def test_records_round_trip_to_the_same_canonical_tables():
+    register, returns, case_log = _mini_world()
+    records = records_from_tables(register, returns, case_log)
+    assert set(records) == {"SC000001", "SC000002"}
+    assert records["SC000001"]["returns"][0]["year_end"] == "2015-03-31"
+    assert records["SC000002"]["returns"][0]["date_received"] is None
+    back_register, back_returns, back_case_log = tables_from_records(list(records.values()))
+    columns = list(back_register.columns)
+    pd.testing.assert_frame_equal(back_register[columns[:8]], register[columns[:8]], check_dtype=False)
+    assert back_register["purposes"].tolist() == register["purposes"].tolist()
+    pd.testing.assert_frame_equal(back_returns, returns[back_returns.columns], check_dtype=False)
+    assert back_returns["year_end"].dtype == "datetime64[ns]"
+    assert back_case_log["event"].tolist() == ["concern_received"]
+
+
+def test_fingerprint_depends_on_the_facts_not_their_form():
+    register, returns, case_log = _mini_world()
+    record = records_from_tables(register, returns, case_log)["SC000001"]
+    as_typed = charity_record(
+        {**register.iloc[0].to_dict(), "registered_date": pd.Timestamp("2000-01-01").date()},
+        reversed(returns.loc[returns["charity_number"] == "SC000001"].to_dict("records")),
+        case_log.to_dict("records"),
+    )
+    assert fingerprint(as_typed) == fingerprint(record)
+    changed = copy.deepcopy(record)
+    changed["returns"][-1]["income_gbp"] += 1
+    assert fingerprint(changed) != fingerprint(record)
+
+
+def test_the_service_reads_each_stored_charity_back_as_the_same_record(tables):
+    """Every charity in the data passes the service's request schema, and the record the service
+    makes of it is the library's record, so its fingerprint matches the stored list's."""
+    records = records_from_tables(tables.register, tables.returns, tables.case_log)
+    for number, record in records.items():
+        assert record_of(CharityRecord.model_validate(record)) == record, number
+
+
+def test_rank_percentiles_match_the_list_for_its_own_members():
+    rng = np.random.default_rng(3)
+    features = pd.DataFrame({"charity_number": [f"SC{i:06d}" for i in range(200)], "charity_name": "x",
+                             "main_operating_location": "Fife", "income_band": "up to 25k",
+                             "constitutional_form": "Other", "geographical_spread": "x", "as_of": AS_OF})
+    scores = rng.random(200)
+    ranked = rank_charities(features, scores, 10, "m", "1")
+    np.testing.assert_allclose(rank_percentiles(ranked["score"].to_numpy(), scores), ranked["rank_percentile"])
+    assert rank_percentiles(np.array([2.0, -1.0]), scores).tolist() == [100.0, 0.0]
+
+
+def test_a_charity_scored_alone_gets_its_score_and_reasons_in_the_full_list(champion, tables):
+    ranked, reasons = ranked_list(champion, tables.register, tables.returns, tables.case_log, AS_OF, 30, "m", "1")
+    picks = ranked["charity_number"].iloc[[0, 7, len(ranked) // 2]].tolist()
+    records = records_from_tables(tables.register, tables.returns, tables.case_log, picks)
+    scored = score_records(champion, [records[n] for n in picks], AS_OF)
+    expected = ranked.set_index("charity_number").loc[picks, "score"].to_numpy()
+    np.testing.assert_allclose(scored.scores["score"], expected, rtol=1e-12)
+    assert scored.scores["charity_number"].tolist() == picks
+    alone = scored.reasons.loc[scored.reasons["record"] == 0].drop(columns="record").reset_index(drop=True)
+    in_list = reasons.loc[reasons["charity_number"] == picks[0]].reset_index(drop=True)
+    pd.testing.assert_frame_equal(alone, in_list[alone.columns], check_dtype=False)
+
+
+def test_two_versions_of_one_charity_are_scored_apart(champion, tables):
+    number = tables.register["charity_number"].iloc[10]
+    record = records_from_tables(tables.register, tables.returns, tables.case_log, [number])[number]
+    overdue = copy.deepcopy(record)
+    overdue["returns"].append({**overdue["returns"][-1], "year_end": "2020-12-31", "date_received": None})
+    scored = score_records(champion, [record, overdue], AS_OF)
+    assert scored.scores["charity_number"].tolist() == [number, number]
+    assert scored.scores["score"].iloc[0] != scored.scores["score"].iloc[1]
+    assert set(scored.reasons["record"]) == {0, 1}
+
+
+def test_a_charity_not_on_the_register_at_the_date_gets_no_score(champion, tables):
+    number = tables.register["charity_number"].iloc[0]
+    record = records_from_tables(tables.register, tables.returns, tables.case_log, [number])[number]
+    record["registered_date"] = "2022-06-01"
+    scored = score_records(champion, [record], AS_OF)
+    assert not scored.scores["in_population"].iloc[0]
+    assert np.isnan(scored.scores["score"].iloc[0])
+    assert scored.reasons.empty
+
+
+def test_a_new_concern_shows_as_a_change(champion, tables):
+    number = tables.register["charity_number"].iloc[20]
+    register = tables.register.loc[tables.register["charity_number"] == number]
+    returns = tables.returns.loc[tables.returns["charity_number"] == number]
+    concern = pd.DataFrame({"charity_number": pd.array([number], dtype="string"),
+                            "date": pd.to_datetime(["2021-06-01"]),
+                            "event": pd.array(["concern_received"], dtype="string"),
+                            "outcome": pd.array([pd.NA], dtype="string")})
+    changes = changes_between(champion, register, returns, concern, pd.Timestamp("2020-12-31"), AS_OF, n=30)
+    concerns = changes.factors.loc[changes.factors["factor"] == "concerns"]
+    assert len(concerns) == 1 and concerns["change_log_odds"].iloc[0] > 0
+    assert concerns["label"].iloc[0] == "concerns received"
+    assert changes.scores["score_now"].iloc[0] > 0
