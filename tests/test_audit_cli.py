@@ -96,6 +96,26 @@ def test_audit_is_logged_under_the_training_run(audited):
     assert -1 <= metrics["stability.spearman"] <= 1
 
 
+def test_the_model_card_gains_the_audit_summary(audited):
+    import io
+
+    import pandas as pd
+
+    uri, first, _ = audited
+    mlflow.set_tracking_uri(uri)
+    client = MlflowClient()
+    card = mlflow.artifacts.load_text(f"runs:/{first}/model_card.md")
+    audit_id = client.get_run(first).data.tags["audit_run_id"]
+    bias = pd.read_csv(io.StringIO(mlflow.artifacts.load_text(f"runs:/{audit_id}/audit/bias_audit.csv")))
+    assert "No bias audit has been recorded" not in card
+    section = card.split("## Bias audit")[1].split("## Limitations")[0]
+    for attribute, table in bias.groupby("attribute"):
+        row = next(line for line in section.splitlines() if line.startswith(f"| {attribute} |"))
+        cells = [c.strip() for c in row.strip("|").split("|")]
+        assert int(cells[1]) == table["group"].nunique()
+        assert int(cells[3]) == int((table["status"] == "flagged").sum())
+
+
 def test_audit_of_an_unknown_run_fails_clearly(trained):
     uri, _ = trained
     result = CliRunner().invoke(audit_command(), ["0" * 32, "--tracking-uri", uri, "--no-log"])

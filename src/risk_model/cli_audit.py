@@ -136,6 +136,9 @@ def log_audit(run: TrainingRun, report, settings, stability=None, against: str |
             mlflow.log_dict(figures, "audit/stability.json")
             _log_frames({"stability_movers": movers, "stability_mover_factors": factors}, folder)
     MlflowClient().set_tag(run.run_id, "audit_run_id", active.info.run_id)
+    from risk_model.tracking import refresh_model_card
+
+    refresh_model_card(run.run_id, report.bias)
     return active.info.run_id
 
 

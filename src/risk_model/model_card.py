@@ -188,3 +188,19 @@ def markdown_to_html(markdown_text: str, title: str) -> str:
              "line-height:1.5}table{border-collapse:collapse}td,th{border:1px solid #bbb;padding:.25rem .5rem}")
     return (f"<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>{html.escape(title)}</title>"
             f"<style>{style}</style></head><body>{body}</body></html>\n")
+
+
+def bias_summary(audit: pd.DataFrame) -> pd.DataFrame:
+    """One line per group attribute for the card: groups audited, flagged (with which), too small."""
+    rows = []
+    for attribute, table in audit.groupby("attribute", sort=False):
+        groups = table.drop_duplicates("group")
+        flagged = table.loc[table["status"] == "flagged"]
+        names = sorted(set(flagged["group"].astype(str)))
+        rows.append({
+            "attribute": attribute, "groups": len(groups),
+            "too small": int((groups["status"] == "too small").sum()),
+            "flagged group-metrics": len(flagged),
+            "flagged groups": ", ".join(names[:6]) + (" ..." if len(names) > 6 else "") or "none",
+        })
+    return pd.DataFrame(rows)

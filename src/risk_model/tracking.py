@@ -220,3 +220,44 @@ def load_champion(config: TrackingConfig):
     # Load the version the alias named a moment ago, so model and version cannot disagree.
     pipeline = mlflow.sklearn.load_model(f"models:/{config.registered_model}/{version.version}")
     return pipeline, version
+
+
+def refresh_model_card(run_id: str, bias: pd.DataFrame | None) -> str | None:
+    """Re-render a training run's model card from its own artifacts, adding a bias-audit summary,
+    and log it over the old one (and as the registered version's description)."""
+    import io
+
+    from risk_model.config import ExperimentConfig
+    from risk_model.model_card import bias_summary
+
+    client = MlflowClient()
+    run = client.get_run(run_id)
+    version = run.data.tags.get("registered_version")
+    if version is None:
+        return None
+
+    def frame(path: str) -> pd.DataFrame:
+        return pd.read_csv(io.StringIO(mlflow.artifacts.load_text(f"runs:/{run_id}/{path}")))
+
+    config = ExperimentConfig.model_validate(mlflow.artifacts.load_dict(f"runs:/{run_id}/experiment.json"))
+    predictions = pd.read_parquet(mlflow.artifacts.download_artifacts(run_id=run_id,
+                                                                      artifact_path="predictions.parquet"))
+    panel_counts = frame("panel_counts.csv").assign(as_of=lambda f: pd.to_datetime(f["as_of"]))
+    try:
+        manifest = mlflow.artifacts.load_dict(f"runs:/{run_id}/manifest.json")
+    except Exception:  # runs from before manifests were recorded
+        manifest = None
+    card = render_markdown(
+        model_name=config.tracking.registered_model, version=version, run_id=run_id,
+        champion=run.data.tags["champion_model"], config=config, fold_metrics=frame("fold_metrics.csv"),
+        summary=frame("model_comparison.csv").set_index("model"), predictions=predictions,
+        panel_counts=panel_counts, extract_date=pd.Timestamp(run.data.tags["extract_date"]), manifest=manifest,
+        bias_summary=bias_summary(bias) if bias is not None else None)
+    with tempfile.TemporaryDirectory() as td:
+        (Path(td) / "model_card.md").write_text(card)
+        (Path(td) / "model_card.html").write_text(markdown_to_html(card, f"{config.tracking.registered_model} v{version}"))
+        client.log_artifact(run_id, str(Path(td) / "model_card.md"))
+        client.log_artifact(run_id, str(Path(td) / "model_card.html"))
+    client.update_model_version(config.tracking.registered_model, version,
+                                description=card.split("## Intended use")[0].strip())
+    return card
