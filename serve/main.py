@@ -25,6 +25,7 @@ from serve.scorer import Scorer
 from serve.security import Keyring
 from serve.settings import Settings, get_settings
 from serve.state import start_serving
+from serve.web import install as install_pages
 
 log = logging.getLogger(__name__)
 
@@ -88,6 +89,7 @@ def create_app(settings: Settings) -> FastAPI:
     app.add_exception_handler(RequestValidationError, validation_error)
     for module in (scoring, rankings, charities, models, audit, meta):
         app.include_router(module.router)
+    install_pages(app)
     return app
 
 

@@ -1,0 +1,85 @@
+"""The list page's query: the API's filters and order, plus a search by name or number and a top k."""
+
+from __future__ import annotations
+
+import csv
+import io
+from datetime import date
+from typing import Annotated, get_args
+
+from pydantic import Field, model_validator
+from sqlalchemy import Select, func, or_, select
+from sqlalchemy.orm import Session
+
+from serve.db import ScoredCharity
+from serve.lists import CSV_COLUMNS, _filtered, _ordered, ranked_charity
+from serve.schemas import IncomeBand, ModelInfo, Purpose, RankedCharity, RankingsQuery, RiskBand
+
+BANDS: tuple[str, ...] = get_args(RiskBand)
+INCOME_BANDS: tuple[str, ...] = get_args(IncomeBand)
+PURPOSES: tuple[str, ...] = get_args(Purpose)
+
+
+class ListQuery(RankingsQuery):
+    """A page of the list as the form asks for it: empty fields mean "any"."""
+
+    search: Annotated[str, Field(max_length=100)] | None = None
+    top_k: int | None = Field(None, ge=1, le=100_000, description="Only the k highest-ranked charities.")
+    format: None = None
+
+    @model_validator(mode="before")
+    @classmethod
+    def _blank_is_any(cls, values):
+        if isinstance(values, dict):
+            return {k: v for k, v in values.items() if not (isinstance(v, str) and not v.strip())}
+        return values
+
+    def without_page(self) -> dict[str, str]:
+        """The filters as query parameters (for links to other pages and the CSV)."""
+        fields = self.model_dump(exclude={"page", "format"}, exclude_none=True)
+        return {k: str(v) for k, v in fields.items()}
+
+
+def matching(as_of: date, version: str, q: ListQuery) -> Select:
+    query = _filtered(as_of, version, q)
+    if q.search:
+        text = q.search.strip()
+        query = query.where(or_(ScoredCharity.charity_name.icontains(text, autoescape=True),
+                                ScoredCharity.charity_number.icontains(text, autoescape=True)))
+    if q.top_k is not None:
+        query = query.where(ScoredCharity.rank <= q.top_k)
+    return query
+
+
+def top_reason(row: ScoredCharity) -> str | None:
+    """The sentence of the factor that raises the charity's score most."""
+    raising = [r for r in row.reasons if r["direction"] == "up"]
+    return min(raising, key=lambda r: r["position"])["sentence"] if raising else None
+
+
+def list_page(session: Session, as_of: date, version: str,
+              q: ListQuery) -> tuple[int, list[tuple[RankedCharity, str | None]]]:
+    """Rows matching the form (their count, and one page of them with each one's top reason)."""
+    query = matching(as_of, version, q)
+    total = session.scalar(select(func.count()).select_from(query.subquery()))
+    rows = session.scalars(_ordered(query, q.sort).offset((q.page - 1) * q.page_size).limit(q.page_size))
+    return int(total or 0), [(ranked_charity(row), top_reason(row)) for row in rows]
+
+
+def list_csv(session: Session, as_of: date, model: ModelInfo, q: ListQuery) -> str:
+    """Every row matching the form, in the API's CSV layout."""
+    buffer = io.StringIO()
+    writer = csv.writer(buffer)
+    writer.writerow(CSV_COLUMNS)
+    for row in session.scalars(_ordered(matching(as_of, model.version, q), q.sort)):
+        item = ranked_charity(row).model_dump()
+        item["purposes"] = ";".join(item["purposes"])
+        writer.writerow([*item.values(), as_of.isoformat(), model.registered_model, model.version])
+    return buffer.getvalue()
+
+
+def choices(session: Session, as_of: date, version: str, column) -> list[str]:
+    """The values a column takes on the list, for a filter's options."""
+    query = (select(column).distinct().where(ScoredCharity.as_of == as_of, ScoredCharity.model_version == version,
+                                            column.is_not(None)).order_by(column))
+    return list(session.scalars(query))

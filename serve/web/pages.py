@@ -1,0 +1,221 @@
+"""The pages' routes: sign-in, the ranked list (and its CSV), a charity, and the models.
+
+Each handler gets what it shows from the same service and library calls as the JSON routes
+(`query_page`'s filters, `charity_page`, `record_feedback`, `registered_versions`) and hands it
+to a template; access goes through the API's role check and access log.
+"""
+
+from __future__ import annotations
+
+import math
+from datetime import date
+from pathlib import Path
+from typing import Annotated
+from urllib.parse import urlencode
+
+from fastapi import APIRouter, Form, HTTPException, Query, Request, Response, status
+from fastapi.responses import HTMLResponse, RedirectResponse
+from fastapi.templating import Jinja2Templates
+from pydantic import ValidationError
+
+from serve.db import ScoredCharity
+from serve.deps import DatabaseDep, ServingDep, SessionDep, SettingsDep
+from serve.pages import charity_page, record_feedback
+from serve.registry import registered_versions
+from serve.schemas import FeedbackIn, FeedbackOutcome
+from serve.scorer import check_as_of
+from serve.security import Action, Principal
+from serve.values import OptionalDay
+from serve.web import charts, runs
+from serve.web.listing import BANDS, INCOME_BANDS, PURPOSES, ListQuery, choices, list_csv, list_page
+from serve.web.session import CharityPage, FeedbackPage, ModelsPage, RankingsPage, may, sign_in, signed_in
+
+PREFIX = "/ui"
+router = APIRouter(prefix=PREFIX, include_in_schema=False)
+templates = Jinja2Templates(directory=Path(__file__).parent / "templates")
+
+
+def nav(principal: Principal | None) -> list[tuple[str, str]]:
+    """The pages this role may open: only these are linked."""
+    links = [("Ranked list", f"{PREFIX}/list", Action.rankings), ("Charities", f"{PREFIX}/charities", Action.charity),
+             ("Models", f"{PREFIX}/models", Action.models)]
+    return [(label, href) for label, href, action in links if may(principal, action)]
+
+
+def render(request: Request, name: str, context: dict, status_code: int = 200) -> HTMLResponse:
+    principal = signed_in(request)
+    return templates.TemplateResponse(request, name, {"principal": principal, "nav": nav(principal),
+                                                      "may": lambda action: may(principal, Action[action]),
+                                                      **context}, status_code=status_code)
+
+
+def _next_page(value: str | None) -> str:
+    # Only a page of this site: never an open redirect.
+    return value if value and value.startswith(f"{PREFIX}/") and not value.startswith("//") else f"{PREFIX}/"
+
+
+@router.get("/", name="home")
+def home(request: Request) -> Response:
+    """Sign in, or go to the first page the role may open."""
+    links = nav(signed_in(request))
+    return RedirectResponse(links[0][1] if links else f"{PREFIX}/sign-in", status.HTTP_303_SEE_OTHER)
+
+
+@router.get("/sign-in")
+def sign_in_form(request: Request, next: str | None = None) -> HTMLResponse:
+    return render(request, "sign_in.html", {"next": _next_page(next), "error": None})
+
+
+@router.post("/sign-in")
+def sign_in_submit(request: Request, api_key: Annotated[str, Form(max_length=500)] = "",
+                   next: Annotated[str | None, Form()] = None) -> Response:
+    if sign_in(request, api_key.strip()) is None:
+        return render(request, "sign_in.html", {"next": _next_page(next), "error": "That key is not recognised."},
+                      status.HTTP_401_UNAUTHORIZED)
+    return RedirectResponse(_next_page(next), status.HTTP_303_SEE_OTHER)
+
+
+@router.post("/sign-out")
+def sign_out(request: Request) -> Response:
+    request.session.clear()
+    return RedirectResponse(f"{PREFIX}/sign-in", status.HTTP_303_SEE_OTHER)
+
+
+def _expectation(settings, serving, k: int) -> runs.Expectation | None:
+    uri = runs.tracking_uri(settings)
+    run_id = runs.version_run_id(uri, serving.model.registered_model, serving.model.version)
+    return runs.expected_positives(uri, runs.training_run(uri, run_id), serving.model.model, k)
+
+
+@router.get("/list")
+def ranked_list(request: Request, query: Annotated[ListQuery, Query()], serving: ServingDep, session: SessionDep,
+                db: DatabaseDep, settings: SettingsDep, _: RankingsPage) -> HTMLResponse:
+    """The ranked list for an as-of date, filtered, searched and a page at a time."""
+    as_of: date = query.as_of or serving.as_of
+    check_as_of(serving.data, as_of, ("query", "as_of"))
+    serving.list_for(db, as_of)
+    total, items = list_page(session, as_of, serving.model.version, query)
+    k = query.top_k or settings.capacity_k
+    version = serving.model.version
+    params = query.without_page()
+    return render(request, "list.html", {
+        "query": query, "as_of": as_of, "model": serving.model, "total": total, "items": items,
+        "pages": max(1, math.ceil(total / query.page_size)), "params": params,
+        "page_link": lambda page: f"{PREFIX}/list?{urlencode(params | {'page': page})}",
+        "csv_link": f"{PREFIX}/list.csv?{urlencode(params)}", "capacity_k": settings.capacity_k,
+        "expectation": _expectation(settings, serving, k), "bands": BANDS, "income_bands": INCOME_BANDS,
+        "purposes": PURPOSES, "areas": choices(session, as_of, version, ScoredCharity.local_authority),
+        "forms": choices(session, as_of, version, ScoredCharity.constitutional_form),
+    })
+
+
+@router.get("/list.csv")
+def ranked_list_csv(query: Annotated[ListQuery, Query()], serving: ServingDep, session: SessionDep, db: DatabaseDep,
+                    _: RankingsPage) -> Response:
+    """Every row matching the list page's form, as the API's CSV."""
+    as_of: date = query.as_of or serving.as_of
+    check_as_of(serving.data, as_of, ("query", "as_of"))
+    serving.list_for(db, as_of)
+    return Response(list_csv(session, as_of, serving.model, query), media_type="text/csv",
+                    headers={"Content-Disposition": f'attachment; filename="ranking_{as_of}.csv"'})
+
+
+@router.get("/charities")
+def find_charity(request: Request, _: CharityPage, number: Annotated[str | None, Query(max_length=20)] = None
+                 ) -> Response:
+    """Go to a charity's page by its number."""
+    if number:
+        cleaned = number.strip().upper()
+        if cleaned.startswith("SC") and cleaned[2:].isdigit() and len(cleaned) == 8:
+            return RedirectResponse(f"{PREFIX}/charities/{cleaned}", status.HTTP_303_SEE_OTHER)
+        return render(request, "find.html", {"number": number, "error": "A charity number is SC and six digits."},
+                      status.HTTP_422_UNPROCESSABLE_CONTENT)
+    return render(request, "find.html", {"number": "", "error": None})
+
+
+def _case_log(serving, number: str, as_of: date) -> list[dict]:
+    found = serving.data.charity(number)
+    if found is None:
+        return []
+    events = found[2]
+    events = events[events["date"] <= str(as_of)].sort_values("date")
+    return [{"date": row["date"].date(), "event": str(row["event"]).replace("_", " "),
+             "outcome": None if not isinstance(row["outcome"], str) else row["outcome"].replace("_", " ")}
+            for row in events.to_dict("records")]
+
+
+def _charity(request: Request, number: str, serving, session, db, as_of: date | None,
+             form_error: str | None = None, status_code: int = 200) -> HTMLResponse:
+    as_of = as_of or serving.as_of
+    check_as_of(serving.data, as_of, ("query", "as_of"))
+    serving.list_for(db, as_of)
+    page = charity_page(session, serving, number, as_of)
+    return render(request, "charity.html", {
+        "page": page, "waterfall": charts.waterfall(page.reasons), "money": charts.money_chart(page.returns),
+        "case_log": _case_log(serving, number, as_of), "outcomes": list(FeedbackOutcome),
+        "form_error": form_error, "current": as_of == serving.as_of,
+    }, status_code)
+
+
+@router.get("/charities/{number}")
+def charity(request: Request, number: str, serving: ServingDep, session: SessionDep,
+            db: DatabaseDep, _: CharityPage, as_of: OptionalDay = None) -> HTMLResponse:
+    """A charity's score, reasons, changes, returns, case log and feedback."""
+    if not _is_number(number):
+        raise HTTPException(status.HTTP_404_NOT_FOUND, "a charity number is SC and six digits")
+    return _charity(request, number, serving, session, db, as_of)
+
+
+def _is_number(value: str) -> bool:
+    return len(value) == 8 and value.startswith("SC") and value[2:].isdigit()
+
+
+@router.post("/charities/{number}/feedback")
+def feedback(request: Request, number: str, serving: ServingDep, session: SessionDep, db: DatabaseDep,
+             access: FeedbackPage, outcome: Annotated[str, Form(max_length=40)] = "",
+             note: Annotated[str, Form(max_length=6000)] = "") -> Response:
+    """Record a case officer's feedback, then show the page again (a reload does not resend it)."""
+    if not _is_number(number):
+        raise HTTPException(status.HTTP_404_NOT_FOUND, "a charity number is SC and six digits")
+    try:
+        body = FeedbackIn(outcome=outcome, note=note)
+    except ValidationError as exc:
+        problems = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())
+        return _charity(request, number, serving, session, db, None, problems, status.HTTP_422_UNPROCESSABLE_CONTENT)
+    record_feedback(session, serving, number, body, access.principal)
+    return RedirectResponse(f"{PREFIX}/charities/{number}#feedback", status.HTTP_303_SEE_OTHER)
+
+
+@router.get("/models")
+def models(request: Request, settings: SettingsDep, serving: ServingDep, _: ModelsPage) -> HTMLResponse:
+    """The champion and the other versions, their fold metrics, plots and bias audit."""
+    registry = registered_versions(settings, serving.model.version)
+    uri = runs.tracking_uri(settings)
+    ui_url = request.app.state.web_settings.mlflow_ui_url
+    versions = []
+    for v in registry.versions:
+        run = runs.training_run(uri, v.run_id)
+        versions.append({
+            "info": v, "run": run, "folds": runs.folds_of(uri, run, v.model),
+            "means": {k: v.metrics[k] for k in sorted(v.metrics) if k.endswith("_mean")},
+            "link": runs.run_link(ui_url, run.experiment_id, run.run_id) if run else None,
+        })
+    champion = next((v for v in versions if v["info"].is_champion), versions[0] if versions else None)
+    run = champion["run"] if champion else None
+    audit = runs.audit_of(uri, run)
+    return render(request, "models.html", {
+        "registry": registry, "versions": versions, "champion": champion, "audit": audit,
+        "audit_link": runs.run_link(ui_url, run.experiment_id, audit["run_id"]) if audit and run else None,
+        "plots": list(runs.PLOTS) if run else [],
+    })
+
+
+@router.get("/models/runs/{run_id}/plots/{name}.png")
+def model_plot(run_id: str, name: str, settings: SettingsDep, _: ModelsPage) -> Response:
+    """A training run's precision@k or calibration plot, from MLflow."""
+    if name not in runs.PLOTS or not (len(run_id) == 32 and all(c in "0123456789abcdef" for c in run_id)):
+        raise HTTPException(status.HTTP_404_NOT_FOUND, "no such plot")
+    png = runs.plot_png(runs.tracking_uri(settings), run_id, name)
+    if png is None:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, "the run has no such plot")
+    return Response(png, media_type="image/png", headers={"Cache-Control": "private, max-age=3600"})
