@@ -39,7 +39,12 @@ async def get_holder(request: Request) -> ServingHolder:
 
 
 async def get_serving(request: Request) -> ServingState:
-    return request.app.state.serving.current
+    """The state being served; 503 while no model could be loaded (GET /health says why)."""
+    holder: ServingHolder = request.app.state.serving
+    serving = holder.current
+    if serving is None:
+        raise HTTPException(status.HTTP_503_SERVICE_UNAVAILABLE, f"no model is being served: {holder.problem}")
+    return serving
 
 
 ServingDep = Annotated[ServingState, Depends(get_serving)]

@@ -54,8 +54,11 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         # What start-up built lives as long as the service: keep the collector from walking it.
         gc.freeze()
         serving = app.state.serving.current
-        log.info("serving %s version %s; list as of %s with %d charities", serving.model.registered_model,
-                 serving.model.version, serving.as_of, len(serving.current))
+        if serving is None:
+            log.error("serving no model: %s", app.state.serving.problem)
+        else:
+            log.info("serving %s version %s; list as of %s with %d charities", serving.model.registered_model,
+                     serving.model.version, serving.as_of, len(serving.current))
         try:
             yield
         finally:

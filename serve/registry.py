@@ -34,10 +34,18 @@ def load_champion(settings: Settings) -> Champion:
     tracking.use_tracking(config, settings.store_dir)
     try:
         pipeline, version = tracking.load_champion(config)
-    except MlflowException as exc:
-        raise ChampionUnavailable(f"no {config.champion_alias!r} version of model {config.registered_model!r} in "
-                           f"{tracking.resolve_tracking_uri(config, settings.store_dir)}: run `risk-model train` "
-                           f"first ({exc})") from exc
+    except Exception as exc:
+        # A missing or corrupt artifact fails inside the flavour's loader with whatever it raises;
+        # only an alias that names no version means there is no champion at all.
+        try:
+            named = MlflowClient().get_model_version_by_alias(config.registered_model, config.champion_alias)
+        except MlflowException:
+            raise ChampionUnavailable(f"no {config.champion_alias!r} version of model {config.registered_model!r} in "
+                                      f"{tracking.resolve_tracking_uri(config, settings.store_dir)}: run "
+                                      f"`risk-model train` first ({exc})") from exc
+        raise ChampionUnavailable(f"version {named.version} of model {config.registered_model!r} (the "
+                                  f"{config.champion_alias!r}) cannot be loaded ({type(exc).__name__}: "
+                                  f"{exc})") from exc
     info = ModelInfo(registered_model=version.name, version=str(version.version),
                      model=version.tags.get("model", version.name))
     return Champion(pipeline=pipeline, info=info, explainable=explainable(pipeline))

@@ -339,7 +339,7 @@ class ModelsOut(BaseModel):
 
 
 class ReloadOut(BaseModel):
-    previous_version: str
+    previous_version: str | None
     version: str
     changed: bool
     as_of: date
@@ -347,8 +347,9 @@ class ReloadOut(BaseModel):
 
 
 class Health(BaseModel):
-    status: Literal["ok"]
-    model_version: str
+    status: Literal["ok", "unhealthy"]
+    model_version: str | None = Field(None, description="The version served; none if no model could be loaded.")
+    reason: str | None = Field(None, description="Why the service is unhealthy, when it is.")
 
 
 class VersionOut(BaseModel):

@@ -21,7 +21,7 @@ from risk_model.ingest import ingest_folder
 from risk_model.train import infer_extract_date
 from serve.db import Database
 from serve.lists import StoredList, load_stored, score_and_store
-from serve.registry import Champion, load_champion
+from serve.registry import Champion, ChampionUnavailable, load_champion
 from serve.schemas import ModelInfo, ReloadOut
 from serve.settings import Settings
 
@@ -117,34 +117,63 @@ def build_state(db: Database, champion: Champion, data: RegisterData, options: L
 
 
 class ServingHolder:
-    """Holds the current ServingState; a reload replaces it in one assignment."""
+    """Holds the current ServingState; a reload replaces it in one assignment.
 
-    def __init__(self, state: ServingState) -> None:
+    If the champion cannot be loaded (none registered, or its artifact missing or corrupt), the
+    holder keeps what it served before, or nothing when it never had a model, and remembers why
+    (`problem`), which `/health` reports until a reload succeeds.
+    """
+
+    def __init__(self, state: ServingState | None, data: RegisterData, options: ListOptions, as_of: date,
+                 problem: str | None = None) -> None:
         self._state = state
+        self._data, self._options, self._as_of = data, options, as_of
+        self._problem = problem
         self._reloading = threading.Lock()
 
     @property
-    def current(self) -> ServingState:
+    def current(self) -> ServingState | None:
         return self._state
+
+    @property
+    def problem(self) -> str | None:
+        return self._problem
 
     def reload(self, db: Database, settings: Settings) -> ReloadOut:
         """Load the champion now registered; if it is a new version, score its list, then swap."""
         with self._reloading:
             before = self._state
-            champion = load_champion(settings)
-            changed = champion.info.version != before.model.version
-            if changed:
-                self._state = build_state(db, champion, before.data, before.options, before.as_of)
-            return ReloadOut(previous_version=before.model.version, version=self._state.model.version,
-                             changed=changed, as_of=self._state.as_of, listed=len(self._state.current))
+            try:
+                champion = load_champion(settings)
+                changed = before is None or champion.info.version != before.model.version
+                if changed:
+                    self._state = build_state(db, champion, self._data, self._options, self._as_of)
+            except ChampionUnavailable as exc:
+                self._problem = str(exc)
+                raise
+            except Exception as exc:
+                # A model that loads but cannot score its list is as unusable as one that does not load.
+                self._problem = f"the champion could not score its list ({type(exc).__name__}: {exc})"
+                raise ChampionUnavailable(self._problem) from exc
+            self._problem = None
+            return ReloadOut(previous_version=None if before is None else before.model.version,
+                             version=self._state.model.version, changed=changed, as_of=self._state.as_of,
+                             listed=len(self._state.current))
 
 
 def start_serving(db: Database, settings: Settings) -> ServingHolder:
-    """Ingest the data folder, load the champion and make sure its current list is stored."""
+    """Ingest the data folder, load the champion and make sure its current list is stored.
+
+    Without a loadable champion the service still starts, serving nothing and saying why.
+    """
     data = RegisterData.ingest(settings.data_dir)
     as_of = settings.as_of or data.extract_date
     if not data.first_registered <= as_of <= data.extract_date:
         raise ValueError(f"RISK_SERVE_AS_OF {as_of} is outside the data: from {data.first_registered} (the first "
                          f"registration) to {data.extract_date} (the extract date)")
-    champion = load_champion(settings)
-    return ServingHolder(build_state(db, champion, data, ListOptions.from_settings(settings), as_of))
+    options = ListOptions.from_settings(settings)
+    try:
+        champion = load_champion(settings)
+    except ChampionUnavailable as exc:
+        return ServingHolder(None, data, options, as_of, problem=str(exc))
+    return ServingHolder(build_state(db, champion, data, options, as_of), data, options, as_of)

@@ -1,0 +1,99 @@
+"""A champion that cannot be loaded: the service starts, says why on /health, and keeps what it had."""
+
+from __future__ import annotations
+
+import pytest
+from fastapi.testclient import TestClient
+from mlflow.tracking import MlflowClient
+
+from risk_model.scoring import records_from_tables
+from serve.main import create_app
+from serve.security import Role
+from tests import test_hardening_support as hardening
+from tests import test_serve_support as support
+
+ADMIN = support.headers(Role.admin)
+
+
+@pytest.fixture(scope="module")
+def world(tmp_path_factory):
+    return support.trained_world(tmp_path_factory)
+
+
+def one_record(client: TestClient) -> dict:
+    serving = client.app.state.serving.current
+    number = sorted(serving.current.entries)[0]
+    return records_from_tables(serving.data.register, serving.data.returns, serving.data.case_log, [number])[number]
+
+
+@pytest.mark.parametrize("how", ["missing", "corrupt"])
+def test_a_broken_new_champion_fails_the_reload_and_the_old_one_keeps_scoring(world, tmp_path, how):
+    with TestClient(create_app(support.settings_for(world, f"sqlite:///{tmp_path / 'service.db'}"))) as client:
+        record = one_record(client)
+        assert client.get("/health").json() == {"status": "ok", "model_version": world.champion_version}
+        try:
+            broken = hardening.register_unloadable_version(world.tracking_uri, support.REGISTERED_MODEL,
+                                                           "serve-tests", how)
+            refused = client.post("/models/reload", headers=ADMIN)
+        finally:
+            support.restore_champion(world)
+        assert broken != world.champion_version
+        assert refused.status_code == 503, refused.text
+        assert "cannot be loaded" in refused.json()["detail"] and "previous version" in refused.json()["detail"]
+
+        health = client.get("/health")
+        assert health.status_code == 200  # a model is still served, so traffic keeps coming
+        body = health.json()
+        assert body["status"] == "unhealthy" and body["model_version"] == world.champion_version
+        assert "cannot be loaded" in body["reason"]
+
+        scored = client.post("/score", json={"charities": [record]}, headers=ADMIN)
+        assert scored.status_code == 200, scored.text
+        assert scored.json()["model"]["version"] == world.champion_version
+        assert client.get("/rankings", params={"page_size": 3}, headers=ADMIN).status_code == 200
+
+        # The registered champion is loadable again: a reload clears the problem.
+        recovered = client.post("/models/reload", headers=ADMIN)
+        assert recovered.status_code == 200 and recovered.json()["changed"] is False
+        assert client.get("/health").json() == {"status": "ok", "model_version": world.champion_version}
+
+
+def test_a_service_with_no_champion_starts_unhealthy_and_recovers_on_reload(world, tmp_path):
+    registry = MlflowClient(tracking_uri=world.tracking_uri)
+    app = create_app(support.settings_for(world, f"sqlite:///{tmp_path / 'service.db'}"))
+    registry.delete_registered_model_alias(support.REGISTERED_MODEL, "champion")
+    try:
+        with TestClient(app) as client:
+            health = client.get("/health")
+            assert health.status_code == 503
+            assert health.json()["status"] == "unhealthy" and "model_version" not in health.json()
+            assert "no 'champion' version" in health.json()["reason"]
+
+            # What needs a model says so; what does not still works.
+            ranked = client.get("/rankings", headers=ADMIN)
+            assert ranked.status_code == 503 and "no model is being served" in ranked.json()["detail"]
+            assert client.get("/access-log", headers=ADMIN).status_code == 200
+
+            support.restore_champion(world)
+            reloaded = client.post("/models/reload", headers=ADMIN)
+            assert reloaded.status_code == 200, reloaded.text
+            assert reloaded.json()["previous_version"] is None and reloaded.json()["changed"] is True
+            assert client.get("/health").json() == {"status": "ok", "model_version": world.champion_version}
+            assert client.get("/rankings", params={"page_size": 1}, headers=ADMIN).status_code == 200
+    finally:
+        support.restore_champion(world)
+
+
+def test_a_service_process_with_a_corrupt_champion_starts_and_reports_why(world, tmp_path):
+    settings = support.settings_for(world, f"sqlite:///{tmp_path / 'service.db'}")
+    try:
+        hardening.register_unloadable_version(world.tracking_uri, support.REGISTERED_MODEL, "serve-tests",
+                                              "corrupt")
+        with hardening.ServiceProcess(settings, tmp_path / "service.log").start(wait_for=(503,)) as service:
+            import httpx
+
+            body = httpx.get(f"{service.url}/health", timeout=10).json()
+            assert body["status"] == "unhealthy" and "cannot be loaded" in body["reason"]
+            assert service.process.poll() is None
+    finally:
+        support.restore_champion(world)
