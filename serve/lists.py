@@ -165,10 +165,15 @@ def query_page(session: Session, as_of: date, version: str, q: RankingsQuery) ->
 
 def csv_text(session: Session, as_of: date, model: ModelInfo, q: RankingsQuery) -> str:
     """Every row matching the filters (not just one page), as CSV."""
+    return rows_as_csv(session.scalars(_ordered(_filtered(as_of, model.version, q), q.sort)), as_of, model)
+
+
+def rows_as_csv(rows, as_of: date, model: ModelInfo) -> str:
+    """Stored list rows in the CSV layout the API and the pages both export."""
     buffer = io.StringIO()
     writer = csv.writer(buffer)
     writer.writerow(CSV_COLUMNS)
-    for row in session.scalars(_ordered(_filtered(as_of, model.version, q), q.sort)):
+    for row in rows:
         item = ranked_charity(row).model_dump()
         item["purposes"] = ";".join(item["purposes"])
         writer.writerow([*item.values(), as_of.isoformat(), model.registered_model, model.version])

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import csv
-import io
 from datetime import date
 from typing import Annotated, get_args
 
@@ -12,7 +10,7 @@ from sqlalchemy import Select, func, or_, select
 from sqlalchemy.orm import Session
 
 from serve.db import ScoredCharity
-from serve.lists import CSV_COLUMNS, _filtered, _ordered, ranked_charity
+from serve.lists import _filtered, _ordered, ranked_charity, rows_as_csv
 from serve.schemas import IncomeBand, ModelInfo, Purpose, RankedCharity, RankingsQuery, RiskBand
 
 BANDS: tuple[str, ...] = get_args(RiskBand)
@@ -68,14 +66,7 @@ def list_page(session: Session, as_of: date, version: str,
 
 def list_csv(session: Session, as_of: date, model: ModelInfo, q: ListQuery) -> str:
     """Every row matching the form, in the API's CSV layout."""
-    buffer = io.StringIO()
-    writer = csv.writer(buffer)
-    writer.writerow(CSV_COLUMNS)
-    for row in session.scalars(_ordered(matching(as_of, model.version, q), q.sort)):
-        item = ranked_charity(row).model_dump()
-        item["purposes"] = ";".join(item["purposes"])
-        writer.writerow([*item.values(), as_of.isoformat(), model.registered_model, model.version])
-    return buffer.getvalue()
+    return rows_as_csv(session.scalars(_ordered(matching(as_of, model.version, q), q.sort)), as_of, model)
 
 
 def choices(session: Session, as_of: date, version: str, column) -> list[str]:

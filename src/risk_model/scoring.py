@@ -39,6 +39,7 @@ from risk_model.factors import FACTOR_BY_ID
 from risk_model.features import build_features, open_inquiries, population
 from risk_model.ingest import CASE_LOG_DTYPES, REGISTER_DTYPES, RETURNS_DTYPES
 from risk_model.models import CentredLogisticRegression
+from risk_model import rank
 from risk_model.rank import rank_charities, risk_band
 from risk_model.reasons import REASON_COLUMNS, reason_codes
 from risk_model.train import score
@@ -259,11 +260,9 @@ def ranked_list(
     exclude_open_inquiries: bool = True,
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """The ranked list at a date (as `risk-model rank` writes it) and each listed charity's reasons."""
-    features = build_features(register, returns, case_log, as_of)
-    if exclude_open_inquiries:
-        features = features.loc[~features["charity_number"].isin(open_inquiries(case_log, pd.Timestamp(as_of)))]
-    ranked = rank_charities(features, score(pipeline, features), capacity_k, model, model_version)
-    return ranked, reasons_for(pipeline, features, returns, case_log, n_reasons)
+    ranked, listed, _ = rank.ranked_list(pipeline, register, returns, case_log, pd.Timestamp(as_of), capacity_k,
+                                         exclude_open_inquiries, model=model, model_version=model_version)
+    return ranked, reasons_for(pipeline, listed, returns, case_log, n_reasons)
 
 
 @dataclass(frozen=True)
