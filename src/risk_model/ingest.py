@@ -29,18 +29,22 @@ from __future__ import annotations
 
 import hashlib
 import re
+from collections.abc import Callable
+from contextlib import closing
 from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 
 from risk_model import columns as C
 from risk_model import vocab
 from risk_model.parsing import (
     DATE_FORMATS_TEXT, InputFileError, clean_text, normalise_charity_numbers, normalise_codes,
     normalise_removal_reason, normalise_removal_reasons, parse_dates, parse_multi_valued,
-    parse_numbers, physical_lines, read_raw_csv,
+    line_numbers, parse_numbers, read_raw_csv_chunks,
 )
 from risk_model.schemas import (
     DEFAULT_CHARITY_NUMBER_PATTERN, case_log_schema, register_schema, returns_schema, schema_failures,
@@ -73,6 +77,8 @@ ACCOUNTS_DTYPES: dict[str, str] = {
     "file": "string", "encoding": "string", "rows_read": "int64", "accepted": "int64",
     "rejected": "int64", "notes": "string",
 }
+# Rows parsed at a time: bounds the raw text held in memory when a file has millions of rows.
+CHUNK_ROWS = 1_000_000
 _DATE_REASON = f"not a valid date (expected {DATE_FORMATS_TEXT})"
 _FILE_NAMES = {
     "register": re.compile(r"(register|CharityExport-\d{1,2}-[A-Za-z]{3}-\d{4})\.(csv|zip)", re.I),
@@ -153,9 +159,16 @@ def _duplicates(table: pd.DataFrame, raw: pd.DataFrame, clean: np.ndarray, keys:
     return _flag(raw, positions[repeated], "Charity Number", reasons)
 
 
+def _is_in(values: pd.Series, known) -> np.ndarray:
+    """Boolean mask of `values` found in `known` (strings; NA is never found), hashed by Arrow."""
+    value_set = pa.array(pd.Series(known, dtype="string").dropna().unique().astype(object), pa.string())
+    found = pc.is_in(pa.array(values.astype(object).where(values.notna(), None), pa.string()), value_set=value_set)
+    return found.to_numpy(zero_copy_only=False).astype(bool)
+
+
 def _unknown_charities(checked: _Checked, known: pd.Index, rejected_at: dict[str, str]) -> pd.DataFrame:
     numbers = checked.table[C.CHARITY_NUMBER]
-    positions = np.flatnonzero(numbers.notna().to_numpy() & ~numbers.isin(known).to_numpy())
+    positions = np.flatnonzero(numbers.notna().to_numpy() & ~_is_in(numbers, known))
     values = numbers.to_numpy(dtype=object)[positions]
     reasons = [
         f"the charity's register row was rejected ({rejected_at[n]})" if n in rejected_at
@@ -168,22 +181,17 @@ def _unknown_charities(checked: _Checked, known: pd.Index, rejected_at: dict[str
 # --- per-file checks -----------------------------------------------------------------------
 
 
-def _layout_notes(raw: pd.DataFrame, layout: tuple[str, ...]) -> list[str]:
-    extra = [c for c in raw.columns if c not in layout]
-    return ([f"extra columns ignored: {', '.join(extra)}"] if extra else []) + (["no data rows"] if raw.empty else [])
-
-
 def _require(name: str, raw: pd.DataFrame, required: tuple[str, ...]) -> None:
     missing = [c for c in required if c not in raw.columns]
     if missing:
         raise InputFileError(f"{name}: missing required column(s): {', '.join(missing)}")
 
 
-def _vocabulary_notes(raw: pd.DataFrame, table: pd.DataFrame) -> list[str]:
+def _vocabulary_notes(columns: list[str], table: pd.DataFrame) -> list[str]:
     counts = []
     for field, known in _VOCABULARIES.items():
         values = table[C.REGISTER_CANONICAL[field]].explode().dropna()
-        unseen = int((~values.isin(list(known))).sum()) if field in raw.columns else 0
+        unseen = int((~values.isin(list(known))).sum()) if field in columns else 0
         counts += [f"{field} {unseen}"] if unseen else []
     return [f"values outside the OSCR vocabulary kept: {', '.join(counts)}"] if counts else []
 
@@ -192,73 +200,125 @@ def _with_dtypes(frame: pd.DataFrame, dtypes: dict[str, str]) -> pd.DataFrame:
     return frame.reindex(columns=list(dtypes)).astype(dtypes)
 
 
-def _check_register(path: Path, *, former: bool | None, pattern: str) -> _Checked:
-    raw, encoding = read_raw_csv(path)
+def _read_checked(
+    path: Path,
+    required: tuple[str, ...],
+    parse_chunk: Callable[[pd.DataFrame, int], tuple[pd.DataFrame, list[pd.DataFrame]]],
+    dtypes: dict[str, str],
+    chunk_rows: int,
+) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame, np.ndarray, list[str], str]:
+    """Parse a file chunk by chunk: (table, raw charity numbers, problems, lines, columns, encoding).
+
+    `parse_chunk(raw, start)` types one chunk and lists its problems by position in the chunk;
+    positions here are in the whole file. Only one chunk of raw text is held at a time.
+    """
+    tables, numbers, problems, lines = [], [], [], []
+    columns: list[str] = []
+    start, next_line, encoding = 0, 2, ""
+    for raw, encoding in read_raw_csv_chunks(path, chunk_rows):
+        if not columns:
+            _require(path.name, raw, required)
+            columns = list(raw.columns)
+        table, found = parse_chunk(raw, start)
+        tables.append(_with_dtypes(table, dtypes).set_axis(pd.RangeIndex(start, start + len(raw))))
+        problems += [p.assign(position=p["position"] + start) for p in found if len(p)]
+        numbers.append(raw["Charity Number"].astype("string"))
+        chunk_lines, next_line = line_numbers(raw, next_line)
+        lines.append(chunk_lines)
+        start += len(raw)
+    table = tables[0] if len(tables) == 1 else _with_dtypes(pd.concat(tables), dtypes)
+    raw_numbers = pd.DataFrame({"Charity Number": pd.concat(numbers, ignore_index=True)})
+    return table, raw_numbers, _concat_problems(problems), np.concatenate(lines), columns, encoding
+
+
+def _layout_notes(columns: list[str], rows: int, layout: tuple[str, ...]) -> list[str]:
+    extra = [c for c in columns if c not in layout]
+    return ([f"extra columns ignored: {', '.join(extra)}"] if extra else []) + (["no data rows"] if not rows else [])
+
+
+def _check_register(path: Path, *, former: bool | None, pattern: str, chunk_rows: int = CHUNK_ROWS) -> _Checked:
     if former is None:
-        former = "Ceased Date" in raw.columns or "Reason For Removal" in raw.columns
+        with closing(read_raw_csv_chunks(path, 1)) as chunks:
+            header = list(next(chunks)[0].columns)
+        former = "Ceased Date" in header or "Reason For Removal" in header
     layout = C.FORMER_COLUMNS if former else C.REGISTER_COLUMNS
-    _require(path.name, raw, C.FORMER_REQUIRED if former else C.REGISTER_REQUIRED)
-    blank = pd.Series("", index=raw.index, dtype="string")
-    table, problems = {}, []
-    for field, name in C.REGISTER_CANONICAL.items():
-        values = raw[field] if field in raw.columns and field in layout else blank
-        if name.endswith("_date"):
-            table[name], invalid = parse_dates(values)
-            problems.append(_flag(raw, np.flatnonzero(invalid), field, _DATE_REASON))
-        elif name in _LIST_COLUMNS:
-            table[name] = parse_multi_valued(values)
-        elif name == C.CHARITY_NUMBER:
-            table[name] = normalise_charity_numbers(values)
-        else:
-            table[name] = clean_text(values)
-    table["removal_category"] = normalise_removal_reasons(table["removal_reason"]) if former else pd.NA
-    table["source_file"] = path.name
-    table["source_row"] = np.arange(1, len(raw) + 1, dtype="int64")
-    frame = _with_dtypes(pd.DataFrame(table, index=raw.index), REGISTER_DTYPES)
     to_raw = {**{v: k for k, v in C.REGISTER_CANONICAL.items()}, "removal_category": "Reason For Removal"}
-    problems += _schema_problems(register_schema(pattern, former=former), frame, raw, to_raw)
-    notes = tuple(_layout_notes(raw, layout) + _vocabulary_notes(raw, frame))
-    checked = _Checked(path.name, encoding, frame, _concat_problems(problems), physical_lines(raw), notes)
-    return checked.with_problems(_duplicates(frame, raw, checked.clean(), [C.CHARITY_NUMBER], "Charity Number"))
+    schema = register_schema(pattern, former=former)
+
+    def parse_chunk(raw: pd.DataFrame, start: int) -> tuple[pd.DataFrame, list[pd.DataFrame]]:
+        blank = pd.Series("", index=raw.index, dtype="string")
+        table, problems = {}, []
+        for field, name in C.REGISTER_CANONICAL.items():
+            values = raw[field] if field in raw.columns and field in layout else blank
+            if name.endswith("_date"):
+                table[name], invalid = parse_dates(values)
+                problems.append(_flag(raw, np.flatnonzero(invalid), field, _DATE_REASON))
+            elif name in _LIST_COLUMNS:
+                table[name] = parse_multi_valued(values)
+            elif name == C.CHARITY_NUMBER:
+                table[name] = normalise_charity_numbers(values)
+            else:
+                table[name] = clean_text(values)
+        table["removal_category"] = normalise_removal_reasons(table["removal_reason"]) if former else pd.NA
+        table["source_file"] = path.name
+        table["source_row"] = np.arange(start + 1, start + len(raw) + 1, dtype="int64")
+        frame = _with_dtypes(pd.DataFrame(table, index=raw.index), REGISTER_DTYPES)
+        return frame, problems + _schema_problems(schema, frame, raw, to_raw)
+
+    frame, numbers, problems, lines, columns, encoding = _read_checked(
+        path, C.FORMER_REQUIRED if former else C.REGISTER_REQUIRED, parse_chunk, REGISTER_DTYPES, chunk_rows)
+    notes = tuple(_layout_notes(columns, len(frame), layout) + _vocabulary_notes(columns, frame))
+    checked = _Checked(path.name, encoding, frame, problems, lines, notes)
+    return checked.with_problems(_duplicates(frame, numbers, checked.clean(), [C.CHARITY_NUMBER], "Charity Number"))
 
 
-def _check_returns(path: Path, *, pattern: str) -> _Checked:
-    raw, encoding = read_raw_csv(path)
-    _require(path.name, raw, C.RETURNS_REQUIRED)
-    notes = _layout_notes(raw, C.RETURNS_COLUMNS)
-    absent = [c for c in C.RETURNS_COLUMNS if c not in raw.columns]
+def _check_returns(path: Path, *, pattern: str, chunk_rows: int = CHUNK_ROWS) -> _Checked:
+    schema = returns_schema(pattern)
+    to_raw = {v: k for k, v in C.RETURNS_CANONICAL.items()}
+
+    def parse_chunk(raw: pd.DataFrame, start: int) -> tuple[pd.DataFrame, list[pd.DataFrame]]:
+        table, problems = {}, []
+        for field, name in C.RETURNS_CANONICAL.items():
+            values = raw[field] if field in raw.columns else pd.Series("", index=raw.index, dtype="string")
+            if name == C.CHARITY_NUMBER:
+                table[name] = normalise_charity_numbers(values)
+                continue
+            is_date = name in ("year_end", "date_received")
+            table[name], invalid = (parse_dates if is_date else parse_numbers)(values)
+            problems.append(_flag(raw, np.flatnonzero(invalid), field, _DATE_REASON if is_date else "not a number"))
+        frame = _with_dtypes(pd.DataFrame(table, index=raw.index), RETURNS_DTYPES)
+        return frame, problems + _schema_problems(schema, frame, raw, to_raw)
+
+    frame, numbers, problems, lines, columns, encoding = _read_checked(
+        path, C.RETURNS_REQUIRED, parse_chunk, RETURNS_DTYPES, chunk_rows)
+    notes = _layout_notes(columns, len(frame), C.RETURNS_COLUMNS)
+    absent = [c for c in C.RETURNS_COLUMNS if c not in columns]
     notes += [f"optional columns absent (left blank): {', '.join(absent)}"] if absent else []
-    table, problems = {}, []
-    for field, name in C.RETURNS_CANONICAL.items():
-        values = raw[field] if field in raw.columns else pd.Series("", index=raw.index, dtype="string")
-        if name == C.CHARITY_NUMBER:
-            table[name] = normalise_charity_numbers(values)
-            continue
-        is_date = name in ("year_end", "date_received")
-        table[name], invalid = (parse_dates if is_date else parse_numbers)(values)
-        problems.append(_flag(raw, np.flatnonzero(invalid), field, _DATE_REASON if is_date else "not a number"))
-    frame = _with_dtypes(pd.DataFrame(table, index=raw.index), RETURNS_DTYPES)
-    problems += _schema_problems(returns_schema(pattern), frame, raw, {v: k for k, v in C.RETURNS_CANONICAL.items()})
-    checked = _Checked(path.name, encoding, frame, _concat_problems(problems), physical_lines(raw), tuple(notes))
+    checked = _Checked(path.name, encoding, frame, problems, lines, tuple(notes))
     keys = [C.CHARITY_NUMBER, "year_end"]
-    return checked.with_problems(_duplicates(frame, raw, checked.clean(), keys, "Charity Number and Year End"))
+    return checked.with_problems(_duplicates(frame, numbers, checked.clean(), keys, "Charity Number and Year End"))
 
 
-def _check_case_log(path: Path, *, pattern: str) -> _Checked:
-    raw, encoding = read_raw_csv(path)
-    _require(path.name, raw, C.CASE_LOG_REQUIRED)
-    dates, invalid = parse_dates(raw["Date"])
-    table = {
-        "charity_number": normalise_charity_numbers(raw["Charity Number"]),
-        "date": dates,
-        "event": normalise_codes(raw["Event"]),
-        "outcome": normalise_codes(raw["Outcome"]),
-    }
-    frame = _with_dtypes(pd.DataFrame(table, index=raw.index), CASE_LOG_DTYPES)
-    problems = [_flag(raw, np.flatnonzero(invalid), "Date", _DATE_REASON)]
-    problems += _schema_problems(case_log_schema(pattern), frame, raw, {v: k for k, v in C.CASE_LOG_CANONICAL.items()})
-    notes = tuple(_layout_notes(raw, C.CASE_LOG_COLUMNS))
-    return _Checked(path.name, encoding, frame, _concat_problems(problems), physical_lines(raw), notes)
+def _check_case_log(path: Path, *, pattern: str, chunk_rows: int = CHUNK_ROWS) -> _Checked:
+    schema = case_log_schema(pattern)
+    to_raw = {v: k for k, v in C.CASE_LOG_CANONICAL.items()}
+
+    def parse_chunk(raw: pd.DataFrame, start: int) -> tuple[pd.DataFrame, list[pd.DataFrame]]:
+        dates, invalid = parse_dates(raw["Date"])
+        table = {
+            "charity_number": normalise_charity_numbers(raw["Charity Number"]),
+            "date": dates,
+            "event": normalise_codes(raw["Event"]),
+            "outcome": normalise_codes(raw["Outcome"]),
+        }
+        frame = _with_dtypes(pd.DataFrame(table, index=raw.index), CASE_LOG_DTYPES)
+        return frame, [_flag(raw, np.flatnonzero(invalid), "Date", _DATE_REASON)] + _schema_problems(
+            schema, frame, raw, to_raw)
+
+    frame, _, problems, lines, columns, encoding = _read_checked(
+        path, C.CASE_LOG_REQUIRED, parse_chunk, CASE_LOG_DTYPES, chunk_rows)
+    notes = tuple(_layout_notes(columns, len(frame), C.CASE_LOG_COLUMNS))
+    return _Checked(path.name, encoding, frame, problems, lines, notes)
 
 
 def _finalise(checked: _Checked) -> tuple[pd.DataFrame, pd.DataFrame, dict]:
@@ -301,7 +361,7 @@ def _drop_former_on_register(former: _Checked, register: _Checked) -> _Checked:
     current = register.table.loc[register.clean(), [C.CHARITY_NUMBER, "source_row"]]
     row_of = dict(zip(current[C.CHARITY_NUMBER], current["source_row"]))
     numbers = former.table[C.CHARITY_NUMBER]
-    positions = np.flatnonzero(numbers.isin(list(row_of)).to_numpy())
+    positions = np.flatnonzero(_is_in(numbers, current[C.CHARITY_NUMBER]))
     values = numbers.to_numpy(dtype=object)[positions]
     reasons = [f"also on the register ({register.name} row {row_of[n]}); the register row is kept" for n in values]
     return former.with_problems(
@@ -309,18 +369,24 @@ def _drop_former_on_register(former: _Checked, register: _Checked) -> _Checked:
     )
 
 
-def ingest_folder(data_dir: Path, *, charity_number_pattern: str = DEFAULT_CHARITY_NUMBER_PATTERN) -> IngestResult:
-    """Read, parse and validate a folder of regulator files into an IngestResult."""
+def ingest_folder(
+    data_dir: Path, *, charity_number_pattern: str = DEFAULT_CHARITY_NUMBER_PATTERN, chunk_rows: int = CHUNK_ROWS,
+) -> IngestResult:
+    """Read, parse and validate a folder of regulator files into an IngestResult.
+
+    Files are parsed `chunk_rows` rows at a time; the result does not depend on the chunk size.
+    """
     data_dir = Path(data_dir)
     if not data_dir.is_dir():
         raise InputFileError(f"{data_dir}: data folder not found")
-    pattern = charity_number_pattern
-    registers = [_check_register(_locate(data_dir, "register", required=True), former=False, pattern=pattern)]
+    pattern, rows = charity_number_pattern, chunk_rows
+    registers = [_check_register(_locate(data_dir, "register", required=True), former=False, pattern=pattern,
+                                 chunk_rows=rows)]
     if former_path := _locate(data_dir, "former", required=False):
-        former = _check_register(former_path, former=True, pattern=pattern)
+        former = _check_register(former_path, former=True, pattern=pattern, chunk_rows=rows)
         registers.append(_drop_former_on_register(former, registers[0]))
-    returns = _check_returns(_locate(data_dir, "returns", required=True), pattern=pattern)
-    case_log = _check_case_log(_locate(data_dir, "case_log", required=True), pattern=pattern)
+    returns = _check_returns(_locate(data_dir, "returns", required=True), pattern=pattern, chunk_rows=rows)
+    case_log = _check_case_log(_locate(data_dir, "case_log", required=True), pattern=pattern, chunk_rows=rows)
 
     known = pd.Index(pd.concat([r.table.loc[r.clean(), C.CHARITY_NUMBER] for r in registers]))
     rejected_at: dict[str, str] = {}

@@ -11,6 +11,7 @@ means "unknown", never "invalid". Work is done once per distinct value (``pd.fac
 
 from __future__ import annotations
 
+import codecs
 import re
 import zipfile
 import zlib
@@ -30,6 +31,9 @@ class InputFileError(ValueError):
 
 # utf-8-sig reads plain utf-8 too, dropping a byte-order mark when there is one.
 _ENCODINGS = (("utf-8-sig", "utf-8"), ("cp1252", "cp1252"), ("latin-1", "latin-1"))
+_BLOCK_BYTES = 1 << 24
+# Larger than any file read whole (ingest reads big files in chunks of its own size).
+_WHOLE_FILE_ROWS = 1 << 40
 
 
 @contextmanager
@@ -50,39 +54,76 @@ def _open_csv(path: Path) -> Iterator[IO[bytes]]:
             yield stream
 
 
-def read_raw_csv(path: Path) -> tuple[pd.DataFrame, str]:
-    """Read a CSV or single-CSV zip with every column as text; return (frame, encoding used)."""
+def detect_encoding(path: Path) -> tuple[str, str]:
+    """The first of utf-8, cp1252 and latin-1 that decodes the whole file: (codec, label)."""
     if not path.is_file():
         raise InputFileError(f"{path.name}: file not found at {path}")
     for codec, label in _ENCODINGS:
+        decoder = codecs.getincrementaldecoder(codec)()
         try:
             with _open_csv(path) as stream:
-                raw = pd.read_csv(stream, dtype=str, keep_default_na=False, encoding=codec)
+                while block := stream.read(_BLOCK_BYTES):
+                    decoder.decode(block)
+                decoder.decode(b"", final=True)
         except UnicodeDecodeError:
             continue
+        except (zipfile.BadZipFile, zlib.error, EOFError) as exc:
+            raise InputFileError(f"{path.name}: the zip archive is truncated or corrupt ({exc})") from exc
+        return codec, label
+    raise AssertionError("latin-1 decodes any byte sequence")
+
+
+def read_raw_csv_chunks(path: Path, rows: int) -> Iterator[tuple[pd.DataFrame, str]]:
+    """Read a CSV or single-CSV zip `rows` data rows at a time, every column as text.
+
+    Yields (chunk, encoding used); each chunk is indexed from 0. A file with a header and no data
+    rows yields one empty chunk, so the caller still sees its columns.
+    """
+    codec, label = detect_encoding(path)
+    with _open_csv(path) as stream:
+        try:
+            reader = pd.read_csv(stream, dtype=str, keep_default_na=False, encoding=codec, chunksize=rows)
+            for raw in reader:
+                if not isinstance(raw.index, pd.RangeIndex):
+                    # pandas makes an index of a first data row that is longer than the header.
+                    raise InputFileError(f"{path.name}: data row 1 has more fields than the header")
+                raw.columns = [str(c).strip(" \t\u00a0\ufeff") for c in raw.columns]
+                yield raw.reset_index(drop=True), label
         except pd.errors.EmptyDataError as exc:
             raise InputFileError(f"{path.name} is empty") from exc
         except pd.errors.ParserError as exc:
             raise InputFileError(f"{path.name}: not a well-formed CSV ({exc})") from exc
         except (zipfile.BadZipFile, zlib.error, EOFError) as exc:
             raise InputFileError(f"{path.name}: the zip archive is truncated or corrupt ({exc})") from exc
-        if not isinstance(raw.index, pd.RangeIndex):
-            # pandas makes an index of a first data row that is longer than the header.
-            raise InputFileError(f"{path.name}: data row 1 has more fields than the header")
-        raw.columns = [str(c).strip(" \t\u00a0\ufeff") for c in raw.columns]
-        return raw, label
-    raise AssertionError("latin-1 decodes any byte sequence")
 
 
-def physical_lines(raw: pd.DataFrame) -> np.ndarray:
-    """Line of each data row: the header is line 1, and quoted line breaks push later rows down."""
+def read_raw_csv(path: Path) -> tuple[pd.DataFrame, str]:
+    """Read a CSV or single-CSV zip with every column as text; return (frame, encoding used)."""
+    chunks = list(read_raw_csv_chunks(path, _WHOLE_FILE_ROWS))
+    raw = chunks[0][0] if len(chunks) == 1 else pd.concat([c for c, _ in chunks], ignore_index=True)
+    return raw, chunks[0][1]
+
+
+def line_numbers(raw: pd.DataFrame, first_line: int = 2) -> tuple[np.ndarray, int]:
+    """Physical line of each data row, and the line the next row starts on.
+
+    The header is line 1, so the first data row of a file starts on line 2; quoted line breaks
+    push later rows down. Pass the previous chunk's next line to number a later chunk.
+    """
     breaks = np.zeros(len(raw), dtype="int64")
     for name in raw.columns:
         values = raw[name].astype("string")
         if values.str.contains("\n", regex=False).any():
             breaks += values.str.count("\n").fillna(0).to_numpy(dtype="int64")
-    before = np.concatenate([[0], np.cumsum(breaks)[:-1]]) if len(raw) else breaks
-    return 2 + np.arange(len(raw), dtype="int64") + before
+    ends = np.cumsum(breaks)
+    before = np.concatenate([[0], ends[:-1]]) if len(raw) else breaks
+    lines = first_line + np.arange(len(raw), dtype="int64") + before
+    return lines, first_line + len(raw) + int(ends[-1] if len(raw) else 0)
+
+
+def physical_lines(raw: pd.DataFrame) -> np.ndarray:
+    """Line of each data row of a whole file: the header is line 1."""
+    return line_numbers(raw)[0]
 
 
 # --- values ---------------------------------------------------------------------------------

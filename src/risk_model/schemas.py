@@ -13,7 +13,9 @@ import pandera.pandas as pa
 from risk_model import columns as C
 from risk_model import vocab
 
-DEFAULT_CHARITY_NUMBER_PATTERN = r"SC\d{6}"
+# OSCR numbers are SC and six digits; a seventh is allowed so that a register larger than OSCR's
+# number space (a simulated world of millions of charities) keeps the same format.
+DEFAULT_CHARITY_NUMBER_PATTERN = r"SC\d{6,7}"
 # A return received more than ten years after its year end is taken to be a keying error.
 MAX_RECEIPT_LAG_DAYS = 3653
 
