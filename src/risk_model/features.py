@@ -68,6 +68,8 @@ GROUP_ATTRIBUTES: tuple[str, ...] = (
     "geographical_spread", "age_under_5",
 )
 UNKNOWN = "Unknown"
+# Charities whose features are built together; bounds memory on registers of millions.
+PARTITION_CHARITIES = 200_000
 
 
 def due_dates(year_end: pd.Series) -> pd.Series:
@@ -210,17 +212,23 @@ def prepare_returns(returns: pd.DataFrame) -> pd.DataFrame:
     return prepared.sort_values(["charity_number", "year_end"], kind="stable").reset_index(drop=True)
 
 
-def build_features(
-    register: pd.DataFrame,
-    returns: pd.DataFrame,
-    case_log: pd.DataFrame,
-    as_of: pd.Timestamp | str,
-) -> pd.DataFrame:
-    """One row per charity on the register at `as_of`: context columns plus FEATURE_COLUMNS."""
-    as_of = pd.Timestamp(as_of).normalize()
-    if "due_date" not in returns.columns:
-        returns = prepare_returns(returns)
-    charities = population(register, as_of).set_index("charity_number")
+def charity_ranges(numbers: pd.Series, size: int) -> list[tuple[str, str]]:
+    """Sorted charity numbers cut into consecutive (first, last) ranges of at most `size` charities."""
+    ordered = np.sort(numbers.dropna().unique().astype(object))
+    return [(ordered[i], ordered[min(i + size, len(ordered)) - 1]) for i in range(0, len(ordered), size)]
+
+
+def rows_between(table: pd.DataFrame, first: str, last: str) -> pd.DataFrame:
+    """Rows of `table` whose charity number is in [first, last]; a slice when the table is sorted by it."""
+    numbers = table["charity_number"]
+    if numbers.is_monotonic_increasing:
+        start, stop = numbers.searchsorted(first, side="left"), numbers.searchsorted(last, side="right")
+        return table.iloc[start:stop]
+    return table.loc[numbers.between(first, last).fillna(False).to_numpy(dtype=bool)]
+
+
+def _features_of(charities: pd.DataFrame, returns: pd.DataFrame, case_log: pd.DataFrame, as_of: pd.Timestamp):
+    """Features of some charities (indexed by number) from their own returns and case-log events."""
     profile = _profile(charities, as_of)
     finance = _finance(returns, as_of).reindex(charities.index)
     filing = _filing(returns, as_of).reindex(charities.index)
@@ -245,4 +253,33 @@ def build_features(
     ordered = list(CONTEXT_COLUMNS) + list(FEATURE_COLUMNS)
     out = out[ordered]
     out[list(NUMERIC_FEATURES)] = out[list(NUMERIC_FEATURES)].astype("float64")
+    return out
+
+
+def build_features(
+    register: pd.DataFrame,
+    returns: pd.DataFrame,
+    case_log: pd.DataFrame,
+    as_of: pd.Timestamp | str,
+    partition_charities: int = PARTITION_CHARITIES,
+) -> pd.DataFrame:
+    """One row per charity on the register at `as_of`: context columns plus FEATURE_COLUMNS.
+
+    Every feature is one charity's own history, so the register is cut into ranges of charity
+    numbers and each range is built on its own; the result does not depend on the range size,
+    and memory stays bounded on registers of millions.
+    """
+    as_of = pd.Timestamp(as_of).normalize()
+    if "due_date" not in returns.columns:
+        returns = prepare_returns(returns)
+    charities = population(register, as_of).set_index("charity_number").sort_index(kind="stable")
+    parts = []
+    for first, last in charity_ranges(charities.index.to_series(), partition_charities) or [("", "")]:
+        parts.append(_features_of(
+            charities.loc[first:last] if first else charities,
+            rows_between(returns, first, last) if first else returns,
+            rows_between(case_log, first, last) if first else case_log,
+            as_of,
+        ))
+    out = parts[0] if len(parts) == 1 else pd.concat(parts, ignore_index=True)
     return out.sort_values("charity_number", kind="stable").reset_index(drop=True)

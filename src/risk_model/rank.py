@@ -6,6 +6,7 @@ import numpy as np
 import pandas as pd
 
 from risk_model.evaluate import ranking_order
+from risk_model.features import PARTITION_CHARITIES, charity_ranges, rows_between
 
 # Bands by rank percentile (share of the register at or below a charity's risk):
 # the top 1% are "very high", the next 4% "high", the next 15% "elevated", the rest "low".
@@ -81,12 +82,22 @@ def with_reasons(
     returns: pd.DataFrame,
     case_log: pd.DataFrame,
     n: int,
+    batch_charities: int = PARTITION_CHARITIES,
 ) -> pd.DataFrame:
-    """The list with each charity's top n reasons up and down, as '; '-joined sentences."""
+    """The list with each charity's top n reasons up and down, as '; '-joined sentences.
+
+    Worked out for ranges of `batch_charities` charity numbers at a time (each charity's reasons
+    cite only its own returns and events), so memory stays bounded on registers of millions.
+    """
     from risk_model.explain import explain
     from risk_model.reasons import reason_codes
 
-    reasons = reason_codes(features, explain(pipeline, features).by_factor(), returns, case_log, n)
-    joined = reasons.groupby(["charity_number", "direction"], sort=False)["sentence"].agg("; ".join).unstack()
-    joined = joined.reindex(columns=["up", "down"])
+    parts = []
+    for first, last in charity_ranges(features["charity_number"], batch_charities):
+        rows = rows_between(features, first, last)
+        reasons = reason_codes(rows, explain(pipeline, rows).by_factor(), rows_between(returns, first, last),
+                               rows_between(case_log, first, last), n)
+        parts.append(reasons.groupby(["charity_number", "direction"], sort=False)["sentence"].agg("; ".join))
+    no_reasons = pd.DataFrame(index=pd.Index([], dtype="string", name="charity_number"))
+    joined = (pd.concat(parts).unstack() if parts else no_reasons).reindex(columns=["up", "down"])
     return ranked.join(joined.rename(columns={"up": "reasons_up", "down": "reasons_down"}), on="charity_number")

@@ -14,7 +14,7 @@ from sklearn.pipeline import Pipeline
 
 from risk_model.config import ExperimentConfig, LabelConfig
 from risk_model.evaluate import precision_curve, ranking_metrics, summarise_folds
-from risk_model.features import GROUP_ATTRIBUTES, build_features, open_inquiries, prepare_returns
+from risk_model.features import GROUP_ATTRIBUTES, PARTITION_CHARITIES, build_features, open_inquiries, prepare_returns
 from risk_model.labels import build_labels
 from risk_model.models import build_pipeline, model_inputs
 from risk_model.splits import TemporalFold, labelled_as_of_dates, temporal_folds
@@ -84,9 +84,14 @@ def _fit(spec, seed: int, frame: pd.DataFrame) -> Pipeline:
     return pipeline.fit(model_inputs(frame), frame["label"].to_numpy())
 
 
-def score(pipeline: Pipeline, features: pd.DataFrame) -> np.ndarray:
-    """Probability of the positive label for each row of a feature frame."""
-    return pipeline.predict_proba(model_inputs(features))[:, 1]
+def score(pipeline: Pipeline, features: pd.DataFrame, batch_rows: int = PARTITION_CHARITIES) -> np.ndarray:
+    """Probability of the positive label for each row of a feature frame, `batch_rows` at a time."""
+    if len(features) <= batch_rows:
+        return pipeline.predict_proba(model_inputs(features))[:, 1]
+    return np.concatenate([
+        pipeline.predict_proba(model_inputs(features.iloc[start:start + batch_rows]))[:, 1]
+        for start in range(0, len(features), batch_rows)
+    ])
 
 
 def cross_validate(

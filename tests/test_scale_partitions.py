@@ -1,0 +1,136 @@
+"""Big registers are processed in pieces: ingest reads files in chunks of rows, features are built
+for ranges of charity numbers, and scores and reasons are worked out in batches. None of it may
+change a result: what ingest accepts, rejects and reports, and every feature, score and reason,
+must not depend on the piece size, even with a line break, a duplicate or a bad value across a
+boundary."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from risk_model.config import LabelConfig, ModelSpec
+from risk_model.features import build_features, charity_ranges, rows_between
+from risk_model.models import build_pipeline, model_inputs
+from risk_model.rank import ranked_list, with_reasons
+from risk_model.train import build_panel, score
+from risk_model.ingest import ingest_folder, table_fingerprint
+
+CHUNK_ROWS = 97
+
+
+@pytest.fixture(scope="module")
+def damaged_world(small_world_dir, tmp_path_factory) -> Path:
+    """The small world with a two-line field, a duplicate return and bad values in later chunks."""
+    folder = tmp_path_factory.mktemp("chunked")
+    for path in small_world_dir.iterdir():
+        shutil.copy(path, folder / path.name)
+    register = pd.read_csv(folder / "register.csv", dtype=str, keep_default_na=False)
+    register.loc[150, "Objectives"] = "To relieve poverty\nin the parish"
+    register.loc[260, "Registered Date"] = "31/02/2001"
+    register.to_csv(folder / "register.csv", index=False)
+    returns = pd.read_csv(folder / "returns.csv", dtype=str, keep_default_na=False)
+    returns.loc[len(returns) - 3, "Total income"] = "twelve"
+    returns = pd.concat([returns, returns.iloc[[5]]], ignore_index=True)
+    returns.to_csv(folder / "returns.csv", index=False)
+    return folder
+
+
+@pytest.fixture(scope="module")
+def whole_and_chunked(damaged_world):
+    return ingest_folder(damaged_world, chunk_rows=10**9), ingest_folder(damaged_world, chunk_rows=CHUNK_ROWS)
+
+
+def test_tables_are_the_same_whatever_the_chunk_size(whole_and_chunked):
+    whole, chunked = whole_and_chunked
+    for name in ("register", "returns", "case_log"):
+        assert table_fingerprint(getattr(chunked, name)) == table_fingerprint(getattr(whole, name)), name
+    pd.testing.assert_frame_equal(chunked.accounts, whole.accounts)
+    pd.testing.assert_frame_equal(chunked.rejections, whole.rejections)
+
+
+def test_problems_in_later_chunks_are_rejected_at_their_row_and_line(whole_and_chunked, damaged_world):
+    _, chunked = whole_and_chunked
+    rejected = chunked.rejections
+
+    def at(file: str, field: str) -> pd.DataFrame:
+        return rejected.loc[rejected["file"].eq(file) & rejected["field"].eq(field)]
+
+    bad_date = at("register.csv", "Registered Date")
+    # data row 261 follows one row with a line break, so it starts on line 261 + 1 (header) + 1
+    assert (bad_date["row"].tolist(), bad_date["line"].tolist()) == ([261], [263])
+    returns_rows = len(pd.read_csv(damaged_world / "returns.csv", dtype=str))
+    not_a_number = at("returns.csv", "Total income")
+    assert not_a_number["row"].tolist() == [returns_rows - 3]
+    duplicate = rejected.loc[rejected["reason"].str.startswith("duplicate of row 6 ")]
+    assert duplicate[["file", "row"]].values.tolist() == [["returns.csv", returns_rows]]
+    account = chunked.accounts.set_index("file").loc["returns.csv"]
+    assert account["rows_read"] == returns_rows == account["accepted"] + account["rejected"]
+
+
+def test_the_two_line_field_is_read_whole(whole_and_chunked, damaged_world):
+    whole, chunked = whole_and_chunked
+    number = pd.read_csv(damaged_world / "register.csv", dtype=str).loc[150, "Charity Number"]
+    assert number in set(chunked.register["charity_number"])
+    assert len(chunked.register) == len(whole.register)
+
+
+# --- features by ranges of charity numbers ------------------------------------------------------------
+
+
+def test_charity_ranges_cover_every_number_once_in_order():
+    numbers = pd.Series(["SC000005", "SC000001", "SC000003", None, "SC000002", "SC000004", "SC000003"])
+    assert charity_ranges(numbers, 2) == [("SC000001", "SC000002"), ("SC000003", "SC000004"),
+                                          ("SC000005", "SC000005")]
+
+
+def test_rows_between_is_the_same_for_sorted_and_unsorted_tables():
+    table = pd.DataFrame({"charity_number": ["SC000003", "SC000001", "SC000002", "SC000002", "SC000004"],
+                          "value": [3, 1, 2, 22, 4]})
+    ordered = table.sort_values("charity_number", kind="stable")
+    assert rows_between(table, "SC000002", "SC000003")["value"].tolist() == [3, 2, 22]
+    assert rows_between(ordered, "SC000002", "SC000003")["value"].tolist() == [2, 22, 3]
+
+
+@pytest.mark.parametrize("as_of", ["2016-04-01", "2021-12-31"])
+def test_features_built_in_ranges_equal_features_built_whole(small_world, as_of):
+    whole = build_features(small_world.register, small_world.returns, small_world.case_log, as_of,
+                           partition_charities=10**9)
+    in_ranges = build_features(small_world.register, small_world.returns, small_world.case_log, as_of,
+                               partition_charities=113)
+    assert len(whole) > 5 * 113
+    pd.testing.assert_frame_equal(in_ranges, whole)
+
+
+# --- scores and reasons in batches -------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def lightgbm(small_world):
+    dates = [pd.Timestamp(f"{y}-04-01") for y in (2016, 2017, 2018)]
+    panel, _ = build_panel(small_world.register, small_world.returns, small_world.case_log, dates,
+                           LabelConfig(definition="late_return"), pd.Timestamp("2021-12-31"))
+    spec = ModelSpec(name="lightgbm", kind="lightgbm", params={"n_estimators": 40, "num_leaves": 7})
+    return build_pipeline(spec, seed=5).fit(model_inputs(panel), panel["label"].to_numpy())
+
+
+def test_scores_in_batches_equal_scores_at_once(small_world, lightgbm):
+    features = build_features(small_world.register, small_world.returns, small_world.case_log, "2021-12-31")
+    at_once = score(lightgbm, features, batch_rows=10**9)
+    assert len(np.unique(at_once)) > 100
+    np.testing.assert_array_equal(score(lightgbm, features, batch_rows=101), at_once)
+
+
+def test_reasons_in_batches_equal_reasons_at_once(small_world, lightgbm):
+    tables = (small_world.register, small_world.returns, small_world.case_log)
+    ranked, listed, _ = ranked_list(lightgbm, *tables, pd.Timestamp("2021-12-31"), 50, True, "lightgbm", "1")
+    at_once = with_reasons(ranked, listed, lightgbm, small_world.returns, small_world.case_log, 2,
+                           batch_charities=10**9)
+    in_batches = with_reasons(ranked, listed, lightgbm, small_world.returns, small_world.case_log, 2,
+                              batch_charities=89)
+    assert at_once["reasons_up"].notna().mean() > 0.9
+    pd.testing.assert_frame_equal(in_batches, at_once)
