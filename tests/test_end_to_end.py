@@ -77,6 +77,20 @@ def test_rank_writes_a_complete_ordered_list(trained, small_world_dir, small_wor
     assert set(ranked["risk_band"]) <= {"very high", "high", "elevated", "low"}
 
 
+def test_rank_reads_the_tables_ingest_wrote_and_gives_the_same_list(trained, small_world_dir, tmp_path):
+    work, config, uri, _ = trained
+    tables = tmp_path / "ingested"
+    assert CliRunner().invoke(app, ["ingest", str(small_world_dir), "--out", str(tables)]).exit_code == 0
+    lists = {}
+    for name, folder in (("raw", small_world_dir), ("ingested", tables)):
+        result = CliRunner().invoke(app, ["rank", str(folder), "--as-of", "2021-06-30", "--out", str(tmp_path / name),
+                                          "--config", str(config), "--tracking-uri", uri])
+        assert result.exit_code == 0, result.output + repr(result.exception)
+        lists[name] = pd.read_parquet(tmp_path / name / "ranking_2021-06-30.parquet")
+    assert "reading the ingested tables" in result.output
+    pd.testing.assert_frame_equal(lists["ingested"], lists["raw"])
+
+
 def test_rank_without_a_champion_fails_clearly(small_world_dir, tmp_path):
     uri = f"sqlite:///{tmp_path / 'empty.db'}"
     result = CliRunner().invoke(app, ["rank", str(small_world_dir), "--tracking-uri", uri, "--out", str(tmp_path)])

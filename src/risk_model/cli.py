@@ -20,6 +20,8 @@ app = typer.Typer(help="Risk scoring for charity regulators: simulate, ingest, t
                   no_args_is_help=True, add_completion=False)
 console = Console()
 
+DataDirArgument = Annotated[
+    Path, typer.Argument(help="Folder of regulator files, or the tables `risk-model ingest` wrote.")]
 ConfigOption = Annotated[Path | None, typer.Option("--config", "-c", help="Experiment YAML (default: packaged).")]
 TrackingOption = Annotated[str | None, typer.Option("--tracking-uri", help="MLflow tracking URI (overrides config).")]
 StoreOption = Annotated[Path, typer.Option("--store", help="Local MLflow store folder when no URI is set.")]
@@ -57,11 +59,15 @@ def _load_config(config: Path | None, tracking_uri: str | None):
 
 
 def _ingest(data_dir: Path):
-    from risk_model.ingest import ingest_folder
+    """The folder's canonical tables: read back if `risk-model ingest` wrote them, else ingested now."""
+    from risk_model.ingest import ingest_folder, is_ingested_folder, read_ingested
 
+    ingested = is_ingested_folder(data_dir)
     with _progress() as progress:
-        progress.add_task(f"ingesting {data_dir}")
-        result = ingest_folder(data_dir)
+        progress.add_task(f"{'reading the ingested tables in' if ingested else 'ingesting'} {data_dir}")
+        result = read_ingested(data_dir) if ingested else ingest_folder(data_dir)
+    if ingested:
+        console.print(f"reading the ingested tables in {data_dir}, as `risk-model ingest` wrote them")
     console.print(_table(result.accounts, f"Ingest accounts: {data_dir}"))
     if len(result.rejections):
         console.print(f"[yellow]{len(result.rejections)} rejection reasons recorded "
@@ -129,7 +135,7 @@ def _ranking_and_manifest(result, tables, experiment, data_dir: Path):
 
 @app.command()
 def train(
-    data_dir: Annotated[Path, typer.Argument(help="Folder of regulator files.")],
+    data_dir: DataDirArgument,
     config: ConfigOption = None,
     tracking_uri: TrackingOption = None,
     store: StoreOption = Path("mlruns"),
@@ -212,7 +218,7 @@ AsOfOption = Annotated[str | None, typer.Option(help="As-of date (YYYY-MM-DD); d
 
 @app.command()
 def rank(
-    data_dir: Annotated[Path, typer.Argument(help="Folder of regulator files.")],
+    data_dir: DataDirArgument,
     as_of: AsOfOption = None,
     out: Annotated[Path, typer.Option(help="Folder for the ranked list.")] = Path("out/rankings"),
     reasons: Annotated[int, typer.Option(min=0, help="Attach the top N reasons up and down to every row.")] = 0,
@@ -264,7 +270,8 @@ def rank(
 @app.command()
 def explain(
     charity_number: Annotated[str, typer.Argument(help="Charity number, e.g. SC012345.")],
-    data_dir: Annotated[Path, typer.Option("--data", help="Folder of regulator files.")] = Path("data/sim"),
+    data_dir: Annotated[Path, typer.Option("--data", help="Folder of regulator files, or the tables `risk-model "
+                                                          "ingest` wrote.")] = Path("data/sim"),
     as_of: AsOfOption = None,
     reasons: Annotated[int, typer.Option(min=1, help="Reasons to show in each direction.")] = 3,
     config: ConfigOption = None,

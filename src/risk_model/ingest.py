@@ -51,7 +51,7 @@ from risk_model.schemas import (
 )
 
 __all__ = [
-    "InputFileError", "IngestResult", "ingest_folder", "read_register_file", "write_ingested",
+    "InputFileError", "IngestResult", "ingest_folder", "is_ingested_folder", "read_register_file", "write_ingested",
     "read_ingested", "table_fingerprint", "normalise_removal_reason", "normalise_removal_reasons",
 ]
 
@@ -440,6 +440,12 @@ def write_ingested(result: IngestResult, out_dir: Path) -> dict[str, Path]:
     for name in _REPORTS:
         getattr(result, name).to_csv(paths[name], index=False)
     return paths
+
+
+def is_ingested_folder(folder: Path) -> bool:
+    """Whether `folder` holds what write_ingested writes (then read it back rather than ingest it)."""
+    names = [f"{name}.parquet" for name in _TABLES] + [f"{name}.csv" for name in _REPORTS]
+    return all((Path(folder) / name).is_file() for name in names)
 
 
 def read_ingested(out_dir: Path) -> IngestResult:
