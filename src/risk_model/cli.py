@@ -133,6 +133,22 @@ def _ranking_and_manifest(result, tables, experiment, data_dir: Path):
     return ranked, manifest
 
 
+EXPLANATION_SAMPLE = 50_000
+
+
+def _explanation_sample(tables, as_of: pd.Timestamp, seed: int) -> tuple[pd.DataFrame, str]:
+    """Features behind the run's global explanations: the register at `as_of`, or a stated sample of it."""
+    from risk_model.features import build_features, population
+
+    on_register = population(tables.register, as_of)
+    statement = ""
+    if len(on_register) > EXPLANATION_SAMPLE:
+        on_register = on_register.sample(n=EXPLANATION_SAMPLE, random_state=seed)
+        statement = (f"a random {EXPLANATION_SAMPLE:,} of the {len(population(tables.register, as_of)):,} "
+                     f"charities on the register at {as_of.date()} (seed {seed})")
+    return build_features(on_register, tables.returns, tables.case_log, as_of), statement
+
+
 @app.command()
 def train(
     data_dir: DataDirArgument,
@@ -150,7 +166,6 @@ def train(
     if dataset != "oscr":
         raise typer.BadParameter(f"--dataset must be oscr or ccni, got {dataset!r}")
     from risk_model.evaluate import true_risk_lookup
-    from risk_model.features import build_features
     from risk_model.tracking import log_training, use_tracking
     from risk_model.splits import labelled_as_of_dates
     from risk_model.train import infer_extract_date, run_training
@@ -173,8 +188,13 @@ def train(
         task = bar.add_task("training", total=steps)
         result = run_training(tables.register, tables.returns, tables.case_log, experiment, oracle,
                               progress=lambda msg: bar.update(task, description=msg, advance=1))
+    if experiment.sampling.negative_rate < 1:
+        from risk_model.tracking import sample_statement
+
+        console.print(f"[yellow]training panel: {sample_statement(result.panel_counts, experiment)}; fold "
+                      "metrics are measured on that sample and scores are not calibrated probabilities[/yellow]")
     use_tracking(experiment.tracking, store)
-    example = build_features(tables.register, tables.returns, tables.case_log, result.training_as_of[-1])
+    example, explained = _explanation_sample(tables, result.training_as_of[-1], experiment.seed)
     ranked, manifest = _ranking_and_manifest(result, tables, experiment, data_dir)
     fingerprint = manifest["data"]["tables"] | {f"file:{k}": v for k, v in manifest["data"]["files"].items()}
     logged = log_training(result, experiment, fingerprint, tables.accounts, tables.rejections, example,
@@ -185,6 +205,11 @@ def train(
     columns = [c for c in names if c in result.summary.columns]
     console.print(_table(result.summary[columns].rename(columns=names).reset_index(),
                          f"Temporal validation, {len(result.folds)} folds (k={experiment.evaluation.capacity_k})"))
+    if explained:
+        from mlflow.tracking import MlflowClient
+
+        console.print(f"global explanations summarise {explained}")
+        MlflowClient().set_tag(logged.parent_run_id, "explanation_sample", explained)
     console.print(f"champion: [bold]{result.champion}[/bold], registered as "
                   f"{logged.registered_model} version {logged.champion_version} "
                   f"(alias {experiment.tracking.champion_alias}); run {logged.parent_run_id}")

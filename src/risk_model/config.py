@@ -50,6 +50,16 @@ class ModelSpec(_Frozen):
     params: dict[str, float | int | str | bool | None] = Field(default_factory=dict)
 
 
+class SamplingConfig(_Frozen):
+    """Which charity-years the training panel keeps: on registers of millions, a share of the negatives."""
+
+    negative_rate: float = Field(
+        1.0, gt=0, le=1,
+        description="Share of charity-years without a positive label kept for training and validation "
+                    "(drawn at random, seeded); 1 keeps all. Positives are always kept.",
+    )
+
+
 class EvaluationConfig(_Frozen):
     """Metrics and the choice of champion."""
 
@@ -76,6 +86,7 @@ class ExperimentConfig(_Frozen):
     extract_date: date | None = Field(None, description="Date the data were extracted; None: latest date in the data.")
     label: LabelConfig = LabelConfig()
     splits: SplitConfig = SplitConfig()
+    sampling: SamplingConfig = SamplingConfig()
     models: tuple[ModelSpec, ...] = ()
     evaluation: EvaluationConfig = EvaluationConfig()
     tracking: TrackingConfig = TrackingConfig()

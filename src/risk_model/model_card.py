@@ -54,6 +54,18 @@ def _fmt(value: float, digits: int = 3) -> str:
     return "n/a" if value is None or (isinstance(value, float) and math.isnan(value)) else f"{value:.{digits}f}"
 
 
+def _sampling_note(panel_counts: pd.DataFrame) -> str:
+    """A sentence stating that negatives were subsampled, or nothing when every one was kept."""
+    dropped = int(panel_counts["negatives_sampled_out"].sum()) if "negatives_sampled_out" in panel_counts else 0
+    if not dropped:
+        return ""
+    negatives = int(panel_counts["labelled"].sum() - panel_counts["positives"].sum())
+    return (f" **Negatives were subsampled:** {negatives - dropped:,} of {negatives:,} negative charity-years were "
+            "kept (a seeded random draw; every positive was kept). Fold metrics are measured on that sample, so "
+            "precision at k is higher than it would be on the whole register, and scores rank charities but are "
+            "not calibrated probabilities.")
+
+
 def render_markdown(
     *,
     model_name: str,
@@ -92,7 +104,8 @@ def render_markdown(
         f"Yearly as-of dates from {panel_counts['as_of'].min().date()} to {panel_counts['as_of'].max().date()} "
         f"({len(panel_counts)} dates, {int(panel_counts['labelled'].sum()):,} charity-years, "
         f"{int(panel_counts['positives'].sum()):,} positive). Features use only what the regulator knew at "
-        "each as-of date: returns received by then, case-log events before it, and registration details.",
+        "each as-of date: returns received by then, case-log events before it, and registration details."
+        + _sampling_note(panel_counts),
         "",
         "## Label and its known biases",
         "",

@@ -110,6 +110,16 @@ def _log_frame(frame: pd.DataFrame, name: str, tmp: Path, artifact_path: str | N
     mlflow.log_artifact(str(path), artifact_path=artifact_path)
 
 
+def sample_statement(panel_counts: pd.DataFrame, config: ExperimentConfig) -> str:
+    """What the training panel holds: every labelled charity-year, or a stated sample of the negatives."""
+    dropped = int(panel_counts["negatives_sampled_out"].sum())
+    if not dropped:
+        return "every labelled charity-year"
+    kept = int(panel_counts["labelled"].sum()) - dropped
+    return (f"negatives subsampled at rate {config.sampling.negative_rate:g} (seed {config.seed}): "
+            f"{kept:,} of {int(panel_counts['labelled'].sum()):,} labelled charity-years kept, every positive kept")
+
+
 def log_training(
     result: TrainingResult,
     config: ExperimentConfig,
@@ -128,6 +138,7 @@ def log_training(
         mlflow.set_tags({
             "job": "train", "champion_model": result.champion, "label.definition": config.label.definition,
             "data_dir": data_dir, "extract_date": str(result.extract_date.date()),
+            "training_sample": sample_statement(result.panel_counts, config),
         })
         mlflow.log_params(_flat_params(config) | {"config_hash": config.config_hash(),
                                                    "models": ",".join(s.name for s in config.models)})

@@ -12,9 +12,11 @@ import numpy as np
 import pandas as pd
 from sklearn.pipeline import Pipeline
 
-from risk_model.config import ExperimentConfig, LabelConfig
+from risk_model.config import ExperimentConfig, LabelConfig, SamplingConfig
 from risk_model.evaluate import precision_curve, ranking_metrics, summarise_folds
-from risk_model.features import GROUP_ATTRIBUTES, PARTITION_CHARITIES, build_features, open_inquiries, prepare_returns
+from risk_model.features import (
+    GROUP_ATTRIBUTES, PARTITION_CHARITIES, build_features, open_inquiries, population, prepare_returns,
+)
 from risk_model.labels import build_labels
 from risk_model.models import build_pipeline, model_inputs
 from risk_model.splits import TemporalFold, labelled_as_of_dates, temporal_folds
@@ -54,27 +56,41 @@ def build_panel(
     label: LabelConfig,
     extract_date: pd.Timestamp,
     progress: Progress | None = None,
+    sampling: SamplingConfig = SamplingConfig(),
+    seed: int = 0,
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Features and labels stacked over as-of dates, with a count of who was left out and why."""
+    """Features and labels stacked over as-of dates, with a count of who was left out and why.
+
+    Labels come first, so that features are built only for the charity-years the panel keeps:
+    the labelled ones, less a seeded random share of the negatives when `sampling` asks for it.
+    """
     prepared = prepare_returns(returns)
     frames, counts = [], []
     for as_of in as_of_dates:
         if progress:
             progress(f"features as of {as_of.date()}")
-        features = build_features(register, prepared, case_log, as_of)
-        n_population = len(features)
+        numbers = population(register, as_of)["charity_number"].sort_values(kind="stable")
+        n_population = len(numbers)
         if label.exclude_open_inquiries:
-            features = features.loc[~features["charity_number"].isin(open_inquiries(case_log, as_of))]
-        labels = build_labels(features["charity_number"], case_log, returns, as_of, label, extract_date)
-        features = features.assign(label=labels.to_numpy())
-        labelled = features["label"].notna()
+            numbers = numbers.loc[~numbers.isin(open_inquiries(case_log, as_of))]
+        labels = build_labels(numbers, case_log, returns, as_of, label, extract_date).to_numpy()
+        labelled = ~np.isnan(labels)
+        keep = labelled.copy()
+        if sampling.negative_rate < 1:
+            draw = np.random.default_rng([seed, as_of.toordinal()]).random(len(labels))
+            keep &= (labels == 1) | (draw < sampling.negative_rate)
+        kept = pd.Series(labels[keep], index=pd.Index(numbers.to_numpy()[keep], name="charity_number"))
+        chosen = register if keep.all() else register.loc[register["charity_number"].isin(kept.index)]
+        features = build_features(chosen, prepared, case_log, as_of)
+        features = features.loc[features["charity_number"].isin(kept.index)]
         counts.append({
             "as_of": as_of, "population": n_population,
-            "excluded_open_inquiry": n_population - len(features),
+            "excluded_open_inquiry": n_population - len(numbers),
             "excluded_no_label": int((~labelled).sum()),
-            "labelled": int(labelled.sum()), "positives": int(features["label"].sum()),
+            "labelled": int(labelled.sum()), "positives": int(np.nansum(labels)),
+            "negatives_sampled_out": int((labelled & ~keep).sum()),
         })
-        frames.append(features.loc[labelled])
+        frames.append(features.assign(label=kept.reindex(features["charity_number"]).to_numpy()))
     panel = pd.concat(frames, ignore_index=True)
     return panel, pd.DataFrame(counts)
 
@@ -168,7 +184,8 @@ def run_training(
     )
     as_of_dates = labelled_as_of_dates(config.splits, config.label, extract_date, register["registered_date"].min())
     folds = temporal_folds(as_of_dates, config.splits.n_folds, config.label.horizon_months)
-    panel, counts = build_panel(register, returns, case_log, as_of_dates, config.label, extract_date, progress)
+    panel, counts = build_panel(register, returns, case_log, as_of_dates, config.label, extract_date, progress,
+                                config.sampling, config.seed)
     fold_metrics, predictions = cross_validate(panel, folds, config, oracle, progress)
     summary = summarise(fold_metrics, config)
     champion = choose_champion(summary, config)
