@@ -21,6 +21,7 @@ from sqlalchemy.orm import Session
 from serve.access_log import AccessLogWriter
 from serve.db import Database, utc_now
 from serve.registry import Champion
+from serve.schemas import Problem
 from serve.scorer import Scorer
 from serve.security import PERMISSIONS, Action, Keyring, Principal
 from serve.settings import Settings
@@ -142,3 +143,15 @@ FeedbackAccess = Annotated[Access, Depends(allowed(Action.feedback))]
 ModelsAccess = Annotated[Access, Depends(allowed(Action.models))]
 ReloadAccess = Annotated[Access, Depends(allowed(Action.reload))]
 AccessLogAccess = Annotated[Access, Depends(allowed(Action.access_log))]
+
+# What every call that needs a key may be refused with, for the OpenAPI schema (`responses=`).
+KEYED_ERRORS: dict[int | str, dict] = {
+    status.HTTP_401_UNAUTHORIZED: {"model": Problem, "description": "No API key, or one that is not known."},
+    status.HTTP_403_FORBIDDEN: {"model": Problem, "description": "The key's role may not do this."},
+    status.HTTP_503_SERVICE_UNAVAILABLE: {"model": Problem, "description": "Cannot answer now, e.g. no model is "
+                                                                           "being served (GET /health says why)."},
+}
+# FastAPI's answer, before any validation, to a body it cannot read as text (e.g. bytes that are not UTF-8).
+BODY_ERRORS: dict[int | str, dict] = {
+    status.HTTP_400_BAD_REQUEST: {"model": Problem, "description": "The body could not be read, e.g. not UTF-8."},
+}

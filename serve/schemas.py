@@ -22,6 +22,9 @@ from risk_model.vocab import CASE_EVENTS, INCOME_BANDS_GBP, PURPOSE_SHORT
 from serve.values import Amount, CharityNumber, Count, Day, Items, OptionalDay, Text, Total, code
 
 MAX_CHARITIES_PER_REQUEST = 1000
+# Far beyond any register or access log, and small enough that the row offset, (page - 1) * page_size,
+# fits the 64-bit integer SQLite and PostgreSQL take for OFFSET (a larger page was a 500).
+MAX_PAGE = 1_000_000
 _RAW_NAME = {canonical: raw for raw, canonical in
              (C.REGISTER_CANONICAL | C.RETURNS_CANONICAL | C.CASE_LOG_CANONICAL).items()}
 
@@ -204,7 +207,7 @@ class RankingsQuery(BaseModel):
     purpose: Purpose | None = None
     band: RiskBand | None = None
     sort: SortKey = Field("rank", description="A column, with '-' for descending.")
-    page: int = Field(1, ge=1)
+    page: int = Field(1, ge=1, le=MAX_PAGE)
     page_size: int = Field(50, ge=1, le=1000)
     format: Literal["json", "csv"] = Field("json", description="csv: every matching row, as a file.")
 
@@ -364,7 +367,7 @@ class AccessLogQuery(BaseModel):
 
     charity_number: CharityNumber | None = None
     who: Annotated[str, Field(max_length=100)] | None = None
-    page: int = Field(1, ge=1)
+    page: int = Field(1, ge=1, le=MAX_PAGE)
     page_size: int = Field(100, ge=1, le=1000)
 
 
@@ -384,3 +387,9 @@ class AccessLogPage(BaseModel):
     page: int
     page_size: int
     items: list[AccessEntry]
+
+
+class Problem(BaseModel):
+    """The body of a refusal other than a 422 (no key, a role without the right, not found, unavailable)."""
+
+    detail: str = Field(description="What went wrong, in words.")

@@ -5,10 +5,10 @@ from typing import Annotated
 from fastapi import APIRouter, HTTPException, Query, status
 
 from serve.access_log import read_page
-from serve.deps import AccessLogAccess, AccessLogDep, SessionDep
+from serve.deps import KEYED_ERRORS, AccessLogAccess, AccessLogDep, SessionDep
 from serve.schemas import AccessLogPage, AccessLogQuery
 
-router = APIRouter(tags=["audit"])
+router = APIRouter(tags=["audit"], responses=KEYED_ERRORS)
 
 
 @router.get("/access-log", response_model=AccessLogPage)

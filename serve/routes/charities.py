@@ -5,17 +5,19 @@ from typing import Annotated
 
 from fastapi import APIRouter, Path, status
 
-from serve.deps import CharityAccess, DatabaseDep, FeedbackAccess, ServingDep, SessionDep
+from risk_model.schemas import DEFAULT_CHARITY_NUMBER_PATTERN
+from serve.deps import BODY_ERRORS, KEYED_ERRORS, CharityAccess, DatabaseDep, FeedbackAccess, ServingDep, SessionDep
 from serve.pages import charity_page, record_feedback
-from serve.schemas import CharityPage, FeedbackIn, FeedbackOut
+from serve.schemas import CharityPage, FeedbackIn, FeedbackOut, Problem
 from serve.scorer import check_as_of
 from serve.values import OptionalDay
 
-router = APIRouter(prefix="/charities", tags=["charities"])
-Number = Annotated[str, Path(pattern=r"^SC\d{6}$", description="Charity number, e.g. SC012345.")]
+router = APIRouter(prefix="/charities", tags=["charities"], responses=KEYED_ERRORS)
+Number = Annotated[str, Path(pattern=f"^{DEFAULT_CHARITY_NUMBER_PATTERN}$", description="Charity number, e.g. SC012345.")]
 
 
-@router.get("/{number}", response_model=CharityPage)
+@router.get("/{number}", response_model=CharityPage,
+            responses={404: {"model": Problem, "description": "Not on the ranked list for that date."}})
 def charity(number: Number, serving: ServingDep, session: SessionDep, db: DatabaseDep, _: CharityAccess,
             as_of: OptionalDay = None) -> CharityPage:
     """One charity: score, rank, band, reasons, what changed in a year, return history and feedback."""
@@ -25,7 +27,8 @@ def charity(number: Number, serving: ServingDep, session: SessionDep, db: Databa
     return charity_page(session, serving, number, as_of)
 
 
-@router.post("/{number}/feedback", response_model=FeedbackOut, status_code=status.HTTP_201_CREATED)
+@router.post("/{number}/feedback", response_model=FeedbackOut, status_code=status.HTTP_201_CREATED,
+             responses={**BODY_ERRORS, 404: {"model": Problem, "description": "Not in the register data."}})
 def feedback(number: Number, body: FeedbackIn, serving: ServingDep, session: SessionDep,
              access: FeedbackAccess) -> FeedbackOut:
     """Record what a case officer did about a charity and what came of it, with a note."""

@@ -4,7 +4,7 @@ from importlib.metadata import version as package_version
 
 from fastapi import APIRouter, Response, status
 
-from serve.deps import HolderDep, ModelsAccess, ServingDep
+from serve.deps import KEYED_ERRORS, HolderDep, ModelsAccess, ServingDep
 from serve.schemas import Health, VersionOut
 
 router = APIRouter(tags=["service"])
@@ -25,7 +25,7 @@ async def health(holder: HolderDep, response: Response) -> Health:
     return Health(status="ok", model_version=version)
 
 
-@router.get("/version", response_model=VersionOut)
+@router.get("/version", response_model=VersionOut, responses=KEYED_ERRORS)
 def version(serving: ServingDep, _: ModelsAccess) -> VersionOut:
     """The service's version, the model it serves and the dates of its data."""
     return VersionOut(service_version=package_version("risk-model"), model=serving.model, as_of=serving.as_of,

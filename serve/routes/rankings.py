@@ -4,12 +4,12 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query, Response
 
-from serve.deps import DatabaseDep, RankingsAccess, ServingDep, SessionDep
+from serve.deps import KEYED_ERRORS, DatabaseDep, RankingsAccess, ServingDep, SessionDep
 from serve.lists import csv_text, query_page
 from serve.schemas import RankingsPage, RankingsQuery
 from serve.scorer import check_as_of
 
-router = APIRouter(tags=["rankings"])
+router = APIRouter(tags=["rankings"], responses=KEYED_ERRORS)
 
 
 @router.get("/rankings", response_model=RankingsPage,
