@@ -77,18 +77,28 @@ def test_rank_writes_a_complete_ordered_list(trained, small_world_dir, small_wor
     assert set(ranked["risk_band"]) <= {"very high", "high", "elevated", "low"}
 
 
-def test_rank_reads_the_tables_ingest_wrote_and_gives_the_same_list(trained, small_world_dir, tmp_path):
+def test_rank_reads_the_tables_and_features_written_before_and_gives_the_same_list(trained, small_world_dir,
+                                                                                   tmp_path):
     work, config, uri, _ = trained
     tables = tmp_path / "ingested"
     assert CliRunner().invoke(app, ["ingest", str(small_world_dir), "--out", str(tables)]).exit_code == 0
+    made = CliRunner().invoke(app, ["features", str(tables), "--as-of", "2021-06-30", "--out", str(tmp_path)])
+    assert made.exit_code == 0, made.output + repr(made.exception)
+    features = tmp_path / "features_2021-06-30.parquet"
     lists = {}
-    for name, folder in (("raw", small_world_dir), ("ingested", tables)):
+    for name, folder, extra in (("raw", small_world_dir, []), ("ingested", tables, []),
+                                ("prebuilt", tables, ["--features", str(features)])):
         result = CliRunner().invoke(app, ["rank", str(folder), "--as-of", "2021-06-30", "--out", str(tmp_path / name),
-                                          "--config", str(config), "--tracking-uri", uri])
+                                          "--config", str(config), "--tracking-uri", uri, *extra])
         assert result.exit_code == 0, result.output + repr(result.exception)
         lists[name] = pd.read_parquet(tmp_path / name / "ranking_2021-06-30.parquet")
     assert "reading the ingested tables" in result.output
     pd.testing.assert_frame_equal(lists["ingested"], lists["raw"])
+    pd.testing.assert_frame_equal(lists["prebuilt"], lists["raw"])
+    wrong_date = CliRunner().invoke(app, ["rank", str(tables), "--as-of", "2021-07-01", "--features", str(features),
+                                          "--config", str(config), "--tracking-uri", uri, "--out", str(tmp_path)])
+    assert wrong_date.exit_code == 2
+    assert "not 2021-07-01" in " ".join(wrong_date.output.split())
 
 
 def test_rank_without_a_champion_fails_clearly(small_world_dir, tmp_path):

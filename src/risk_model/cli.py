@@ -241,6 +241,45 @@ def _as_of(as_of: str | None, tables) -> pd.Timestamp:
 AsOfOption = Annotated[str | None, typer.Option(help="As-of date (YYYY-MM-DD); default: the extract date.")]
 
 
+@app.command("features")
+def features_command(
+    data_dir: DataDirArgument,
+    as_of: AsOfOption = None,
+    out: Annotated[Path, typer.Option(help="Folder for the feature table.")] = Path("out/features"),
+) -> None:
+    """Build the feature table of every charity on the register at a date; write it as Parquet."""
+    from risk_model.features import build_features
+
+    tables = _ingest(data_dir)
+    date = _as_of(as_of, tables)
+    with _progress() as progress:
+        progress.add_task(f"building features as of {date.date()}")
+        table = build_features(tables.register, tables.returns, tables.case_log, date)
+    out.mkdir(parents=True, exist_ok=True)
+    path = out / f"features_{date:%Y-%m-%d}.parquet"
+    table.to_parquet(path, index=False)
+    console.print(f"wrote {path}: {len(table):,} charities on the register at {date.date()}, "
+                  f"{table.shape[1]} columns")
+
+
+def _feature_table(path: Path, date: pd.Timestamp) -> pd.DataFrame:
+    """A feature table `risk-model features` wrote, checked to be complete and of the date asked for."""
+    from risk_model.features import CONTEXT_COLUMNS, FEATURE_COLUMNS
+
+    if not path.is_file():
+        raise typer.BadParameter(f"{path}: feature table not found", param_hint="--features")
+    table = pd.read_parquet(path)
+    missing = [c for c in (*CONTEXT_COLUMNS, *FEATURE_COLUMNS) if c not in table.columns]
+    if missing:
+        raise typer.BadParameter(f"{path}: not a feature table, missing column(s) {', '.join(missing[:5])}",
+                                 param_hint="--features")
+    dates = pd.to_datetime(table["as_of"]).dt.normalize().unique()
+    if len(table) and (len(dates) != 1 or dates[0] != date):
+        raise typer.BadParameter(f"{path}: features are as of {', '.join(str(d.date()) for d in dates)}, "
+                                 f"not {date.date()}", param_hint="--features")
+    return table
+
+
 @app.command()
 def rank(
     data_dir: DataDirArgument,
@@ -254,6 +293,8 @@ def rank(
     random_quota: Annotated[float, typer.Option(min=0.0, max=1.0, help="Share of capacity drawn at random from the "
                                                 "rest of the register, marked 'random quota' (e.g. 0.1).")] = 0.0,
     seed: Annotated[int, typer.Option(help="Seed of the random quota draw.")] = 20_260_101,
+    features: Annotated[Path | None, typer.Option(help="Feature table `risk-model features` wrote for this "
+                                                  "folder and date, used instead of building it again.")] = None,
 ) -> None:
     """Rank every charity on the register at a date with the champion model; write CSV and Parquet."""
     from risk_model.rank import ranked_list, with_reasons
@@ -261,13 +302,14 @@ def rank(
     experiment = _load_config(config, tracking_uri)
     tables = _ingest(data_dir)
     date = _as_of(as_of, tables)
+    built = _feature_table(features, date) if features is not None else None
     pipeline, version = _champion(experiment, store)
     with _progress() as progress:
         progress.add_task(f"scoring the register as of {date.date()}")
         ranked, listed, under_inquiry = ranked_list(
             pipeline, tables.register, tables.returns, tables.case_log, date, experiment.evaluation.capacity_k,
             experiment.label.exclude_open_inquiries, model=version.tags.get("model", version.name),
-            model_version=version.version)
+            model_version=version.version, features=built)
         if reasons:
             ranked = with_reasons(ranked, listed, pipeline, tables.returns, tables.case_log, reasons)
     if random_quota > 0:

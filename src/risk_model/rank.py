@@ -62,13 +62,15 @@ def ranked_list(
     exclude_open_inquiries: bool,
     model: str,
     model_version: str,
+    features: pd.DataFrame | None = None,
 ) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
     """The ranked list at `as_of`, the features behind it, and the charities left off because
-    they are already under inquiry."""
+    they are already under inquiry. `features`, when given, is build_features' table for `as_of`."""
     from risk_model.features import build_features, open_inquiries
     from risk_model.train import score
 
-    features = build_features(register, returns, case_log, as_of)
+    if features is None:
+        features = build_features(register, returns, case_log, as_of)
     under_inquiry = features["charity_number"].isin(open_inquiries(case_log, as_of)) & exclude_open_inquiries
     listed = features.loc[~under_inquiry].reset_index(drop=True)
     ranked = rank_charities(listed, score(pipeline, listed), capacity_k, model=model, model_version=model_version)
