@@ -21,6 +21,14 @@ def test_population_excludes_not_yet_registered_and_removed():
     assert list(features["charity_number"]) == ["SC000001", "SC000004"]
 
 
+def test_a_date_before_anyone_registered_gives_an_empty_table_with_every_column():
+    # the "what changed" comparison of a charity registered within the year asks for such a date
+    reg = f.register({"registered_date": "2020-05-01"})
+    features = build_features(reg, f.returns(), f.case_log(), AS_OF)
+    assert features.empty
+    assert set(FEATURE_COLUMNS) <= set(features.columns)
+
+
 def test_only_received_returns_count_and_due_unreceived_is_outstanding():
     reg = f.register({})
     rows = f.annual_returns("SC000001", range(2015, 2019), income=10_000, expenditure=9_000)

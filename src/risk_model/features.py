@@ -107,7 +107,7 @@ def _multi_hot(lists: pd.Series, prefix: str, mapping: dict[str, str]) -> pd.Dat
     names = list(mapping.values())
     exploded = lists.explode()
     codes = exploded.map({item: i for i, item in enumerate(mapping)}).to_numpy()
-    rows = np.repeat(np.arange(len(lists)), lists.map(len).clip(lower=1).to_numpy())
+    rows = np.repeat(np.arange(len(lists)), lists.map(len).clip(lower=1).to_numpy(dtype=np.intp))
     known = ~pd.isna(codes)
     hot = np.zeros((len(lists), len(names)))
     hot[rows[known], codes[known].astype(int)] = 1.0
