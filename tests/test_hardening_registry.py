@@ -72,7 +72,12 @@ def test_a_service_with_no_champion_starts_unhealthy_and_recovers_on_reload(worl
             # What needs a model says so; what does not still works.
             ranked = client.get("/rankings", headers=ADMIN)
             assert ranked.status_code == 503 and "no model is being served" in ranked.json()["detail"]
-            assert client.get("/access-log", headers=ADMIN).status_code == 200
+            # The key is checked first, and the refused call is in the access log like any other.
+            assert client.get("/rankings").status_code == 401
+            log = client.get("/access-log", headers=ADMIN)
+            assert log.status_code == 200
+            assert [(e["path"], e["status"]) for e in log.json()["items"] if e["path"] == "/rankings"] == [
+                ("/rankings", 503)]
 
             support.restore_champion(world)
             reloaded = client.post("/models/reload", headers=ADMIN)

@@ -18,7 +18,7 @@ Number = Annotated[str, Path(pattern=f"^{DEFAULT_CHARITY_NUMBER_PATTERN}$", desc
 
 @router.get("/{number}", response_model=CharityPage,
             responses={404: {"model": Problem, "description": "Not on the ranked list for that date."}})
-def charity(number: Number, serving: ServingDep, session: SessionDep, db: DatabaseDep, _: CharityAccess,
+def charity(number: Number, _: CharityAccess, serving: ServingDep, session: SessionDep, db: DatabaseDep,
             as_of: OptionalDay = None) -> CharityPage:
     """One charity: score, rank, band, reasons, what changed in a year, return history and feedback."""
     as_of: date = as_of or serving.as_of
@@ -29,7 +29,7 @@ def charity(number: Number, serving: ServingDep, session: SessionDep, db: Databa
 
 @router.post("/{number}/feedback", response_model=FeedbackOut, status_code=status.HTTP_201_CREATED,
              responses={**BODY_ERRORS, 404: {"model": Problem, "description": "Not in the register data."}})
-def feedback(number: Number, body: FeedbackIn, serving: ServingDep, session: SessionDep,
-             access: FeedbackAccess) -> FeedbackOut:
+def feedback(number: Number, body: FeedbackIn, access: FeedbackAccess, serving: ServingDep,
+             session: SessionDep) -> FeedbackOut:
     """Record what a case officer did about a charity and what came of it, with a note."""
     return record_feedback(session, serving, number, body, access.principal)

@@ -26,7 +26,7 @@ async def health(holder: HolderDep, response: Response) -> Health:
 
 
 @router.get("/version", response_model=VersionOut, responses=KEYED_ERRORS)
-def version(serving: ServingDep, _: ModelsAccess) -> VersionOut:
+def version(_: ModelsAccess, serving: ServingDep) -> VersionOut:
     """The service's version, the model it serves and the dates of its data."""
     return VersionOut(service_version=package_version("risk-model"), model=serving.model, as_of=serving.as_of,
                       data_extract_date=serving.data.extract_date)

@@ -10,7 +10,7 @@ router = APIRouter(prefix="/models", tags=["models"], responses=KEYED_ERRORS)
 
 
 @router.get("", response_model=ModelsOut)
-def models(settings: SettingsDep, serving: ServingDep, _: ModelsAccess) -> ModelsOut:
+def models(_: ModelsAccess, settings: SettingsDep, serving: ServingDep) -> ModelsOut:
     """Every registered version, which one is champion, which one is served, and their metrics."""
     return registered_versions(settings, serving.model.version)
 

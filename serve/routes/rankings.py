@@ -14,8 +14,8 @@ router = APIRouter(tags=["rankings"], responses=KEYED_ERRORS)
 
 @router.get("/rankings", response_model=RankingsPage,
             responses={200: {"content": {"text/csv": {}}, "description": "A page of the list, or all of it as CSV."}})
-def rankings(query: Annotated[RankingsQuery, Query()], serving: ServingDep, session: SessionDep, db: DatabaseDep,
-             _: RankingsAccess):
+def rankings(query: Annotated[RankingsQuery, Query()], _: RankingsAccess, serving: ServingDep, session: SessionDep,
+             db: DatabaseDep):
     """The ranked list for an as-of date: filtered, sorted, a page at a time, or every row as CSV."""
     as_of = query.as_of or serving.as_of
     check_as_of(serving.data, as_of, ("query", "as_of"))

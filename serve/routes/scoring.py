@@ -9,7 +9,7 @@ router = APIRouter(tags=["scoring"], responses=KEYED_ERRORS)
 
 
 @router.post("/score", response_model=ScoreResponse, responses=BODY_ERRORS)
-async def score(request: ScoreRequest, serving: ServingDep, scorer: ScorerDep, access: ScoreAccess) -> ScoreResponse:
+async def score(request: ScoreRequest, access: ScoreAccess, serving: ServingDep, scorer: ScorerDep) -> ScoreResponse:
     """Score one or many charities given as register, return and case-log records."""
     access.charity_numbers = [c.charity_number for c in request.charities]
     return await scorer.score(serving, request)

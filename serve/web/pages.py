@@ -8,6 +8,7 @@ to a template; access goes through the API's role check and access log.
 from __future__ import annotations
 
 import math
+import re
 from datetime import date
 from pathlib import Path
 from typing import Annotated
@@ -18,6 +19,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse
 from fastapi.templating import Jinja2Templates
 from pydantic import ValidationError
 
+from risk_model.schemas import DEFAULT_CHARITY_NUMBER_PATTERN
 from serve.db import ScoredCharity
 from serve.deps import DatabaseDep, ServingDep, SessionDep, SettingsDep
 from serve.pages import charity_page, record_feedback
@@ -88,8 +90,8 @@ def _expectation(settings, serving, k: int) -> runs.Expectation | None:
 
 
 @router.get("/list")
-def ranked_list(request: Request, query: Annotated[ListQuery, Query()], serving: ServingDep, session: SessionDep,
-                db: DatabaseDep, settings: SettingsDep, _: RankingsPage) -> HTMLResponse:
+def ranked_list(request: Request, query: Annotated[ListQuery, Query()], _: RankingsPage, serving: ServingDep,
+                session: SessionDep, db: DatabaseDep, settings: SettingsDep) -> HTMLResponse:
     """The ranked list for an as-of date, filtered, searched and a page at a time."""
     as_of: date = query.as_of or serving.as_of
     check_as_of(serving.data, as_of, ("query", "as_of"))
@@ -110,8 +112,8 @@ def ranked_list(request: Request, query: Annotated[ListQuery, Query()], serving:
 
 
 @router.get("/list.csv")
-def ranked_list_csv(query: Annotated[ListQuery, Query()], serving: ServingDep, session: SessionDep, db: DatabaseDep,
-                    _: RankingsPage) -> Response:
+def ranked_list_csv(query: Annotated[ListQuery, Query()], _: RankingsPage, serving: ServingDep, session: SessionDep,
+                    db: DatabaseDep) -> Response:
     """Every row matching the list page's form, as the API's CSV."""
     as_of: date = query.as_of or serving.as_of
     check_as_of(serving.data, as_of, ("query", "as_of"))
@@ -128,7 +130,7 @@ def find_charity(request: Request, _: CharityPage, number: Annotated[str | None,
         cleaned = number.strip().upper()
         if cleaned.startswith("SC") and cleaned[2:].isdigit() and len(cleaned) == 8:
             return RedirectResponse(f"{PREFIX}/charities/{cleaned}", status.HTTP_303_SEE_OTHER)
-        return render(request, "find.html", {"number": number, "error": "A charity number is SC and six digits."},
+        return render(request, "find.html", {"number": number, "error": "A charity number is SC and six or seven digits."},
                       status.HTTP_422_UNPROCESSABLE_CONTENT)
     return render(request, "find.html", {"number": "", "error": None})
 
@@ -158,25 +160,25 @@ def _charity(request: Request, number: str, serving, session, db, as_of: date | 
 
 
 @router.get("/charities/{number}")
-def charity(request: Request, number: str, serving: ServingDep, session: SessionDep,
-            db: DatabaseDep, _: CharityPage, as_of: OptionalDay = None) -> HTMLResponse:
+def charity(request: Request, number: str, _: CharityPage, serving: ServingDep, session: SessionDep,
+            db: DatabaseDep, as_of: OptionalDay = None) -> HTMLResponse:
     """A charity's score, reasons, changes, returns, case log and feedback."""
     if not _is_number(number):
-        raise HTTPException(status.HTTP_404_NOT_FOUND, "a charity number is SC and six digits")
+        raise HTTPException(status.HTTP_404_NOT_FOUND, f"a charity number looks like {DEFAULT_CHARITY_NUMBER_PATTERN}")
     return _charity(request, number, serving, session, db, as_of)
 
 
 def _is_number(value: str) -> bool:
-    return len(value) == 8 and value.startswith("SC") and value[2:].isdigit()
+    return re.fullmatch(DEFAULT_CHARITY_NUMBER_PATTERN, value) is not None
 
 
 @router.post("/charities/{number}/feedback")
-def feedback(request: Request, number: str, serving: ServingDep, session: SessionDep, db: DatabaseDep,
-             access: FeedbackPage, outcome: Annotated[str, Form(max_length=40)] = "",
+def feedback(request: Request, number: str, access: FeedbackPage, serving: ServingDep, session: SessionDep,
+             db: DatabaseDep, outcome: Annotated[str, Form(max_length=40)] = "",
              note: Annotated[str, Form(max_length=6000)] = "") -> Response:
     """Record a case officer's feedback, then show the page again (a reload does not resend it)."""
     if not _is_number(number):
-        raise HTTPException(status.HTTP_404_NOT_FOUND, "a charity number is SC and six digits")
+        raise HTTPException(status.HTTP_404_NOT_FOUND, f"a charity number looks like {DEFAULT_CHARITY_NUMBER_PATTERN}")
     try:
         body = FeedbackIn(outcome=outcome, note=note)
     except ValidationError as exc:
@@ -187,7 +189,7 @@ def feedback(request: Request, number: str, serving: ServingDep, session: Sessio
 
 
 @router.get("/models")
-def models(request: Request, settings: SettingsDep, serving: ServingDep, _: ModelsPage) -> HTMLResponse:
+def models(request: Request, _: ModelsPage, settings: SettingsDep, serving: ServingDep) -> HTMLResponse:
     """The champion and the other versions, their fold metrics, plots and bias audit."""
     registry = registered_versions(settings, serving.model.version)
     uri = runs.tracking_uri(settings)
