@@ -19,6 +19,7 @@ import numpy as np
 import pandas as pd
 
 from risk_model.columns import RETURN_DUE_MONTHS
+from risk_model.parsing import is_in
 from risk_model.vocab import ACTIVITY_SHORT, BENEFICIARY_SHORT, INCOME_BANDS_GBP, PURPOSE_SHORT
 
 CATEGORICAL_FEATURES: tuple[str, ...] = (
@@ -227,6 +228,12 @@ def rows_between(table: pd.DataFrame, first: str, last: str) -> pd.DataFrame:
     return table.loc[numbers.between(first, last).fillna(False).to_numpy(dtype=bool)]
 
 
+def _rows_of(table: pd.DataFrame, numbers: pd.Index, first: str, last: str) -> pd.DataFrame:
+    """The rows of `table` for just these charities (a sample of the register need not read the rest)."""
+    rows = rows_between(table, first, last) if first else table
+    return rows.loc[is_in(rows["charity_number"], numbers)] if len(rows) else rows
+
+
 def _features_of(charities: pd.DataFrame, returns: pd.DataFrame, case_log: pd.DataFrame, as_of: pd.Timestamp):
     """Features of some charities (indexed by number) from their own returns and case-log events."""
     profile = _profile(charities, as_of)
@@ -275,11 +282,8 @@ def build_features(
     charities = population(register, as_of).set_index("charity_number").sort_index(kind="stable")
     parts = []
     for first, last in charity_ranges(charities.index.to_series(), partition_charities) or [("", "")]:
-        parts.append(_features_of(
-            charities.loc[first:last] if first else charities,
-            rows_between(returns, first, last) if first else returns,
-            rows_between(case_log, first, last) if first else case_log,
-            as_of,
-        ))
+        part = charities.loc[first:last] if first else charities
+        parts.append(_features_of(part, _rows_of(returns, part.index, first, last),
+                                  _rows_of(case_log, part.index, first, last), as_of))
     out = parts[0] if len(parts) == 1 else pd.concat(parts, ignore_index=True)
     return out.sort_values("charity_number", kind="stable").reset_index(drop=True)

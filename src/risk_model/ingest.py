@@ -36,15 +36,13 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-import pyarrow as pa
-import pyarrow.compute as pc
 
 from risk_model import columns as C
 from risk_model import vocab
 from risk_model.parsing import (
     DATE_FORMATS_TEXT, InputFileError, clean_text, normalise_charity_numbers, normalise_codes,
     normalise_removal_reason, normalise_removal_reasons, parse_dates, parse_multi_valued,
-    line_numbers, parse_numbers, read_raw_csv_chunks,
+    is_in, line_numbers, parse_numbers, read_raw_csv_chunks,
 )
 from risk_model.schemas import (
     DEFAULT_CHARITY_NUMBER_PATTERN, case_log_schema, register_schema, returns_schema, schema_failures,
@@ -159,16 +157,9 @@ def _duplicates(table: pd.DataFrame, raw: pd.DataFrame, clean: np.ndarray, keys:
     return _flag(raw, positions[repeated], "Charity Number", reasons)
 
 
-def _is_in(values: pd.Series, known) -> np.ndarray:
-    """Boolean mask of `values` found in `known` (strings; NA is never found), hashed by Arrow."""
-    value_set = pa.array(pd.Series(known, dtype="string").dropna().unique().astype(object), pa.string())
-    found = pc.is_in(pa.array(values.astype(object).where(values.notna(), None), pa.string()), value_set=value_set)
-    return found.to_numpy(zero_copy_only=False).astype(bool)
-
-
 def _unknown_charities(checked: _Checked, known: pd.Index, rejected_at: dict[str, str]) -> pd.DataFrame:
     numbers = checked.table[C.CHARITY_NUMBER]
-    positions = np.flatnonzero(numbers.notna().to_numpy() & ~_is_in(numbers, known))
+    positions = np.flatnonzero(numbers.notna().to_numpy() & ~is_in(numbers, known))
     values = numbers.to_numpy(dtype=object)[positions]
     reasons = [
         f"the charity's register row was rejected ({rejected_at[n]})" if n in rejected_at
@@ -361,7 +352,7 @@ def _drop_former_on_register(former: _Checked, register: _Checked) -> _Checked:
     current = register.table.loc[register.clean(), [C.CHARITY_NUMBER, "source_row"]]
     row_of = dict(zip(current[C.CHARITY_NUMBER], current["source_row"]))
     numbers = former.table[C.CHARITY_NUMBER]
-    positions = np.flatnonzero(_is_in(numbers, current[C.CHARITY_NUMBER]))
+    positions = np.flatnonzero(is_in(numbers, current[C.CHARITY_NUMBER]))
     values = numbers.to_numpy(dtype=object)[positions]
     reasons = [f"also on the register ({register.name} row {row_of[n]}); the register row is kept" for n in values]
     return former.with_problems(

@@ -21,6 +21,8 @@ from typing import IO, Callable, Iterator
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 
 
 class InputFileError(ValueError):
@@ -220,6 +222,13 @@ def parse_multi_valued(raw: pd.Series) -> pd.Series:
     lists = [_split_items(u) for u in uniques] + [[]]
     # A fresh list per row, so that editing one charity's list cannot change another's.
     return pd.Series([list(lists[c]) for c in codes], index=raw.index, dtype=object)
+
+
+def is_in(values: pd.Series, known) -> np.ndarray:
+    """Boolean mask of the strings in `values` found in `known` (NA is never found), hashed by Arrow."""
+    value_set = pa.array(pd.Series(known, dtype="string").dropna().unique().astype(object), pa.string())
+    found = pc.is_in(pa.array(values.astype(object).where(values.notna(), None), pa.string()), value_set=value_set)
+    return found.to_numpy(zero_copy_only=False).astype(bool)
 
 
 def normalise_charity_numbers(raw: pd.Series) -> pd.Series:
