@@ -456,7 +456,10 @@ def _hashable(values: pd.Series) -> pd.Series:
     if values.dtype.kind in "fiub":
         # One NaN bit pattern, so equal tables hash equal however their NaNs were made.
         return pd.Series(np.where(values.isna(), np.nan, values.to_numpy(dtype="float64")))
-    as_text = values.map(lambda v: "\x1f".join(map(str, v)) if isinstance(v, (list, tuple, np.ndarray)) else v)
+    as_text = values
+    if values.dtype == object:
+        # list columns hash as their items joined; text columns need no call per value
+        as_text = values.map(lambda v: "\x1f".join(map(str, v)) if isinstance(v, (list, tuple, np.ndarray)) else v)
     return pd.Series(as_text.astype(object).where(as_text.notna(), "\x00NA").astype(str).to_numpy(dtype=object))
 
 
