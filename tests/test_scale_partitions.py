@@ -14,7 +14,8 @@ import pandas as pd
 import pytest
 
 from risk_model.config import LabelConfig, ModelSpec
-from risk_model.features import build_features, charity_ranges, rows_between
+from risk_model.features import build_features
+from risk_model.partitions import charity_ranges, rows_between
 from risk_model.models import build_pipeline, model_inputs
 from risk_model.rank import ranked_list, with_reasons
 from risk_model.train import build_panel, score

@@ -19,7 +19,7 @@ import numpy as np
 import pandas as pd
 
 from risk_model.columns import RETURN_DUE_MONTHS
-from risk_model.parsing import is_in
+from risk_model.partitions import PARTITION_CHARITIES, charity_ranges, rows_of
 from risk_model.vocab import ACTIVITY_SHORT, BENEFICIARY_SHORT, INCOME_BANDS_GBP, PURPOSE_SHORT
 
 CATEGORICAL_FEATURES: tuple[str, ...] = (
@@ -69,8 +69,6 @@ GROUP_ATTRIBUTES: tuple[str, ...] = (
     "geographical_spread", "age_under_5",
 )
 UNKNOWN = "Unknown"
-# Charities whose features are built together; bounds memory on registers of millions.
-PARTITION_CHARITIES = 200_000
 
 
 def due_dates(year_end: pd.Series) -> pd.Series:
@@ -213,27 +211,6 @@ def prepare_returns(returns: pd.DataFrame) -> pd.DataFrame:
     return prepared.sort_values(["charity_number", "year_end"], kind="stable").reset_index(drop=True)
 
 
-def charity_ranges(numbers: pd.Series, size: int) -> list[tuple[str, str]]:
-    """Sorted charity numbers cut into consecutive (first, last) ranges of at most `size` charities."""
-    ordered = np.sort(numbers.dropna().unique().astype(object))
-    return [(ordered[i], ordered[min(i + size, len(ordered)) - 1]) for i in range(0, len(ordered), size)]
-
-
-def rows_between(table: pd.DataFrame, first: str, last: str) -> pd.DataFrame:
-    """Rows of `table` whose charity number is in [first, last]; a slice when the table is sorted by it."""
-    numbers = table["charity_number"]
-    if numbers.is_monotonic_increasing:
-        start, stop = numbers.searchsorted(first, side="left"), numbers.searchsorted(last, side="right")
-        return table.iloc[start:stop]
-    return table.loc[numbers.between(first, last).fillna(False).to_numpy(dtype=bool)]
-
-
-def _rows_of(table: pd.DataFrame, numbers: pd.Index, first: str, last: str) -> pd.DataFrame:
-    """The rows of `table` for just these charities (a sample of the register need not read the rest)."""
-    rows = rows_between(table, first, last) if first else table
-    return rows.loc[is_in(rows["charity_number"], numbers)] if len(rows) else rows
-
-
 def _features_of(charities: pd.DataFrame, returns: pd.DataFrame, case_log: pd.DataFrame, as_of: pd.Timestamp):
     """Features of some charities (indexed by number) from their own returns and case-log events."""
     profile = _profile(charities, as_of)
@@ -283,7 +260,7 @@ def build_features(
     parts = []
     for first, last in charity_ranges(charities.index.to_series(), partition_charities) or [("", "")]:
         part = charities.loc[first:last] if first else charities
-        parts.append(_features_of(part, _rows_of(returns, part.index, first, last),
-                                  _rows_of(case_log, part.index, first, last), as_of))
+        parts.append(_features_of(part, rows_of(returns, part.index, first, last),
+                                  rows_of(case_log, part.index, first, last), as_of))
     out = parts[0] if len(parts) == 1 else pd.concat(parts, ignore_index=True)
     return out.sort_values("charity_number", kind="stable").reset_index(drop=True)

@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 
 from risk_model.evaluate import ranking_order
-from risk_model.features import PARTITION_CHARITIES, charity_ranges, rows_between
+from risk_model.partitions import PARTITION_CHARITIES, charity_ranges, rows_between
 
 # Bands by rank percentile (share of the register at or below a charity's risk):
 # the top 1% are "very high", the next 4% "high", the next 15% "elevated", the rest "low".

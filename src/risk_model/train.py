@@ -15,10 +15,11 @@ from sklearn.pipeline import Pipeline
 from risk_model.config import ExperimentConfig, LabelConfig, SamplingConfig
 from risk_model.evaluate import precision_curve, ranking_metrics, summarise_folds
 from risk_model.features import (
-    GROUP_ATTRIBUTES, PARTITION_CHARITIES, build_features, open_inquiries, population, prepare_returns,
+    GROUP_ATTRIBUTES, build_features, open_inquiries, population, prepare_returns,
 )
 from risk_model.labels import build_labels
 from risk_model.models import build_pipeline, model_inputs
+from risk_model.partitions import PARTITION_CHARITIES
 from risk_model.splits import TemporalFold, labelled_as_of_dates, temporal_folds
 
 Progress = Callable[[str], None]
