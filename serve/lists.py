@@ -128,7 +128,8 @@ _SORTS = {"rank": ScoredCharity.rank, "score": ScoredCharity.score, "charity_num
           "charity_name": ScoredCharity.charity_name}
 
 
-def _filtered(as_of: date, version: str, q: RankingsQuery) -> Select:
+def matching_rows(as_of: date, version: str, q: RankingsQuery) -> Select:
+    """The stored list's rows for a date and model version that pass the query's filters."""
     query = select(ScoredCharity).where(ScoredCharity.as_of == as_of, ScoredCharity.model_version == version)
     equal = {ScoredCharity.local_authority: q.local_authority, ScoredCharity.income_band: q.income_band,
              ScoredCharity.constitutional_form: q.constitutional_form, ScoredCharity.risk_band: q.band}
@@ -140,7 +141,8 @@ def _filtered(as_of: date, version: str, q: RankingsQuery) -> Select:
     return query
 
 
-def _ordered(query: Select, sort: str) -> Select:
+def in_order(query: Select, sort: str) -> Select:
+    """Rows in the order asked for (`-` for descending), ties broken by rank."""
     column = _SORTS[sort.lstrip("-")]
     return query.order_by(column.desc() if sort.startswith("-") else column.asc(), ScoredCharity.rank.asc())
 
@@ -157,15 +159,15 @@ def ranked_charity(row: ScoredCharity) -> RankedCharity:
 
 def query_page(session: Session, as_of: date, version: str, q: RankingsQuery) -> tuple[int, list[RankedCharity]]:
     """Rows matching the filters (their count, and one page of them) in the order asked for."""
-    query = _filtered(as_of, version, q)
+    query = matching_rows(as_of, version, q)
     total = session.scalar(select(func.count()).select_from(query.subquery()))
-    page = session.scalars(_ordered(query, q.sort).offset((q.page - 1) * q.page_size).limit(q.page_size))
+    page = session.scalars(in_order(query, q.sort).offset((q.page - 1) * q.page_size).limit(q.page_size))
     return int(total or 0), [ranked_charity(row) for row in page]
 
 
 def csv_text(session: Session, as_of: date, model: ModelInfo, q: RankingsQuery) -> str:
     """Every row matching the filters (not just one page), as CSV."""
-    return rows_as_csv(session.scalars(_ordered(_filtered(as_of, model.version, q), q.sort)), as_of, model)
+    return rows_as_csv(session.scalars(in_order(matching_rows(as_of, model.version, q), q.sort)), as_of, model)
 
 
 def rows_as_csv(rows, as_of: date, model: ModelInfo) -> str:

@@ -10,7 +10,7 @@ from sqlalchemy import Select, func, or_, select
 from sqlalchemy.orm import Session
 
 from serve.db import ScoredCharity
-from serve.lists import _filtered, _ordered, ranked_charity, rows_as_csv
+from serve.lists import matching_rows, in_order, ranked_charity, rows_as_csv
 from serve.schemas import IncomeBand, ModelInfo, Purpose, RankedCharity, RankingsQuery, RiskBand
 
 BANDS: tuple[str, ...] = get_args(RiskBand)
@@ -39,7 +39,7 @@ class ListQuery(RankingsQuery):
 
 
 def matching(as_of: date, version: str, q: ListQuery) -> Select:
-    query = _filtered(as_of, version, q)
+    query = matching_rows(as_of, version, q)
     if q.search:
         text = q.search.strip()
         query = query.where(or_(ScoredCharity.charity_name.icontains(text, autoescape=True),
@@ -60,13 +60,13 @@ def list_page(session: Session, as_of: date, version: str,
     """Rows matching the form (their count, and one page of them with each one's top reason)."""
     query = matching(as_of, version, q)
     total = session.scalar(select(func.count()).select_from(query.subquery()))
-    rows = session.scalars(_ordered(query, q.sort).offset((q.page - 1) * q.page_size).limit(q.page_size))
+    rows = session.scalars(in_order(query, q.sort).offset((q.page - 1) * q.page_size).limit(q.page_size))
     return int(total or 0), [(ranked_charity(row), top_reason(row)) for row in rows]
 
 
 def list_csv(session: Session, as_of: date, model: ModelInfo, q: ListQuery) -> str:
     """Every row matching the form, in the API's CSV layout."""
-    return rows_as_csv(session.scalars(_ordered(matching(as_of, model.version, q), q.sort)), as_of, model)
+    return rows_as_csv(session.scalars(in_order(matching(as_of, model.version, q), q.sort)), as_of, model)
 
 
 def choices(session: Session, as_of: date, version: str, column) -> list[str]:
