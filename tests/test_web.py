@@ -196,3 +196,12 @@ def test_a_role_without_access_gets_a_403_and_no_link(signed_in, base_url):
 
     officer = signed_in(Role.case_officer)
     assert officer.goto("/ui/list").status == 403
+
+
+def test_a_bad_form_value_gets_an_html_page_naming_the_field(signed_in):
+    page = signed_in(Role.analyst)
+    response = page.goto("/ui/list?page_size=lots")
+    assert response.status == 422
+    assert response.headers["content-type"].startswith("text/html")
+    assert "page_size" in page.get_by_role("alert").inner_text()
+    assert page.get_by_role("link", name="Back to your pages").count() == 1
