@@ -7,12 +7,25 @@ import json
 from datetime import date
 from importlib import resources
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator
 
 CONFIG_VERSION = 1
+
+
+def version_field(supported: int):
+    """The type of a configuration file's `config_version`: refused unless it is `supported`."""
+    def known(value: int) -> int:
+        if value != supported:
+            raise ValueError(f"config_version {value} is not supported (expected {supported})")
+        return value
+
+    return Annotated[int, AfterValidator(known)]
+
+
+ConfigVersion = version_field(CONFIG_VERSION)
 
 
 class _Frozen(BaseModel):
@@ -81,7 +94,7 @@ class TrackingConfig(_Frozen):
 class ExperimentConfig(_Frozen):
     """A whole training run: data, labels, splits, models, evaluation and tracking."""
 
-    config_version: int = CONFIG_VERSION
+    config_version: ConfigVersion = CONFIG_VERSION
     seed: int = 20_260_101
     extract_date: date | None = Field(None, description="Date the data were extracted; None: latest date in the data.")
     label: LabelConfig = LabelConfig()
@@ -90,13 +103,6 @@ class ExperimentConfig(_Frozen):
     models: tuple[ModelSpec, ...] = ()
     evaluation: EvaluationConfig = EvaluationConfig()
     tracking: TrackingConfig = TrackingConfig()
-
-    @field_validator("config_version")
-    @classmethod
-    def _known_version(cls, value: int) -> int:
-        if value != CONFIG_VERSION:
-            raise ValueError(f"config_version {value} is not supported (expected {CONFIG_VERSION})")
-        return value
 
     @field_validator("models")
     @classmethod

@@ -24,7 +24,7 @@ from sklearn.model_selection import StratifiedKFold
 from sklearn.pipeline import Pipeline
 
 from risk_model.adapters import ADAPTERS
-from risk_model.config import ModelSpec, TrackingConfig
+from risk_model.config import ModelSpec, TrackingConfig, version_field
 from risk_model.evaluate import k_from_percent, ranking_metrics
 from risk_model.snapshot import BASELINES, VARIANTS, model_inputs, score_snapshot, snapshot_pipeline
 
@@ -34,6 +34,7 @@ VALIDATION_NOTE = (
     "register's fields reproduce the regulator's current status, not how well they predict a future one"
 )
 CONFIG_VERSION = 1
+SnapshotConfigVersion = version_field(CONFIG_VERSION)
 METRICS: tuple[str, ...] = ("precision_at_k_pct", "recall_at_k_pct", "auc_pr", "auc_roc", "brier")
 DEFAULT_MODELS: tuple[ModelSpec, ...] = (
     ModelSpec(name="logistic", kind="logistic", params={"C": 0.3, "max_iter": 3000}),
@@ -50,7 +51,7 @@ class SnapshotConfig(BaseModel):
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
-    config_version: int = CONFIG_VERSION
+    config_version: SnapshotConfigVersion = CONFIG_VERSION
     dataset: str = Field("ccni", description="Adapter that reads the export (risk_model.adapters.ADAPTERS).")
     seed: int = 20_260_101
     n_folds: int = Field(5, ge=2)
@@ -58,13 +59,6 @@ class SnapshotConfig(BaseModel):
     extract_date: date | None = Field(None, description="None: from the file name, else the latest registration.")
     models: tuple[ModelSpec, ...] = DEFAULT_MODELS
     tracking: TrackingConfig = TrackingConfig(experiment="ccni-benchmark", registered_model="ccni-risk")
-
-    @field_validator("config_version")
-    @classmethod
-    def _known_version(cls, value: int) -> int:
-        if value != CONFIG_VERSION:
-            raise ValueError(f"config_version {value} is not supported (expected {CONFIG_VERSION})")
-        return value
 
     @field_validator("dataset")
     @classmethod
