@@ -135,3 +135,20 @@ def test_reasons_in_batches_equal_reasons_at_once(small_world, lightgbm):
                               batch_charities=89)
     assert at_once["reasons_up"].notna().mean() > 0.9
     pd.testing.assert_frame_equal(in_batches, at_once)
+
+
+def test_reasons_are_each_charitys_sentences_in_order(small_world, lightgbm):
+    from risk_model.explain import explain
+    from risk_model.reasons import reason_codes
+
+    tables = (small_world.register, small_world.returns, small_world.case_log)
+    ranked, listed, _ = ranked_list(lightgbm, *tables, pd.Timestamp("2021-12-31"), 50, True, "lightgbm", "1")
+    listed_reasons = with_reasons(ranked, listed, lightgbm, small_world.returns, small_world.case_log, 3)
+    codes = reason_codes(listed, explain(lightgbm, listed).by_factor(), small_world.returns, small_world.case_log, 3)
+    expected = codes.groupby(["charity_number", "direction"])["sentence"].agg(lambda s: "; ".join(s)).unstack()
+    got = listed_reasons.set_index("charity_number")[["reasons_up", "reasons_down"]]
+    assert got["reasons_up"].notna().mean() > 0.9 and codes.groupby("charity_number").size().max() == 6
+    pd.testing.assert_series_equal(got["reasons_up"].sort_index(), expected["up"].reindex(got.index).sort_index(),
+                                   check_names=False)
+    pd.testing.assert_series_equal(got["reasons_down"].sort_index(),
+                                   expected["down"].reindex(got.index).sort_index(), check_names=False)
