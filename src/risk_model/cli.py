@@ -141,12 +141,12 @@ def _explanation_sample(tables, as_of: pd.Timestamp, seed: int) -> tuple[pd.Data
     from risk_model.features import build_features, population
 
     on_register = population(tables.register, as_of)
-    statement = ""
-    if len(on_register) > EXPLANATION_SAMPLE:
-        on_register = on_register.sample(n=EXPLANATION_SAMPLE, random_state=seed)
-        statement = (f"a random {EXPLANATION_SAMPLE:,} of the {len(population(tables.register, as_of)):,} "
-                     f"charities on the register at {as_of.date()} (seed {seed})")
-    return build_features(on_register, tables.returns, tables.case_log, as_of), statement
+    if len(on_register) <= EXPLANATION_SAMPLE:
+        return build_features(on_register, tables.returns, tables.case_log, as_of), ""
+    sample = on_register.sample(n=EXPLANATION_SAMPLE, random_state=seed)
+    statement = (f"a random {EXPLANATION_SAMPLE:,} of the {len(on_register):,} charities on the register at "
+                 f"{as_of.date()} (seed {seed})")
+    return build_features(sample, tables.returns, tables.case_log, as_of), statement
 
 
 @app.command()

@@ -40,7 +40,7 @@ from risk_model.features import build_features, open_inquiries, population
 from risk_model.ingest import CASE_LOG_DTYPES, REGISTER_DTYPES, RETURNS_DTYPES
 from risk_model.models import CentredLogisticRegression
 from risk_model import rank
-from risk_model.rank import rank_charities, risk_band
+from risk_model.rank import risk_band
 from risk_model.reasons import REASON_COLUMNS, reason_codes
 from risk_model.train import score
 

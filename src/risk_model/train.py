@@ -19,6 +19,7 @@ from risk_model.features import (
 )
 from risk_model.labels import build_labels
 from risk_model.models import build_pipeline, model_inputs
+from risk_model.parsing import is_in
 from risk_model.partitions import PARTITION_CHARITIES
 from risk_model.splits import TemporalFold, labelled_as_of_dates, temporal_folds
 
@@ -81,9 +82,8 @@ def build_panel(
             draw = np.random.default_rng([seed, as_of.toordinal()]).random(len(labels))
             keep &= (labels == 1) | (draw < sampling.negative_rate)
         kept = pd.Series(labels[keep], index=pd.Index(numbers.to_numpy()[keep], name="charity_number"))
-        chosen = register if keep.all() else register.loc[register["charity_number"].isin(kept.index)]
+        chosen = register.loc[is_in(register["charity_number"], kept.index)]
         features = build_features(chosen, prepared, case_log, as_of)
-        features = features.loc[features["charity_number"].isin(kept.index)]
         counts.append({
             "as_of": as_of, "population": n_population,
             "excluded_open_inquiry": n_population - len(numbers),
