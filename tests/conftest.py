@@ -31,6 +31,14 @@ def small_world_dir(tmp_path_factory) -> Path:
 
 
 @pytest.fixture(scope="session")
+def world(tmp_path_factory):
+    """The service tests' world: simulated, trained and its champion registered, once a session."""
+    from tests import test_serve_support
+
+    return test_serve_support.train_world(tmp_path_factory)
+
+
+@pytest.fixture(scope="session")
 def small_world(small_world_dir):
     """The small simulated world, ingested."""
     return ingest_folder(small_world_dir)

@@ -1,7 +1,5 @@
 """End to end on a small simulated world: ingest, train under temporal folds, log, register, rank."""
 
-from pathlib import Path
-
 import mlflow
 import pandas as pd
 import pytest

@@ -20,7 +20,7 @@ SPENDING = ["expenditure_gbp", "raising_funds_spending_gbp", "charitable_activit
 
 
 @pytest.fixture(scope="module")
-def world(tmp_path_factory):
+def register_world(tmp_path_factory):
     """A register-sized world (the default label needs one to have enough inquiries)."""
     out = tmp_path_factory.mktemp("behaviour_world")
     write_world(simulate(SimulationConfig(charities=25_000, first_year=2009, last_year=2021, seed=3)), out)
@@ -28,9 +28,9 @@ def world(tmp_path_factory):
 
 
 @pytest.fixture(scope="module")
-def model(world):
+def model(register_world):
     dates = [pd.Timestamp(f"{y}-04-01") for y in range(2012, 2020)]
-    panel, _ = build_panel(world.register, world.returns, world.case_log, dates, LabelConfig(),
+    panel, _ = build_panel(register_world.register, register_world.returns, register_world.case_log, dates, LabelConfig(),
                            pd.Timestamp("2021-12-31"))
     lightgbm = next(spec for spec in load_config().models if spec.kind == "lightgbm")
     return build_pipeline(lightgbm, seed=1).fit(model_inputs(panel), panel["label"].to_numpy())
@@ -48,13 +48,13 @@ def _overspend(returns: pd.DataFrame, numbers) -> pd.DataFrame:
     return changed
 
 
-def test_spending_above_income_moves_charities_up_and_the_reasons_say_so(model, world):
-    before = build_features(world.register, world.returns, world.case_log, AS_OF)
+def test_spending_above_income_moves_charities_up_and_the_reasons_say_so(model, register_world):
+    before = build_features(register_world.register, register_world.returns, register_world.case_log, AS_OF)
     prudent = before.loc[(before["spend_over_income_last3"] == 0) & (before["returns_due"] >= 4)
                          & (before["returns_outstanding"] == 0), "charity_number"].head(40).tolist()
     assert len(prudent) == 40
-    changed_returns = _overspend(world.returns, prudent)
-    after = build_features(world.register, changed_returns, world.case_log, AS_OF)
+    changed_returns = _overspend(register_world.returns, prudent)
+    after = build_features(register_world.register, changed_returns, register_world.case_log, AS_OF)
     # Charities whose returns leave income blank cannot overspend it; keep the ones that now do.
     overspent = after.set_index("charity_number").loc[prudent, "spend_over_income_last3"] == 3
     prudent = list(overspent.index[overspent])
@@ -68,7 +68,7 @@ def test_spending_above_income_moves_charities_up_and_the_reasons_say_so(model, 
 
     charity = moved.idxmax()
     row = after.loc[after["charity_number"] == charity].reset_index(drop=True)
-    reasons = reason_codes(row, explain(model, row).by_factor(), changed_returns, world.case_log, n=3)
+    reasons = reason_codes(row, explain(model, row).by_factor(), changed_returns, register_world.case_log, n=3)
     up = reasons.loc[reasons["direction"] == "up"].set_index("factor")
     spending_reasons = up.index.intersection(["spending_over_income", "spending_over_income_last3"])
     assert len(spending_reasons) >= 1, up["sentence"].tolist()

@@ -82,11 +82,6 @@ def hypothesis_files_in_tmp(tmp_path_factory):
 
 
 @pytest.fixture(scope="module")
-def world(tmp_path_factory):
-    return support.trained_world(tmp_path_factory)
-
-
-@pytest.fixture(scope="module")
 def client(world, tmp_path_factory):
     app = create_app(support.settings_for(world, support.database_url("sqlite", tmp_path_factory.mktemp("fuzz_db"))))
     with TestClient(app) as client:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import httpx
-import pytest
 
 from serve.security import Role
 from tests import test_hardening_support as hardening
@@ -11,11 +10,6 @@ from tests import test_serve_support as support
 
 CASE_OFFICER = support.headers(Role.case_officer)
 ANALYST = support.headers(Role.analyst)
-
-
-@pytest.fixture(scope="module")
-def world(tmp_path_factory):
-    return support.trained_world(tmp_path_factory)
 
 
 def test_acknowledged_feedback_survives_kill_9(world, tmp_path):

@@ -93,11 +93,6 @@ class Timeline:
     reload_error: str = ""
 
 
-@pytest.fixture(scope="module")
-def world(tmp_path_factory):
-    return support.trained_world(tmp_path_factory)
-
-
 @pytest.fixture
 def challenger(world):
     """A second registered version (the grid's other model), not champion until the test makes it so."""

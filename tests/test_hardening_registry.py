@@ -15,11 +15,6 @@ from tests import test_serve_support as support
 ADMIN = support.headers(Role.admin)
 
 
-@pytest.fixture(scope="module")
-def world(tmp_path_factory):
-    return support.trained_world(tmp_path_factory)
-
-
 def one_record(client: TestClient) -> dict:
     serving = client.app.state.serving.current
     number = sorted(serving.current.entries)[0]

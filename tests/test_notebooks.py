@@ -5,7 +5,6 @@ from pathlib import Path
 
 import mlflow
 import nbformat
-import pytest
 from mlflow.tracking import MlflowClient
 from nbclient import NotebookClient
 

@@ -14,11 +14,6 @@ from serve.main import create_app
 from tests import test_serve_support as support
 
 
-@pytest.fixture(scope="module")
-def world(tmp_path_factory):
-    return support.trained_world(tmp_path_factory)
-
-
 @pytest.fixture(scope="module", params=support.BACKENDS)
 def client(request, world, tmp_path_factory):
     url = support.database_url(request.param, tmp_path_factory.mktemp("db"))

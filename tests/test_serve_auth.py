@@ -33,11 +33,6 @@ ALLOWED: dict[str, set[Role]] = {
 
 
 @pytest.fixture(scope="module")
-def world(tmp_path_factory):
-    return support.trained_world(tmp_path_factory)
-
-
-@pytest.fixture(scope="module")
 def client(world, tmp_path_factory):
     app = create_app(support.settings_for(world, support.database_url("sqlite", tmp_path_factory.mktemp("db"))))
     with TestClient(app) as client:

@@ -34,11 +34,6 @@ AUDITOR = support.headers(Role.auditor)
 ADMIN = support.headers(Role.admin)
 
 
-@pytest.fixture(scope="module")
-def world(tmp_path_factory):
-    return support.trained_world(tmp_path_factory)
-
-
 @pytest.fixture(params=support.BACKENDS)
 def database_url(request, tmp_path):
     return support.database_url(request.param, tmp_path)

@@ -24,11 +24,6 @@ AS_OF = pd.Timestamp("2021-12-31")
 
 
 @pytest.fixture(scope="module")
-def world(tmp_path_factory):
-    return support.trained_world(tmp_path_factory)
-
-
-@pytest.fixture(scope="module")
 def champion(world):
     config = TrackingConfig(tracking_uri=world.tracking_uri, experiment="serve-tests",
                             registered_model=support.REGISTERED_MODEL)

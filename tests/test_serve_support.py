@@ -54,25 +54,21 @@ class TrainedWorld:
     champion_version: str
 
 
-_trained: TrainedWorld | None = None
 _tables = None
 
 
-def trained_world(tmp_path_factory: pytest.TempPathFactory) -> TrainedWorld:
-    """Simulate and train once per test session, whichever test module asks first."""
-    global _trained
-    if _trained is None:
-        work = tmp_path_factory.mktemp("serve_world")
-        write_world(simulate(WORLD), work / "data")
-        config = work / "experiment.yaml"
-        config.write_text(yaml.safe_dump(EXPERIMENT))
-        uri = f"sqlite:///{work / 'mlflow.db'}"
-        result = CliRunner().invoke(cli_app, ["train", str(work / "data"), "--config", str(config),
-                                              "--tracking-uri", uri, "--store", str(work / "mlruns")])
-        assert result.exit_code == 0, result.output + repr(result.exception)
-        version = MlflowClient(tracking_uri=uri).get_model_version_by_alias(REGISTERED_MODEL, "champion").version
-        _trained = TrainedWorld(work / "data", uri, work / "mlruns", str(version))
-    return _trained
+def train_world(tmp_path_factory: pytest.TempPathFactory) -> TrainedWorld:
+    """Simulate the small served world and train it through the CLI (conftest's `world` does it once)."""
+    work = tmp_path_factory.mktemp("serve_world")
+    write_world(simulate(WORLD), work / "data")
+    config = work / "experiment.yaml"
+    config.write_text(yaml.safe_dump(EXPERIMENT))
+    uri = f"sqlite:///{work / 'mlflow.db'}"
+    result = CliRunner().invoke(cli_app, ["train", str(work / "data"), "--config", str(config),
+                                          "--tracking-uri", uri, "--store", str(work / "mlruns")])
+    assert result.exit_code == 0, result.output + repr(result.exception)
+    version = MlflowClient(tracking_uri=uri).get_model_version_by_alias(REGISTERED_MODEL, "champion").version
+    return TrainedWorld(work / "data", uri, work / "mlruns", str(version))
 
 
 def world_tables(world: TrainedWorld):

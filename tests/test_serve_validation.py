@@ -20,11 +20,6 @@ CHARITY = {
 
 
 @pytest.fixture(scope="module")
-def world(tmp_path_factory):
-    return support.trained_world(tmp_path_factory)
-
-
-@pytest.fixture(scope="module")
 def client(world, tmp_path_factory):
     app = create_app(support.settings_for(world, support.database_url("sqlite", tmp_path_factory.mktemp("db"))))
     app.dependency_overrides[get_principal] = lambda: support.ADMIN

@@ -37,8 +37,7 @@ def _free_port() -> int:
 
 
 @pytest.fixture(scope="module")
-def base_url(tmp_path_factory):
-    world = support.trained_world(tmp_path_factory)
+def base_url(world, tmp_path_factory):
     url = support.database_url("sqlite", tmp_path_factory.mktemp("web_db"))
     app = create_app(support.settings_for(world, url))
     port = _free_port()
