@@ -24,6 +24,7 @@ from risk_model.columns import (
     SPENDING_BREAKDOWN,
 )
 from risk_model.simulate import FILE_NAMES, SimulationConfig, simulate, write_world
+from risk_model.simulate_misconduct import MISCONDUCT_COLUMNS
 from risk_model.simulate_text import OBJECTIVES
 from risk_model.vocab import (
     ACTIVITIES,
@@ -46,6 +47,7 @@ HEADERS = {
     "returns": RETURNS_COLUMNS,
     "case_log": CASE_LOG_COLUMNS,
     "latent_risk": LATENT_RISK_COLUMNS,
+    "misconduct": MISCONDUCT_COLUMNS,
 }
 
 
@@ -349,6 +351,81 @@ def test_regulatory_action_falls_mostly_on_real_misconduct(medium):
     concerned = set(log.loc[log["Event"] == "concern_received", "Charity Number"])
     assert ever[list(acted)].mean() > 0.5
     assert ever[list(concerned - acted)].mean() < ever[list(acted)].mean() / 2
+
+
+def _episodes(world) -> pd.DataFrame:
+    m = world["misconduct"]
+    return m.assign(start=dates(m["Started"]), end=dates(m["Ended"]), reached=dates(m["Reached"]))
+
+
+def test_episodes_are_ordered_in_time_and_agree_with_the_yearly_flags(medium):
+    e = _episodes(medium)
+    assert len(e) > 100 and set(e["Shows as"]) == {"level signals", "change only"}
+    assert (e["start"] <= EXTRACT).all() and e["start"].notna().all()
+    ended = e["end"].notna()
+    assert (e.loc[ended, "end"] >= e.loc[ended, "start"]).all() and (e.loc[ended, "end"] <= EXTRACT).all()
+    assert e["end"].isna().any()  # some still going on at the extract
+    # no charity is in two episodes at once
+    ordered = e.sort_values(["Charity Number", "start"])
+    same = ordered["Charity Number"].eq(ordered["Charity Number"].shift())
+    assert (ordered.loc[same, "start"] > ordered["end"].shift()[same]).all()
+    latent = medium["latent_risk"]
+    flagged = set(zip(latent.loc[latent["Misconduct"] == "1", "Charity Number"], latent.loc[latent["Misconduct"] == "1", "Year"]))
+    from_episodes = {(n, str(y)) for n, s_, f_ in zip(e["Charity Number"], e["start"], e["end"].fillna(EXTRACT))
+                     for y in range(s_.year, f_.year + 1)}
+    assert flagged == from_episodes
+
+
+def test_the_regulator_reaches_an_episode_only_through_an_inquiry_into_it(medium):
+    e = _episodes(medium).loc[lambda f: f["reached"].notna()]
+    log = medium["case_log"].assign(date=lambda f: dates(f["Date"]))
+    opened = set(zip(log.loc[log["Event"] == "inquiry_opened", "Charity Number"],
+                     log.loc[log["Event"] == "inquiry_opened", "date"]))
+    assert len(e) > 50
+    assert all((n, d) in opened for n, d in zip(e["Charity Number"], e["reached"]))
+    assert (e["reached"] >= e["start"]).all()
+    # most episodes are never reached while they last: the proactive list's room to add value
+    share_reached = _episodes(medium)["reached"].notna().mean()
+    assert 0.3 < share_reached < 0.8
+
+
+def test_inquiry_outcomes_depend_on_whether_the_misconduct_is_real(medium):
+    e = _episodes(medium)
+    log = medium["case_log"].assign(date=lambda f: dates(f["Date"]))
+    closed = log.loc[log["Event"] == "inquiry_closed"]
+    reached = set(zip(e["Charity Number"], e["reached"]))
+    opened = log.loc[log["Event"] == "inquiry_opened"].reset_index(drop=True)
+    real = np.array([(n, d) in reached for n, d in zip(opened["Charity Number"], opened["date"])])
+    closing = closed[["Charity Number", "date", "Outcome"]].rename(columns={"Outcome": "closing"}).sort_values("date")
+    outcome = pd.merge_asof(opened[["Charity Number", "date"]].sort_values("date"), closing, on="date",
+                            by="Charity Number", direction="forward")
+    outcome = outcome.set_index(["Charity Number", "date"])["closing"]
+    outcomes = np.array([outcome.get((n, d)) for n, d in zip(opened["Charity Number"], opened["date"])], dtype=object)
+    substantiated = np.isin(outcomes, ["guidance_issued", "regulatory_action"])
+    known = pd.notna(outcomes)
+    assert real.sum() > 30 and (~real).sum() > 30
+    assert substantiated[real & known].mean() > substantiated[~real & known].mean() + 0.3
+
+
+def test_change_only_misconduct_moves_other_income_and_trustees_and_innocent_charities_change_too(medium):
+    e = _episodes(medium)
+    returns = returns_with_dates(medium)
+    returns = returns.assign(other=pd.to_numeric(returns["Other income"].replace("", np.nan)),
+                             income=pd.to_numeric(returns["Total income"].replace("", np.nan)))
+    share = (returns["other"] / returns["income"].where(returns["income"] > 0)).fillna(0)
+    change = e.loc[e["Shows as"] == "change only"]
+
+    def rows_during(episodes):
+        keys = {(n, y) for n, s_, f_ in zip(episodes["Charity Number"], episodes["start"],
+                                             episodes["end"].fillna(EXTRACT)) for y in range(s_.year, f_.year + 1)}
+        return [(n, int(y)) in keys for n, y in zip(returns["Charity Number"], returns["Year"])]
+    during_change = np.array(rows_during(change))
+    during_any = np.array(rows_during(e))
+    assert during_change.sum() > 100
+    assert share[during_change].median() > 3 * share[~during_any].median() + 0.1
+    # innocent look-alikes: plenty of charities never engaged in misconduct show big "other income" too
+    innocent = ~returns["Charity Number"].isin(set(e["Charity Number"]))
+    assert (share[innocent] > 0.25).sum() > (share[during_change] > 0.25).sum()
 
 
 def test_young_charities_carry_more_risk(small):

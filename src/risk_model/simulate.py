@@ -7,24 +7,32 @@ The generative story, run one year at a time over every charity at once:
    (wound up, removed at their own request, merged, united congregations), tiny and young ones
    more often. Leaving is never misconduct.
 2. Traits. Each charity has fixed attributes drawn from OSCR's own frequencies (form, area,
-   purposes, year end), a persistent size (about 57% have income up to £25k, a long upper tail)
-   and a latent propensity z ~ N(0, 1) that drifts slowly and is raised while a charity is young.
-3. Misconduct. In each year a charity commits misconduct with probability
-   p = sigmoid(base + scale * z + year effect), so roughly 0.5-1% of charities a year.
+   purposes, year end), a size (about 57% have income up to £25k, a long upper tail) and a latent
+   propensity z ~ N(0, 1) that drifts slowly and is raised while a charity is young. Ordinary life
+   changes some traits now and then: a new grant, a shop opened, a board renewed, volunteers
+   coming and going, a new financial year end, a one-off legacy or asset sale.
+3. Misconduct. A charity not already engaged in it starts an episode of misconduct in a year with
+   probability p = sigmoid(base + scale * z + year effect); an episode goes on until the charity
+   stops (a yearly hazard), leaves, or an inquiry opened during it ends with guidance or action
+   (simulate_misconduct).
 4. Returns. z leaks, noisily, into the annual return: late or missing accounts, spending above
-   income for successive years, abrupt income swings, few trustees, trading-heavy income. Innocent
-   charities show every one of these by chance, so no single signal identifies misconduct.
+   income for successive years, abrupt income swings, few trustees, trading-heavy income. Half the
+   episodes raise those signals further; the other half show only as change: money passing
+   through "other" income and spending, trustees leaving, volunteers falling away, sometimes a new
+   year end. Innocent charities show every one of these by chance or by ordinary life.
 5. Case log. The regulator sees only what is reported: concerns (mostly about visible, innocent
    charities; misconduct makes one far likelier), some opened as inquiries weeks later (likelier
-   when misconduct is real and the returns look wrong), closed 2-12 months on with no action,
-   guidance or regulatory action. Labels are therefore selective.
+   when the concern is grounded and the returns look wrong), closed 2-12 months on with no action,
+   guidance or regulatory action, the latter two far likelier when the misconduct is real.
 6. Extract. Everything is cut at 31 December of the last year: returns not yet due are absent, and
-   returns received or events dated after it are blank or absent. latent_risk.csv keeps the truth.
+   returns received or events dated after it are blank or absent. The truth is written apart:
+   latent_risk.csv (each charity-year's chance of starting misconduct, and whether it was engaged
+   in it) and misconduct.csv (every episode: started, ended, and when the regulator reached it).
 
 Every step is vectorised over charities (the only Python loop is over years), and columns are
 built as Arrow strings, so millions of charities fit in a few minutes and a few GiB.
-simulate_register draws the charities and lays out the register files; simulate_text holds the
-word lists and OSCR's string formats.
+simulate_register draws the charities and lays out the register files; simulate_misconduct
+holds the episodes and the case log; simulate_text holds the word lists and OSCR's formats.
 """
 
 from __future__ import annotations
@@ -46,6 +54,7 @@ from risk_model.columns import (
     RETURNS_COLUMNS,
     SPENDING_BREAKDOWN,
 )
+from risk_model.simulate_misconduct import Episodes, case_events, case_log_table, step_episodes
 from risk_model.simulate_register import (
     Charities,
     add_months,
@@ -54,9 +63,8 @@ from risk_model.simulate_register import (
     register_tables,
     year_end_days,
 )
-from risk_model.vocab import CASE_EVENTS, CASE_OUTCOMES
 
-FILE_NAMES: tuple[str, ...] = ("register", "former", "returns", "case_log", "latent_risk")
+FILE_NAMES: tuple[str, ...] = ("register", "former", "returns", "case_log", "latent_risk", "misconduct")
 
 
 class SimulationConfig(BaseModel, frozen=True, extra="forbid"):
@@ -95,6 +103,13 @@ class SimulationConfig(BaseModel, frozen=True, extra="forbid"):
         0.8, description="Extra propensity of a newly registered charity, in standard deviations.")
     young_charity_years: float = Field(
         4.0, gt=0, description="Years over which the young-charity extra fades by a factor of e.")
+    misconduct_stop_rate: float = Field(
+        0.3, ge=0, le=1, description="Yearly chance that a charity stops its misconduct of its own accord.")
+    change_only_share: float = Field(
+        0.5, ge=0, le=1,
+        description="Share of episodes that show in the returns only as change, not in the level signals.")
+    change_year_end_share: float = Field(
+        0.3, ge=0, le=1, description="Share of change-only episodes that come with a new financial year end.")
 
     # signals in the annual return
     late_filing_base_log_odds: float = Field(
@@ -122,7 +137,21 @@ class SimulationConfig(BaseModel, frozen=True, extra="forbid"):
         description="Log-multiplier of the trading-income weight per standard deviation of z.",
     )
     misconduct_signal_log_odds: float = Field(
-        1.0, description="Extra log-odds of each return signal in a year of misconduct.")
+        1.0, description="Extra log-odds of each level signal in a year of misconduct (not change-only).")
+    passthrough_share_of_income: tuple[float, float] = Field(
+        (0.3, 0.9),
+        description="Range of the money passed through 'other' income and spending in a change-only episode, "
+                    "as a share of usual income.",
+    )
+
+    # ordinary life: innocent changes that look like misconduct's (yearly chances)
+    new_grant_rate: float = Field(0.03, ge=0, le=1, description="A new grant lifts charitable-activities income.")
+    shop_opened_rate: float = Field(0.015, ge=0, le=1, description="A shop lifts trading income and fundraising costs.")
+    board_renewed_rate: float = Field(0.04, ge=0, le=1, description="The board grows or shrinks by 2-4 trustees.")
+    volunteers_change_rate: float = Field(0.03, ge=0, le=1, description="Volunteer numbers move to a new level.")
+    year_end_change_rate: float = Field(0.01, ge=0, le=1, description="A new financial year end.")
+    one_off_income_rate: float = Field(
+        0.03, ge=0, le=1, description="Chance a return holds a one-off legacy or asset sale in 'other' income.")
 
     # the case log
     concern_base_log_rate: float = Field(
@@ -146,11 +175,15 @@ class SimulationConfig(BaseModel, frozen=True, extra="forbid"):
     inquiry_signal_log_odds: float = Field(
         0.4, description="Added log-odds of an inquiry per warning sign in the latest return.")
     regulatory_action_base_log_odds: float = Field(
-        -2.0,
+        -2.6,
         description="Log-odds that an inquiry into an innocent charity ends in regulatory action.",
     )
     regulatory_action_misconduct_log_odds: float = Field(
-        3.5, description="Added log-odds of regulatory action when the misconduct is real.")
+        3.8, description="Added log-odds of regulatory action when the misconduct is real.")
+    guidance_base_log_odds: float = Field(
+        -0.6, description="Log-odds of guidance for an inquiry into an innocent charity that ends without action.")
+    guidance_misconduct_log_odds: float = Field(
+        1.6, description="Added log-odds of guidance (rather than no action) when the misconduct is real.")
 
     @model_validator(mode="after")
     def _period_in_order(self) -> SimulationConfig:
@@ -176,14 +209,16 @@ def simulate(config: SimulationConfig) -> dict[str, pd.DataFrame]:
     """Simulate a world: OSCR-shaped string frames keyed by file name, with raw headers."""
     rng = np.random.default_rng(config.seed)
     charities = draw_charities(config, rng)
-    returns, latent, events = _run_years(config, charities, rng)
+    returns, latent, events, episodes = _run_years(config, charities, rng)
     register, former = register_tables(config, charities, rng)
+    extract = int(day_number(config.last_year, 12, 31))
     tables = {
         "register": register,
         "former": former,
         "returns": pa.concat_tables(returns),
-        "case_log": _case_log_table(config, charities, events),
+        "case_log": case_log_table(charities, events, extract),
         "latent_risk": pa.concat_tables(latent),
+        "misconduct": episodes.table(charities, extract),
     }
     return {name: tables[name].to_pandas() for name in FILE_NAMES}
 
@@ -226,7 +261,7 @@ class _Carry:
 
 
 def _run_years(cfg: SimulationConfig, ch: Charities, rng: np.random.Generator):
-    """Walk the period a year at a time; return returns and latent-risk chunks and case events."""
+    """Walk the period a year at a time; return returns and latent-risk chunks, case events and episodes."""
     n = len(ch.registered)
     extract = int(day_number(cfg.last_year, 12, 31))
     rho = cfg.propensity_persistence
@@ -237,6 +272,7 @@ def _run_years(cfg: SimulationConfig, ch: Charities, rng: np.random.Generator):
         warning_signs=np.zeros(n, np.int64),
         inquiry_open_until=np.full(n, -1, np.int64),
     )
+    episodes = Episodes.none(n)
     returns, latent, events = [], [], []
     for year in range(cfg.first_year, cfg.last_year + 1):
         jan1, dec31 = int(day_number(year)), int(day_number(year, 12, 31))
@@ -250,19 +286,23 @@ def _run_years(cfg: SimulationConfig, ch: Charities, rng: np.random.Generator):
         year_effect = rng.normal(0.0, cfg.misconduct_year_sd_log_odds)
         log_odds = cfg.misconduct_base_log_odds + cfg.misconduct_log_odds_per_sd * z + year_effect
         p = _sigmoid(log_odds)
-        misconduct = on_register & (rng.random(n) < p)
 
         _leave(cfg, ch, rng, on_register, age_years, jan1, dec31)
-        events.append(_case_events(cfg, ch, rng, carry, on_register, z, misconduct, jan1, dec31))
-        returns.append(_annual_returns(cfg, ch, rng, carry, year, z, misconduct, extract))
+        _ordinary_life(cfg, ch, rng, on_register)
+        step_episodes(cfg, ch, episodes, rng, on_register, p, jan1, dec31)
+        events.append(case_events(cfg, ch, episodes, rng, carry.warning_signs, carry.inquiry_open_until,
+                                  on_register, z, jan1, dec31))
+        engaged, _, _ = episodes.active_between(jan1, dec31, ch.ceased)
+        returns.append(_annual_returns(cfg, ch, rng, carry, year, z, engaged, episodes, extract))
         who = np.flatnonzero(on_register)
         latent.append(pa.table({
             "Charity Number": ch.number.take(who),
             "Year": text.repeat(str(year), len(who)),
             "Misconduct probability": text.format_probabilities(p[who]),
-            "Misconduct": text.format_ints(misconduct[who]),
+            "Misconduct": text.format_ints(engaged[who]),
         }))
-    return returns, latent, events
+        episodes.close_finished(dec31)
+    return returns, latent, events, episodes
 
 
 def _leave(cfg, ch, rng, on_register, age_years, jan1: int, dec31: int) -> None:
@@ -280,14 +320,38 @@ def _leave(cfg, ch, rng, on_register, age_years, jan1: int, dec31: int) -> None:
     ch.ceased = np.where(leaves, ceased, ch.ceased)
 
 
-def _annual_returns(cfg, ch, rng, carry, year: int, z, misconduct, extract: int) -> pa.Table:
+def _ordinary_life(cfg, ch, rng, on_register) -> None:
+    """Innocent changes of this year that last: grants, shops, boards, volunteers, year ends."""
+    n = len(on_register)
+
+    def happens(rate: float) -> np.ndarray:
+        return on_register & (rng.random(n) < rate)
+
+    grant = happens(cfg.new_grant_rate)
+    ch.log_size = ch.log_size + np.where(grant, np.log(rng.uniform(1.4, 2.6, n)), 0.0)
+    ch.income_weights[grant, 1] *= 3.0
+    shop = happens(cfg.shop_opened_rate)
+    ch.log_size = ch.log_size + np.where(shop, np.log(1.25), 0.0)
+    ch.income_weights[shop, 2] *= 4.0
+    ch.spending_weights[shop, 0] *= 3.0
+    board = happens(cfg.board_renewed_rate)
+    step = rng.choice([-4, -3, -2, 2, 3, 4], n)
+    ch.trustees_base = np.where(board, np.clip(ch.trustees_base + step, 1, 30), ch.trustees_base)
+    volunteers = happens(cfg.volunteers_change_rate)
+    ch.volunteers_mean = np.where(volunteers, ch.volunteers_mean * rng.lognormal(0.0, 0.8, n), ch.volunteers_mean)
+    moves = happens(cfg.year_end_change_rate)
+    ch.year_end_code = np.where(moves, (ch.year_end_code + rng.integers(1, 13, n)) % 13, ch.year_end_code)
+
+
+def _annual_returns(cfg, ch, rng, carry, year: int, z, engaged, episodes: Episodes, extract: int) -> pa.Table:
     """Returns for financial years ending in this year that fell due by the extract date."""
     year_end = year_end_days(year, ch.year_end_code)
     due = add_months(year_end, RETURN_DUE_MONTHS)
     expected = (year_end >= ch.registered + _FIRST_RETURN_DAYS) & (year_end < ch.ceased)
     i = np.flatnonzero(expected & (due <= extract))
     m, zi, year_end, due = len(i), z[i], year_end[i], due[i]
-    boost = cfg.misconduct_signal_log_odds * misconduct[i]
+    change_only = engaged[i] & episodes.change_only[i]
+    boost = cfg.misconduct_signal_log_odds * (engaged[i] & ~change_only)
 
     def happens(base: float, per_sd: float, extra=0.0) -> np.ndarray:
         return rng.random(m) < _sigmoid(base + per_sd * zi + boost + extra)
@@ -308,15 +372,24 @@ def _annual_returns(cfg, ch, rng, carry, year: int, z, misconduct, extract: int)
     income_weights[:, 2] *= np.exp(cfg.trading_share_log_per_sd * zi)
     spending_jitter = rng.lognormal(0.0, 0.25, (m, len(SPENDING_BREAKDOWN)))
     spending_weights = ch.spending_weights[i] * spending_jitter
-    money = np.column_stack([
-        income, expenditure, _split(income, income_weights), _split(expenditure, spending_weights),
-    ])
+    income_parts = _split(income, income_weights)
+    spending_parts = _split(expenditure, spending_weights)
+    # a one-off legacy or asset sale lands in "other" income; money passed through in a
+    # change-only episode comes in as "other" income and goes out as "other" spending
+    one_off = (rng.random(m) < cfg.one_off_income_rate) * np.rint(np.exp(usual_log) * rng.uniform(0.3, 1.2, m))
+    low, high = cfg.passthrough_share_of_income
+    passed_in = change_only * np.rint(np.exp(usual_log) * rng.uniform(low, high, m))
+    passed_out = np.rint(passed_in * rng.uniform(1.0, 1.4, m))
+    income_parts[:, 4] += one_off + passed_in
+    spending_parts[:, 2] += passed_out
+    income, expenditure = income + one_off + passed_in, expenditure + passed_out
+    money = np.column_stack([income, expenditure, income_parts, spending_parts])
 
     trustees = ch.trustees_base[i] - cfg.fewer_trustees_per_sd * zi + rng.normal(0, 0.6, m)
-    trustees = np.clip(np.rint(trustees), 1, 30)
-    employees = np.rint(np.maximum(income - 30_000, 0) / 35_000 * ch.staff_ratio[i])
+    trustees = np.clip(np.rint(trustees) - change_only * episodes.trustees_leaving[i], 1, 30)
+    employees = np.rint(np.maximum(income - passed_in - one_off - 30_000, 0) / 35_000 * ch.staff_ratio[i])
     employees = np.where((employees == 0) & (income > 15_000) & (rng.random(m) < 0.1), 1, employees)
-    volunteers = rng.poisson(ch.volunteers_mean[i])
+    volunteers = rng.poisson(ch.volunteers_mean[i] * np.where(change_only, 0.35, 1.0))
     # counts go unreported more often in older returns
     unknown = rng.random((m, 3)) < min(0.6, 0.03 + 0.35 * np.exp(-(year - 2008) / 4))
 
@@ -355,72 +428,3 @@ def _split(total: np.ndarray, weights: np.ndarray) -> np.ndarray:
     parts = np.floor(total[:, None] * weights / weights.sum(axis=1, keepdims=True))
     parts[np.arange(len(total)), weights.argmax(axis=1)] += total - parts.sum(axis=1)
     return parts
-
-
-def _case_events(
-    cfg, ch, rng, carry, on_register, z, misconduct, jan1: int, dec31: int
-) -> np.ndarray:
-    """This year's concerns and the inquiries they open and close.
-
-    Rows are (charity, day, event code, outcome code or -1), codes indexing CASE_EVENTS and
-    CASE_OUTCOMES.
-    """
-    i = np.flatnonzero(on_register)
-    start = np.maximum(jan1, ch.registered[i])
-    length = np.minimum(dec31, ch.ceased[i]) - start + 1
-    background = np.exp(
-        cfg.concern_base_log_rate
-        + cfg.concern_visibility_log_rate * ch.visibility[i]
-        + cfg.concern_city_log_rate * ch.city[i]
-        + cfg.concern_propensity_log_rate * z[i]
-    )
-    rate = (background + cfg.concern_misconduct_rate * misconduct[i]) * length / (dec31 - jan1 + 1)
-    count = rng.poisson(rate)
-    who = np.repeat(i, count)
-    offset = rng.random(len(who)) * np.repeat(length, count)
-    day = np.repeat(start, count) + offset.astype(np.int64)
-    grounded = misconduct[who]
-
-    # the regulator opens at most one inquiry a year per charity, and never two at once
-    p_inquiry = _sigmoid(
-        cfg.inquiry_base_log_odds
-        + cfg.inquiry_misconduct_log_odds * grounded
-        + cfg.inquiry_signal_log_odds * carry.warning_signs[who]
-    )
-    taken = np.flatnonzero(rng.random(len(who)) < p_inquiry)
-    taken = taken[np.lexsort((day[taken], who[taken]))]
-    taken = taken[np.r_[True, who[taken][1:] != who[taken][:-1]]] if len(taken) else taken
-    opened = day[taken] + 7 + rng.exponential(21.0, len(taken)).astype(np.int64)
-    fresh = opened > carry.inquiry_open_until[who[taken]]
-    taken, opened = taken[fresh], opened[fresh]
-    closed = opened + rng.integers(60, 366, len(taken))
-    carry.inquiry_open_until[who[taken]] = closed
-    p_action = _sigmoid(
-        cfg.regulatory_action_base_log_odds
-        + cfg.regulatory_action_misconduct_log_odds * grounded[taken]
-    )
-    guidance = rng.random(len(taken)) < 0.55
-    outcome = np.where(rng.random(len(taken)) < p_action, 2, np.where(guidance, 1, 0))
-
-    def rows(charity, days, event, outcomes):
-        return np.column_stack([charity, days, np.full(len(days), event), outcomes])
-
-    return np.concatenate([
-        rows(who, day, 0, np.full(len(who), -1)),
-        rows(who[taken], opened, 1, np.full(len(taken), -1)),
-        rows(who[taken], closed, 2, outcome),
-    ]).astype(np.int64)
-
-
-def _case_log_table(cfg: SimulationConfig, ch: Charities, events: list[np.ndarray]) -> pa.Table:
-    """The case log as the regulator would export it on the extract date, in date order."""
-    e = np.concatenate(events)
-    e = e[e[:, 1] <= day_number(cfg.last_year, 12, 31)]
-    e = e[np.lexsort((e[:, 0], e[:, 2], e[:, 1]))]
-    outcome = np.where(e[:, 3] < 0, len(CASE_OUTCOMES), e[:, 3])
-    return pa.table({
-        "Charity Number": ch.number.take(e[:, 0]),
-        "Date": text.format_days(e[:, 1]),
-        "Event": text.gather(CASE_EVENTS, e[:, 2]),
-        "Outcome": text.gather(CASE_OUTCOMES + ("",), outcome),
-    })
