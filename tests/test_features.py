@@ -52,13 +52,58 @@ def test_spending_over_income_counts_last_three_received_returns():
     assert row["spend_over_income_ratio_latest"] == pytest.approx(1.2)
 
 
-def test_income_change_and_swing_are_log_ratios():
+def test_income_change_and_jump_are_log_ratios():
     reg = f.register({})
     rows = f.annual_returns("SC000001", range(2016, 2018), income=10_000, expenditure=10_000)
     rows += f.annual_returns("SC000001", range(2018, 2019), income=100_000, expenditure=10_000)
     row = _one(build_features(reg, f.returns(*rows), f.case_log(), AS_OF), "SC000001")
-    assert row["income_change_log_latest"] == pytest.approx(np.log1p(100_000) - np.log1p(10_000))
-    assert row["income_swing_max_log_last3"] == pytest.approx(np.log1p(100_000) - np.log1p(10_000))
+    assert row["income_change_1y"] == pytest.approx(np.log1p(100_000) - np.log1p(10_000))
+    assert row["income_jump_max_3y"] == pytest.approx(np.log1p(100_000) - np.log1p(10_000))
+    assert row["spending_change_1y"] == pytest.approx(0.0)
+
+
+def test_change_features_of_every_return_field():
+    """Year-on-year and multi-year changes, the largest jump and the years since the last marked
+    change, on the log scale for money and headcounts and by the number for trustees."""
+    reg = f.register({})
+    incomes, others, trustees = (10_000, 10_000, 10_000, 20_000), (0, 0, 0, 8_000), (9.0, 9.0, 9.0, 5.0)
+    rows = []
+    for year, income, other, people in zip(range(2015, 2019), incomes, others, trustees):
+        rows += f.annual_returns("SC000001", range(year, year + 1), income=income, expenditure=income,
+                                 other_income_gbp=other, trustees=people, volunteers=30.0)
+    row = _one(build_features(reg, f.returns(*rows), f.case_log(), AS_OF), "SC000001")
+    assert row["income_change_1y"] == pytest.approx(np.log1p(20_000) - np.log1p(10_000))
+    # latest against the mean of the three returns before (on the log scale)
+    assert row["income_change_3y"] == pytest.approx(np.log1p(20_000) - np.log1p(10_000))
+    assert row["other_income_change_1y"] == pytest.approx(np.log1p(8_000))
+    assert row["trustees_change_1y"] == -4
+    assert row["trustees_jump_max_3y"] == 4
+    assert row["volunteers_change_1y"] == 0
+    # the step came with the return for the year ending 31 March 2018
+    expected_years = (AS_OF - pd.Timestamp("2018-03-31")).days / 365.25
+    assert row["income_years_since_change"] == pytest.approx(expected_years)
+    assert row["trustees_years_since_change"] == pytest.approx(expected_years)
+    assert np.isnan(row["volunteers_years_since_change"])  # never changed in the record
+    assert row["year_end_changed_latest"] == 0
+    assert np.isnan(row["years_since_year_end_change"])
+
+
+def test_a_single_return_has_no_change_yet():
+    reg = f.register({})
+    rows = f.annual_returns("SC000001", range(2018, 2019), income=10_000, expenditure=10_000)
+    row = _one(build_features(reg, f.returns(*rows), f.case_log(), AS_OF), "SC000001")
+    assert np.isnan(row["income_change_1y"]) and np.isnan(row["income_change_3y"])
+    assert np.isnan(row["year_end_changed_latest"])
+
+
+def test_a_new_financial_year_end_is_seen():
+    reg = f.register({})
+    rows = f.annual_returns("SC000001", range(2016, 2018), income=10_000, expenditure=10_000)
+    rows.append({"charity_number": "SC000001", "year_end": pd.Timestamp("2018-12-31"),
+                 "date_received": pd.Timestamp("2019-06-30"), "income_gbp": 10_000.0, "expenditure_gbp": 10_000.0})
+    row = _one(build_features(reg, f.returns(*rows), f.case_log(), AS_OF), "SC000001")
+    assert row["year_end_changed_latest"] == 1
+    assert row["years_since_year_end_change"] == pytest.approx((AS_OF - pd.Timestamp("2018-12-31")).days / 365.25)
 
 
 def test_late_returns_and_mean_days_late():
@@ -82,7 +127,7 @@ def test_missing_values_are_flagged_not_filled():
     assert features.loc["SC000002", "missing__return"] == 1
     assert np.isnan(features.loc["SC000002", "income_latest_gbp"])
     assert features.loc["SC000002", "constitutional_form"] == "Unknown"
-    assert features.loc["SC000002", "missing__profile"] == 1
+    assert features.loc["SC000002", "n_purposes"] == 0
     assert features.loc["SC000002", "income_band"] == "no return"
 
 
@@ -101,6 +146,24 @@ def test_case_log_events_before_as_of_only():
     assert row["inquiries_prior"] == 1
     assert row["regulatory_actions_prior"] == 1
     assert row["days_since_last_concern"] == (AS_OF - pd.Timestamp("2019-06-10")).days
+    # the 2019 concern was taken up by the inquiry, which has closed
+    assert row["open_concern"] == 0 and row["open_inquiry"] == 0
+
+
+def test_open_concern_and_open_inquiry():
+    reg = f.register({}, {}, {}, {})
+    log = f.case_log(
+        ("SC000001", "2019-11-01", "concern_received", None),               # waiting: no inquiry since
+        ("SC000002", "2019-11-01", "concern_received", None),
+        ("SC000002", "2019-12-01", "inquiry_opened", None),                 # open at the as-of date
+        ("SC000003", "2018-01-01", "concern_received", None),               # too old to wait
+        ("SC000004", "2019-06-01", "inquiry_opened", None),
+        ("SC000004", "2019-09-01", "inquiry_closed", "no_action"),
+        ("SC000004", "2020-01-15", "concern_received", None),               # a new concern after it closed
+    )
+    features = build_features(reg, f.returns(), log, AS_OF).set_index("charity_number")
+    assert features["open_concern"].to_dict() == {"SC000001": 1, "SC000002": 0, "SC000003": 0, "SC000004": 1}
+    assert features["open_inquiry"].to_dict() == {"SC000001": 0, "SC000002": 1, "SC000003": 0, "SC000004": 0}
 
 
 def test_multi_valued_fields_are_multi_hot():

@@ -10,9 +10,16 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from risk_model.features import CATEGORICAL_FEATURES, FEATURE_COLUMNS
+from risk_model.features import CATEGORICAL_FEATURES, CHANGE_FIELDS, CHANGE_KINDS, FEATURE_COLUMNS
 
-GROUPS: tuple[str, ...] = ("finance", "filing", "governance", "profile", "history")
+GROUPS: tuple[str, ...] = ("finance", "change", "filing", "governance", "profile", "history")
+
+
+def _changes_of(*stems: str) -> tuple[str, ...]:
+    """The change features (CHANGE_KINDS) of the return fields with these stems."""
+    known = {stem for stem, _, _ in CHANGE_FIELDS.values()}
+    assert set(stems) <= known, set(stems) - known
+    return tuple(f"{stem}_{kind}" for stem in stems for kind in CHANGE_KINDS)
 
 
 @dataclass(frozen=True)
@@ -32,12 +39,21 @@ FACTORS: tuple[Factor, ...] = (
            ("spend_over_income_ratio_latest",)),
     Factor("spending_over_income_last3", "spending over income, last 3 returns", "finance",
            ("spend_over_income_last3",)),
-    Factor("income_change", "change in income between returns", "finance",
-           ("income_change_log_latest", "income_swing_max_log_last3")),
     Factor("income_sources", "sources of income", "finance",
            ("trading_income_share_latest", "donations_income_share_latest", "investments_income_share_latest")),
     Factor("charitable_spending", "share of spending on charitable activities", "finance",
            ("charitable_spending_share_latest",)),
+    Factor("income_change", "change in income between returns", "change", _changes_of("income")),
+    Factor("spending_change", "change in spending between returns", "change", _changes_of("spending")),
+    Factor("income_sources_change", "change in the sources of income", "change",
+           _changes_of("donations_income", "charitable_income", "trading_income", "investments_income",
+                       "other_income")),
+    Factor("spending_parts_change", "change in what the money was spent on", "change",
+           _changes_of("fundraising_spending", "charitable_spending", "other_spending")),
+    Factor("trustees_change", "change in the number of trustees", "change", _changes_of("trustees")),
+    Factor("staff_change", "change in employees and volunteers", "change", _changes_of("employees", "volunteers")),
+    Factor("year_end_change", "change of financial year end", "change",
+           ("year_end_changed_latest", "years_since_year_end_change")),
     Factor("trustees", "number of trustees", "governance", ("trustees_latest", "missing__trustees")),
     Factor("employees", "employees", "governance", ("employees_latest", "missing__employees")),
     Factor("volunteers", "volunteers", "governance", ("volunteers_latest", "missing__volunteers")),
@@ -54,21 +70,25 @@ FACTORS: tuple[Factor, ...] = (
            tuple(f for f in FEATURE_COLUMNS if f.startswith("purpose__")) + ("n_purposes",)),
     Factor("beneficiaries", "beneficiaries", "profile", tuple(f for f in FEATURE_COLUMNS if f.startswith("beneficiary__"))),
     Factor("activities", "activities", "profile", tuple(f for f in FEATURE_COLUMNS if f.startswith("activity__"))),
-    Factor("register_details", "register details on file", "profile", ("missing__profile",)),
-    Factor("concerns", "concerns received", "history", ("concerns_prior", "concerns_last_12m", "days_since_last_concern")),
+    Factor("concerns", "concerns received", "history",
+           ("concerns_prior", "concerns_last_12m", "days_since_last_concern", "open_concern")),
     Factor("inquiries", "previous inquiries", "history",
-           ("inquiries_prior", "regulatory_actions_prior", "guidance_prior")),
+           ("inquiries_prior", "regulatory_actions_prior", "guidance_prior", "open_inquiry")),
 )
 FACTOR_BY_ID: dict[str, Factor] = {f.id: f for f in FACTORS}
 FEATURE_TO_FACTOR: dict[str, str] = {feature: f.id for f in FACTORS for feature in f.features}
 
 _PREFIX = re.compile(r"^[a-z]+__")
+_TRANSFORMERS = {"num", "log", "money", "cat"}
+_MISSING = "missingindicator_"
 
 
 def source_feature(encoded_column: str) -> str:
-    """The feature an encoded column came from: 'cat__constitutional_form_Other' -> 'constitutional_form'."""
-    name = _PREFIX.sub("", encoded_column, count=1) if encoded_column.split("__", 1)[0] in {
-        "num", "money", "cat"} else encoded_column
+    """The feature an encoded column came from: 'cat__constitutional_form_Other' -> 'constitutional_form',
+    'log__missingindicator_trustees_latest' -> 'trustees_latest'."""
+    name = _PREFIX.sub("", encoded_column, count=1) if encoded_column.split("__", 1)[0] in _TRANSFORMERS \
+        else encoded_column
+    name = name.removeprefix(_MISSING)
     if name in FEATURE_TO_FACTOR:
         return name
     for categorical in CATEGORICAL_FEATURES:

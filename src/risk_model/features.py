@@ -35,10 +35,34 @@ MULTI_HOT_FEATURES: tuple[str, ...] = tuple(
 )
 FINANCE_FEATURES: tuple[str, ...] = (
     "income_latest_gbp", "expenditure_latest_gbp", "spend_over_income_ratio_latest",
-    "spend_over_income_last3", "income_change_log_latest", "income_swing_max_log_last3",
-    "trading_income_share_latest", "donations_income_share_latest",
+    "spend_over_income_last3", "trading_income_share_latest", "donations_income_share_latest",
     "investments_income_share_latest", "charitable_spending_share_latest",
 )
+# Every return field's change: (feature stem, scale, the step that counts as a change on that scale).
+# Money and headcounts that span orders of magnitude change on the log scale (log1p), trustees by
+# the number; a change is a half again or more in money and staff, a doubling in volunteers and
+# two or more trustees.
+CHANGE_FIELDS: dict[str, tuple[str, str, float]] = {
+    "income_gbp": ("income", "log", float(np.log(1.5))),
+    "expenditure_gbp": ("spending", "log", float(np.log(1.5))),
+    "donations_legacies_income_gbp": ("donations_income", "log", float(np.log(1.5))),
+    "charitable_activities_income_gbp": ("charitable_income", "log", float(np.log(1.5))),
+    "trading_income_gbp": ("trading_income", "log", float(np.log(1.5))),
+    "investments_income_gbp": ("investments_income", "log", float(np.log(1.5))),
+    "other_income_gbp": ("other_income", "log", float(np.log(1.5))),
+    "raising_funds_spending_gbp": ("fundraising_spending", "log", float(np.log(1.5))),
+    "charitable_activities_spending_gbp": ("charitable_spending", "log", float(np.log(1.5))),
+    "other_spending_gbp": ("other_spending", "log", float(np.log(1.5))),
+    "trustees": ("trustees", "count", 2.0),
+    "employees": ("employees", "log", float(np.log(1.5))),
+    "volunteers": ("volunteers", "log", float(np.log(2.0))),
+}
+# latest against the return before; latest against the mean of the three before; the largest
+# step between consecutive returns among the last three; years since the last step that counts.
+CHANGE_KINDS: tuple[str, ...] = ("change_1y", "change_3y", "jump_max_3y", "years_since_change")
+CHANGE_FEATURES: tuple[str, ...] = tuple(
+    f"{stem}_{kind}" for stem, _, _ in CHANGE_FIELDS.values() for kind in CHANGE_KINDS
+) + ("year_end_changed_latest", "years_since_year_end_change")
 GOVERNANCE_FEATURES: tuple[str, ...] = ("trustees_latest", "employees_latest", "volunteers_latest")
 FILING_FEATURES: tuple[str, ...] = (
     "returns_due", "returns_outstanding", "returns_late", "late_share_last3_due",
@@ -46,15 +70,16 @@ FILING_FEATURES: tuple[str, ...] = (
 )
 PROFILE_FEATURES: tuple[str, ...] = ("age_years", "age_under_5", "n_purposes")
 HISTORY_FEATURES: tuple[str, ...] = (
-    "concerns_prior", "concerns_last_12m", "days_since_last_concern", "inquiries_prior",
-    "regulatory_actions_prior", "guidance_prior",
+    "concerns_prior", "concerns_last_12m", "days_since_last_concern", "open_concern", "open_inquiry",
+    "inquiries_prior", "regulatory_actions_prior", "guidance_prior",
 )
+# A concern this recent, or an open inquiry, keeps a charity off the proactive list (see `lists`).
+RECENT_CONCERN_MONTHS = 12
 MISSING_FLAGS: tuple[str, ...] = (
     "missing__return", "missing__trustees", "missing__employees", "missing__volunteers",
-    "missing__profile",
 )
 NUMERIC_FEATURES: tuple[str, ...] = (
-    FINANCE_FEATURES + GOVERNANCE_FEATURES + FILING_FEATURES + PROFILE_FEATURES
+    FINANCE_FEATURES + CHANGE_FEATURES + GOVERNANCE_FEATURES + FILING_FEATURES + PROFILE_FEATURES
     + HISTORY_FEATURES + MISSING_FLAGS + MULTI_HOT_FEATURES
 )
 FEATURE_COLUMNS: tuple[str, ...] = NUMERIC_FEATURES + CATEGORICAL_FEATURES
@@ -120,8 +145,6 @@ def _profile(charities: pd.DataFrame, as_of: pd.Timestamp) -> pd.DataFrame:
     out["age_under_5"] = (out["age_years"] < 5).astype(float)
     for column in CATEGORICAL_FEATURES:
         out[column] = charities[column].astype("string").fillna(UNKNOWN).astype(object)
-    profile_blank = charities["constitutional_form"].isna() & charities["purposes"].map(len).eq(0)
-    out["missing__profile"] = profile_blank.astype(float)
     for column, (prefix, mapping) in MULTI_VALUED.items():
         out = out.join(_multi_hot(charities[column], prefix, mapping))
     out["n_purposes"] = charities["purposes"].map(len).astype(float)
@@ -134,7 +157,6 @@ def _finance(returns: pd.DataFrame, as_of: pd.Timestamp) -> pd.DataFrame:
     recency = known.groupby("charity_number").cumcount(ascending=False)
     last3 = known.loc[recency < 3]
     latest = known.loc[recency == 0].set_index("charity_number")
-    previous = known.loc[recency == 1].set_index("charity_number")
     income = latest["income_gbp"]
     out = pd.DataFrame(index=latest.index)
     out["income_latest_gbp"] = income
@@ -142,13 +164,6 @@ def _finance(returns: pd.DataFrame, as_of: pd.Timestamp) -> pd.DataFrame:
     out["spend_over_income_ratio_latest"] = latest["expenditure_gbp"] / income.clip(lower=1.0)
     over = (last3["expenditure_gbp"] > last3["income_gbp"]).groupby(last3["charity_number"]).sum()
     out["spend_over_income_last3"] = over.astype(float)
-    log_income = np.log1p(known["income_gbp"].clip(lower=0))
-    change = log_income.groupby(known["charity_number"]).diff()
-    out["income_change_log_latest"] = np.log1p(income.clip(lower=0)) - np.log1p(
-        previous["income_gbp"].clip(lower=0)
-    ).reindex(out.index)
-    swing = change.loc[last3.index].abs().groupby(last3["charity_number"]).max()
-    out["income_swing_max_log_last3"] = swing
     shares = {
         "trading_income_share_latest": "trading_income_gbp",
         "donations_income_share_latest": "donations_legacies_income_gbp",
@@ -162,7 +177,52 @@ def _finance(returns: pd.DataFrame, as_of: pd.Timestamp) -> pd.DataFrame:
     for column in ("trustees", "employees", "volunteers"):
         out[f"{column}_latest"] = latest[column]
     out["latest_year_end"] = latest["year_end"]
-    return out
+    return out.join(_changes(known, recency.to_numpy(), as_of))
+
+
+def _changes(known: pd.DataFrame, recency: np.ndarray, as_of: pd.Timestamp) -> pd.DataFrame:
+    """CHANGE_FEATURES from the received returns (sorted by charity and year end; recency 0 = latest).
+
+    The rows of a charity are contiguous, so every figure is a segment reduction over them.
+    """
+    charity = known["charity_number"].to_numpy()
+    if not len(charity):
+        return pd.DataFrame(columns=list(CHANGE_FEATURES), dtype=float)
+    same_charity = np.r_[False, charity[1:] == charity[:-1]]
+    starts = np.flatnonzero(~same_charity)
+    ends = np.r_[starts[1:], len(charity)] - 1
+    values = np.column_stack([
+        np.log1p(np.clip(known[field].to_numpy(dtype=float), 0, None)) if scale == "log"
+        else known[field].to_numpy(dtype=float)
+        for field, (_, scale, _) in CHANGE_FIELDS.items()
+    ])
+    step = np.full_like(values, np.nan)
+    step[1:] = values[1:] - values[:-1]
+    step[~same_charity] = np.nan
+    before = ((recency >= 1) & (recency <= 3))[:, None] & ~np.isnan(values)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        earlier_mean = (np.add.reduceat(np.where(before, values, 0.0), starts)
+                        / np.add.reduceat(before.astype(float), starts))
+    recent_steps = np.where((recency <= 2)[:, None], np.abs(step), np.nan)
+    thresholds = np.array([threshold for _, _, threshold in CHANGE_FIELDS.values()])
+    year_end_days = known["year_end"].to_numpy().astype("datetime64[D]").astype(float)
+    changed_on = np.where(np.abs(step) >= thresholds - 1e-9, year_end_days[:, None], np.nan)
+    as_of_day = float(np.datetime64(as_of, "D").astype(float))
+    with np.errstate(invalid="ignore", divide="ignore"):
+        parts = {
+            "change_1y": step[ends],
+            "change_3y": values[ends] - earlier_mean,
+            "jump_max_3y": np.fmax.reduceat(recent_steps, starts),
+            "years_since_change": (as_of_day - np.fmax.reduceat(changed_on, starts)) / 365.25,
+        }
+    stems = [stem for stem, _, _ in CHANGE_FIELDS.values()]
+    columns = {f"{stem}_{kind}": parts[kind][:, j] for j, stem in enumerate(stems) for kind in CHANGE_KINDS}
+    month_day = known["year_end"].dt.month.to_numpy() * 100 + known["year_end"].dt.day.to_numpy()
+    moved = np.where(same_charity, (month_day != np.r_[-1, month_day[:-1]]).astype(float), np.nan)
+    columns["year_end_changed_latest"] = moved[ends]
+    moved_on = np.fmax.reduceat(np.where(moved == 1, year_end_days, np.nan), starts)
+    columns["years_since_year_end_change"] = (as_of_day - moved_on) / 365.25
+    return pd.DataFrame(columns, index=pd.Index(charity[starts], name="charity_number"))
 
 
 def _filing(returns: pd.DataFrame, as_of: pd.Timestamp) -> pd.DataFrame:
@@ -191,13 +251,21 @@ def _filing(returns: pd.DataFrame, as_of: pd.Timestamp) -> pd.DataFrame:
 def _history(case_log: pd.DataFrame, as_of: pd.Timestamp) -> pd.DataFrame:
     before = case_log.loc[case_log["date"] < as_of]
     concerns = before.loc[before["event"] == "concern_received"]
+    opened = before.loc[before["event"] == "inquiry_opened"]
     closed = before.loc[before["event"] == "inquiry_closed"]
-    recent = concerns["date"] >= as_of - pd.DateOffset(months=12)
+    recent = concerns["date"] >= as_of - pd.DateOffset(months=RECENT_CONCERN_MONTHS)
+    last_concern = concerns.groupby("charity_number")["date"].max()
+    last_opened = opened.groupby("charity_number")["date"].max().reindex(last_concern.index)
+    # a recent concern no inquiry has been opened on since: it waits to be triaged
+    waiting = recent.groupby(concerns["charity_number"]).any() & ~(last_opened >= last_concern)
+    balance = opened.groupby("charity_number").size().sub(closed.groupby("charity_number").size(), fill_value=0)
     out = pd.DataFrame({
         "concerns_prior": concerns.groupby("charity_number").size(),
         "concerns_last_12m": recent.groupby(concerns["charity_number"]).sum(),
-        "days_since_last_concern": (as_of - concerns.groupby("charity_number")["date"].max()).dt.days,
-        "inquiries_prior": before.loc[before["event"] == "inquiry_opened"].groupby("charity_number").size(),
+        "days_since_last_concern": (as_of - last_concern).dt.days,
+        "open_concern": waiting.astype(float),
+        "open_inquiry": (balance > 0).astype(float),
+        "inquiries_prior": opened.groupby("charity_number").size(),
         "regulatory_actions_prior": closed.loc[closed["outcome"] == "regulatory_action"]
         .groupby("charity_number").size(),
         "guidance_prior": closed.loc[closed["outcome"] == "guidance_issued"].groupby("charity_number").size(),
@@ -234,10 +302,8 @@ def _features_of(charities: pd.DataFrame, returns: pd.DataFrame, case_log: pd.Da
     out["as_of"] = as_of
     out.index.name = "charity_number"
     out = out.reset_index()
-    ordered = list(CONTEXT_COLUMNS) + list(FEATURE_COLUMNS)
-    out = out[ordered]
-    out[list(NUMERIC_FEATURES)] = out[list(NUMERIC_FEATURES)].astype("float64")
-    return out
+    return pd.concat([out[list(CONTEXT_COLUMNS)], out[list(NUMERIC_FEATURES)].astype("float64"),
+                      out[list(CATEGORICAL_FEATURES)]], axis=1)
 
 
 def build_features(

@@ -8,7 +8,27 @@ import pandas as pd
 
 from risk_model.explain import top_factors
 from risk_model.factors import FACTOR_BY_ID
-from risk_model.features import due_dates
+from risk_model.features import CHANGE_FIELDS, due_dates
+
+# The return fields a change sentence can name, in the words of the return.
+FIELD_WORDS: dict[str, str] = {
+    "income_gbp": "income", "expenditure_gbp": "spending",
+    "donations_legacies_income_gbp": "income from donations and legacies",
+    "charitable_activities_income_gbp": "income from charitable activities",
+    "trading_income_gbp": "income from trading", "investments_income_gbp": "income from investments",
+    "other_income_gbp": "other income", "raising_funds_spending_gbp": "spending on raising funds",
+    "charitable_activities_spending_gbp": "spending on charitable activities",
+    "other_spending_gbp": "other spending", "trustees": "trustees", "employees": "employees",
+    "volunteers": "volunteers",
+}
+_STEM_OF = {field: stem for field, (stem, _, _) in CHANGE_FIELDS.items()}
+_PARTS_OF = {
+    "income_sources_change": ("donations_legacies_income_gbp", "charitable_activities_income_gbp",
+                              "trading_income_gbp", "investments_income_gbp", "other_income_gbp"),
+    "spending_parts_change": ("raising_funds_spending_gbp", "charitable_activities_spending_gbp",
+                              "other_spending_gbp"),
+    "staff_change": ("employees", "volunteers"),
+}
 
 REASON_COLUMNS: tuple[str, ...] = (
     "charity_number", "direction", "position", "factor", "label", "group", "contribution_log_odds",
@@ -100,6 +120,10 @@ def evidence(returns: pd.DataFrame, case_log: pd.DataFrame, as_of: pd.Timestamp)
     out["latest_received"] = latest["date_received"]
     previous = known.loc[recency == 1].set_index("charity_number")
     out["previous_year_end"] = previous["year_end"]
+    fields = list(CHANGE_FIELDS)
+    earlier = known.loc[(recency >= 1) & (recency <= 3)].groupby("charity_number")[fields].mean()
+    out = (out.join(latest[fields].add_prefix("latest__"), how="outer").join(previous[fields].add_prefix("previous__"))
+           .join(earlier.add_prefix("earlier_mean__")))
     due = due_dates(returns["year_end"])
     overdue = returns.loc[(due <= as_of) & ~(returns["date_received"] <= as_of)]
     oldest = overdue.sort_values("year_end").drop_duplicates("charity_number").set_index("charity_number")
@@ -119,8 +143,16 @@ def evidence(returns: pd.DataFrame, case_log: pd.DataFrame, as_of: pd.Timestamp)
 _ALWAYS = ("latest_year_end", "latest_received")
 _CITES_LATEST_RETURN = frozenset({
     "income", "spending", "spending_over_income", "income_change", "income_sources", "charitable_spending",
-    "trustees", "employees", "volunteers", "filing_record",
+    "trustees", "employees", "volunteers", "filing_record", "spending_change", "income_sources_change",
+    "spending_parts_change", "trustees_change", "staff_change", "year_end_change",
 })
+
+
+def _change_needs(*fields: str) -> tuple[str, ...]:
+    stems = [_STEM_OF[f] for f in fields]
+    return (("previous_year_end",) + tuple(f"{prefix}{f}" for f in fields
+                                           for prefix in ("latest__", "previous__", "earlier_mean__"))
+            + tuple(f"{stem}_{kind}" for stem in stems for kind in ("change_1y", "change_3y", "years_since_change")))
 _MULTI_PREFIX = {"purposes": "purpose__", "beneficiaries": "beneficiary__", "activities": "activity__"}
 _NEEDS: dict[str, tuple[str, ...]] = {
     "income": ("income_latest_gbp",),
@@ -128,7 +160,13 @@ _NEEDS: dict[str, tuple[str, ...]] = {
     "spending_over_income": ("spend_over_income_ratio_latest",),
     "spending_over_income_last3": ("spend_over_income_last3", "last3_count", "last3_first_year_end",
                                    "last3_last_year_end", "last3_over_years"),
-    "income_change": ("income_change_log_latest", "previous_year_end"),
+    "income_change": _change_needs("income_gbp"),
+    "spending_change": _change_needs("expenditure_gbp"),
+    "income_sources_change": _change_needs(*_PARTS_OF["income_sources_change"]),
+    "spending_parts_change": _change_needs(*_PARTS_OF["spending_parts_change"]),
+    "trustees_change": _change_needs("trustees"),
+    "staff_change": _change_needs(*_PARTS_OF["staff_change"]),
+    "year_end_change": ("year_end_changed_latest", "years_since_year_end_change", "previous_year_end"),
     "income_sources": ("trading_income_share_latest", "donations_income_share_latest",
                        "investments_income_share_latest"),
     "charitable_spending": ("charitable_spending_share_latest",),
@@ -140,9 +178,9 @@ _NEEDS: dict[str, tuple[str, ...]] = {
     "age": ("age_years",),
     "constitutional_form": ("constitutional_form",), "geographical_spread": ("geographical_spread",),
     "regulatory_type": ("regulatory_type",), "area": ("main_operating_location",),
-    "register_details": ("missing__profile",),
-    "concerns": ("concerns_prior", "concerns_last_12m", "last_concern"),
-    "inquiries": ("inquiries_prior", "regulatory_actions_prior", "last_inquiry_closed", "last_inquiry_outcome"),
+    "concerns": ("concerns_prior", "concerns_last_12m", "last_concern", "open_concern"),
+    "inquiries": ("inquiries_prior", "regulatory_actions_prior", "last_inquiry_closed", "last_inquiry_outcome",
+                  "open_inquiry"),
 }
 
 
@@ -185,13 +223,19 @@ def _sentence_and_source(factor: str, r: dict) -> tuple[str, str]:
         if k == 0:
             return f"Spending stayed within income in each of the last {m} returns ({span})", source
         return f"Spending exceeded income in {k} of the last {m} returns ({r['last3_over_years']})", source
-    if factor == "income_change":
-        change = r["income_change_log_latest"]
-        if _missing(change):
-            return "Only one return received, so no change in income yet", latest
-        pct = float(np.expm1(change))
-        return (f"Income changed by {pct:+.0%} between the returns for {_year(r['previous_year_end'])} "
-                f"and {_year(r['latest_year_end'])}"), latest
+    if factor in {"income_change", "spending_change", "income_sources_change", "spending_parts_change",
+                  "trustees_change", "staff_change"}:
+        return _change_sentence(factor, r), latest
+    if factor == "year_end_change":
+        if no_return:
+            return "No annual return has been received, so its year end is unknown", latest
+        if r["year_end_changed_latest"] == 1:
+            return (f"The financial year end moved: the latest return is for the year ending "
+                    f"{_date(r['latest_year_end'])}, the one before for {_date(r['previous_year_end'])}"), latest
+        years = r["years_since_year_end_change"]
+        if _missing(years):
+            return "The financial year end has not changed in the returns on record", latest
+        return f"The financial year end last changed {years:.1f} years ago", latest
     if factor == "income_sources":
         parts = [(r["trading_income_share_latest"], "trading"), (r["donations_income_share_latest"], "donations"),
                  (r["investments_income_share_latest"], "investments")]
@@ -237,19 +281,18 @@ def _sentence_and_source(factor: str, r: dict) -> tuple[str, str]:
         prefix = {"purposes": "purpose__", "beneficiaries": "beneficiary__", "activities": "activity__"}[factor]
         items = [c.removeprefix(prefix).replace("_", " ") for c in r if c.startswith(prefix) and r[c] == 1]
         return f"{FACTOR_BY_ID[factor].label.capitalize()}: {', '.join(items) or 'none recorded'}", register
-    if factor == "register_details":
-        if r["missing__profile"] == 1:
-            return "The register entry has no constitutional form or purposes recorded", register
-        return "The register entry has its form and purposes recorded", register
     if factor == "concerns":
         n = _count(r["concerns_prior"])
         if n == 0:
             return "No concerns have been received about this charity", "case log"
         recent = _count(r["concerns_last_12m"])
+        waiting = ", not yet taken up by an inquiry" if r["open_concern"] == 1 else ""
         return (f"{_plural(n, 'concern')} received, {recent} in the last 12 months; the latest on "
-                f"{_date(r['last_concern'])}"), f"case log: concern received {_date(r['last_concern'])}"
+                f"{_date(r['last_concern'])}{waiting}"), f"case log: concern received {_date(r['last_concern'])}"
     if factor == "inquiries":
         n = _count(r["inquiries_prior"])
+        if r["open_inquiry"] == 1:
+            return f"An inquiry is open ({_plural(n, 'inquiry').replace('inquirys', 'inquiries')} opened in all)", "case log"
         if n == 0:
             return "No previous inquiries", "case log"
         actions = _count(r["regulatory_actions_prior"])
@@ -257,6 +300,39 @@ def _sentence_and_source(factor: str, r: dict) -> tuple[str, str]:
                   if r["last_inquiry_closed"] != "unknown date" else "case log")
         return f"{_plural(n, 'previous inquiry').replace('inquirys', 'inquiries')}, {actions} ending in regulatory action", source
     raise KeyError(f"no sentence for factor {factor!r}")
+
+
+def _money_or_count(field: str, value) -> str:
+    if _missing(value):
+        return "not given"
+    return _gbp(value) if field.endswith("_gbp") else f"{int(value):,}"
+
+
+def _change_sentence(factor: str, r: dict) -> str:
+    """What changed in a return field (the one that moved most, for factors of several)."""
+    fields = _PARTS_OF.get(factor) or {"income_change": ("income_gbp",), "spending_change": ("expenditure_gbp",),
+                                       "trustees_change": ("trustees",)}[factor]
+    moves = [abs(r[f"{_STEM_OF[f]}_change_1y"]) if not _missing(r[f"{_STEM_OF[f]}_change_1y"]) else -1.0
+             for f in fields]
+    field = fields[int(np.argmax(moves))]
+    stem, words = _STEM_OF[field], FIELD_WORDS[field]
+    now, before = r[f"latest__{field}"], r[f"previous__{field}"]
+    if _missing(r[f"{stem}_change_1y"]):
+        if _missing(r["previous_year_end"]):
+            return f"Only one return received, so no change in {words} yet"
+        return f"The returns do not give {words} for both of the last two years"
+    span = f"between the returns for {_year(r['previous_year_end'])} and {_year(r['latest_year_end'])}"
+    if _money_or_count(field, now) == _money_or_count(field, before):
+        since = r[f"{stem}_years_since_change"]
+        held = (f"; the last marked change was {since:.1f} years ago" if not _missing(since)
+                else "; no marked change in the returns on record")
+        return f"{words.capitalize()} unchanged at {_money_or_count(field, now)} {span}{held}"
+    verb = "rose" if (not _missing(now) and not _missing(before) and now > before) else "fell"
+    sentence = f"{words.capitalize()} {verb} from {_money_or_count(field, before)} to {_money_or_count(field, now)} {span}"
+    earlier = r[f"earlier_mean__{field}"]
+    if field.endswith("_gbp") and not _missing(earlier) and not _missing(r["previous_year_end"]):
+        sentence += f" ({_gbp(earlier)} a year on average in up to three returns before)"
+    return sentence
 
 
 def reason_codes(
