@@ -12,7 +12,7 @@ from typing import Annotated, Literal
 import yaml
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator
 
-CONFIG_VERSION = 1
+CONFIG_VERSION = 2
 
 
 def version_field(supported: int):
@@ -32,26 +32,53 @@ class _Frozen(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
 
-class LabelConfig(_Frozen):
-    """What counts as a positive outcome after an as-of date."""
+LabelDefinition = Literal["substantiated", "regulatory_action", "substantiated_given_inquiry", "late_return"]
 
-    definition: Literal["regulatory_action", "late_return"] = Field(
-        "regulatory_action",
-        description="regulatory_action: an inquiry closed with regulatory action within the horizon; "
-        "late_return: the next return due within the horizon was not received by its due date.",
+
+class LabelConfig(_Frozen):
+    """The horizon outcomes are counted over after an as-of date, and how long they are followed."""
+
+    horizon_months: int = Field(12, ge=1, le=60, description="Cases opened within this many months of the "
+                                "as-of date belong to it.")
+    follow_up_months: int = Field(
+        12, ge=0, le=60,
+        description="Test as-of dates leave this long after their window for the outcomes of the cases "
+                    "opened in it to be known; training censors whatever is still open at the fold's test date.",
     )
-    horizon_months: int = Field(12, ge=1, le=60)
-    exclude_open_inquiries: bool = Field(
-        True, description="Leave out charities already under inquiry at the as-of date: they need no list."
+
+
+class ListConfig(_Frozen):
+    """One review list: how many charities a year it can take, and the labels its models may learn."""
+
+    capacity: int | None = Field(
+        None, ge=1,
+        description="Reviews a year the list is sized to; None: as many as the regulator opened into the list's "
+                    "charities in a window (the concern-triage list's own pace).",
     )
+    labels: tuple[LabelDefinition, ...] = Field(
+        description="Label definitions the list's models are trained on, each a candidate; the first is the "
+                    "list's target, on which candidates are compared.", min_length=1)
+    selection_metric: Literal["precision_at_k", "auc_pr"] = Field(
+        "precision_at_k", description="How candidates are compared on the target label, on the earlier folds.")
+
+
+class ListsConfig(_Frozen):
+    """The two lists: charities nobody has complained about, and concerns waiting to be triaged."""
+
+    proactive: ListConfig = ListConfig(capacity=175, labels=("substantiated", "substantiated_given_inquiry"))
+    triage: ListConfig = ListConfig(capacity=100, labels=("substantiated_given_inquiry", "substantiated"))
 
 
 class SplitConfig(_Frozen):
     """Rolling yearly as-of dates and temporal folds."""
 
-    as_of_month_day: str = Field("04-01", pattern=r"^\d{2}-\d{2}$")
+    as_of_month_day: str | None = Field(
+        None, pattern=r"^\d{2}-\d{2}$",
+        description="Month and day of the yearly as-of dates; None: the extract date's, so that training "
+                    "sees the filing cycle at the point where the list is scored.",
+    )
     first_as_of_year: int = Field(2011, description="Earliest as-of year used for training.")
-    n_folds: int = Field(5, ge=1)
+    n_folds: int = Field(5, ge=2, description="Test folds; the latest is held out from choosing the champion.")
     min_history_years: int = Field(3, ge=0)
 
 
@@ -59,27 +86,32 @@ class ModelSpec(_Frozen):
     """One entry in the model grid."""
 
     name: str
-    kind: Literal["rule", "logistic", "lightgbm"]
+    kind: Literal["rule", "queue", "logistic", "lightgbm"]
     params: dict[str, float | int | str | bool | None] = Field(default_factory=dict)
 
 
 class SamplingConfig(_Frozen):
-    """Which charity-years the training panel keeps: on registers of millions, a share of the negatives."""
+    """Which charity-years are kept: in the panel on registers of millions, and in each model's fit."""
 
     negative_rate: float = Field(
         1.0, gt=0, le=1,
-        description="Share of charity-years without a positive label kept for training and validation "
-                    "(drawn at random, seeded); 1 keeps all. Positives are always kept.",
+        description="Share of proactive-list charity-years without a case in their window kept in the panel "
+                    "(drawn at random, seeded); 1 keeps all. Below 1, evaluation too sees only the sample.",
+    )
+    fit_negative_rate: float = Field(
+        0.15, gt=0, le=1,
+        description="Share of the negative charity-years each model is fitted on (seeded), each weighted by "
+                    "the inverse of the share so that scores keep the whole population's scale; every "
+                    "positive is kept, and evaluation sees every charity-year.",
     )
 
 
 class EvaluationConfig(_Frozen):
-    """Metrics and the choice of champion."""
+    """Metrics, references and the choice of champion."""
 
-    capacity_k: int = Field(175, ge=1, description="Yearly inquiry capacity, in charities.")
     k_percent: float = Field(1.0, gt=0, le=100)
-    selection_metric: str = "precision_at_k"
-    baseline_model: str = "rule_baseline"
+    baseline_model: str = Field("rule_baseline", description="The grid model other lists are compared with.")
+    n_boot: int = Field(1000, ge=100, description="Paired bootstrap resamples for differences between lists.")
 
 
 class TrackingConfig(_Frozen):
@@ -98,6 +130,7 @@ class ExperimentConfig(_Frozen):
     seed: int = 20_260_101
     extract_date: date | None = Field(None, description="Date the data were extracted; None: latest date in the data.")
     label: LabelConfig = LabelConfig()
+    lists: ListsConfig = ListsConfig()
     splits: SplitConfig = SplitConfig()
     sampling: SamplingConfig = SamplingConfig()
     models: tuple[ModelSpec, ...] = ()
