@@ -70,3 +70,34 @@ def test_a_past_change_does_move_features(small_world):
     returns.loc[seen, "expenditure_gbp"] = returns.loc[seen, "expenditure_gbp"] * 2 + 1
     after = build_features(tables.register, returns, tables.case_log, AS_OF)
     assert not before["spend_over_income_last3"].equals(after["spend_over_income_last3"])
+
+
+def test_no_feature_depends_on_a_charitys_later_removal(small_world):
+    """Undo every removal after the as-of date: the training panel's features do not move, and
+    charities whose register entry lost its profile (as OSCR's older removals do) are left out,
+    never marked by a feature."""
+    from risk_model.train import build_panel, profile_recorded
+
+    tables = small_world
+    as_of = pd.Timestamp("2012-12-31")
+    later = tables.register["ceased_date"] > as_of
+    assert later.sum() > 100
+    blank = ~profile_recorded(tables.register)
+    assert (blank & ~tables.register["ceased_date"].isna()).sum() > 10, "the world should hold blanked removals"
+    kept = tables.register.assign(ceased_date=tables.register["ceased_date"].where(~later))
+    panels = [build_panel(register, tables.returns, tables.case_log, [as_of], 12)[0]
+              for register in (tables.register, kept)]
+    pd.testing.assert_frame_equal(panels[0], panels[1])
+    blank_numbers = set(tables.register.loc[blank, "charity_number"])
+    assert not blank_numbers & set(panels[0]["charity_number"])
+
+
+def test_a_removal_after_the_as_of_date_changes_no_feature_of_that_charity():
+    from tests import factories as f
+
+    register = f.register({})
+    removed = register.assign(ceased_date=pd.Timestamp("2021-02-01"))
+    returns = f.returns(*f.annual_returns("SC000001", range(2016, 2020), 10_000, 9_000))
+    as_of = pd.Timestamp("2020-12-31")
+    pd.testing.assert_frame_equal(build_features(register, returns, f.case_log(), as_of),
+                                  build_features(removed, returns, f.case_log(), as_of))

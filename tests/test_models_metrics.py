@@ -8,7 +8,8 @@ from risk_model.config import ExperimentConfig, ModelSpec, load_config
 from risk_model.evaluate import (calibration_table, k_from_percent, precision_at_k, precision_curve,
                                  ranking_metrics, recall_at_k)
 from risk_model.features import CATEGORICAL_FEATURES, NUMERIC_FEATURES
-from risk_model.models import RiskIndicatorRule, build_pipeline, model_inputs
+from risk_model.models import (ConcernQueue, ReviewLists, RiskIndicatorRule, build_pipeline, model_inputs,
+                               platt_calibration, raw_log_odds)
 from risk_model.rank import rank_charities
 
 
@@ -64,6 +65,81 @@ def test_rule_baseline_is_monotone_in_indicators():
     assert np.all(rule.predict_proba(more)[:, 1] >= rule.predict_proba(fewer)[:, 1])
 
 
+def test_rule_ties_break_by_how_far_the_indicators_are_met_the_same_alone_as_in_a_batch():
+    frame, y = _frame()
+    frame = frame.assign(concerns_last_12m=0.0, spend_over_income_last3=0.0, returns_outstanding=1.0,
+                         days_overdue_oldest_outstanding=np.linspace(1, 400, len(frame)))
+    rule = RiskIndicatorRule().fit(frame, y)
+    batch = rule.predict_proba(frame)[:, 1]
+    alone = np.array([rule.predict_proba(frame.iloc[[i]])[0, 1] for i in range(0, len(frame), 37)])
+    np.testing.assert_array_equal(batch[::37], alone)
+    # one points total, so the order within it follows the days overdue
+    assert np.all(np.diff(batch[np.argsort(frame["days_overdue_oldest_outstanding"].to_numpy())]) > 0)
+    # and a higher points total always comes first
+    more = frame.assign(spend_over_income_last3=3.0, days_overdue_oldest_outstanding=1.0)
+    assert rule.predict_proba(more)[:, 1].min() > batch.max()
+
+
+def test_concern_queue_puts_a_recent_concern_first_then_the_points():
+    frame, y = _frame()
+    frame = frame.assign(days_since_last_concern=np.nan, returns_outstanding=0.0, spend_over_income_last3=0.0,
+                         concerns_last_12m=0.0)
+    frame.loc[:9, "days_since_last_concern"] = np.arange(10) * 8.0  # concerns 0-72 days ago
+    frame.loc[10:, "returns_outstanding"] = 1.0
+    queue = ConcernQueue().fit(frame, y)
+    scores = queue.predict_proba(frame)[:, 1]
+    assert scores[:10].min() > scores[10:].max()
+    assert np.all(np.diff(scores[:10]) < 0)  # the most recent concern first
+
+
+def test_logistic_regression_flags_gaps_and_gives_each_category_one_shrunk_column():
+    frame, y = _frame(n=2_000)
+    frame["main_operating_location"] = np.random.default_rng(3).choice([f"area {i}" for i in range(30)], len(frame))
+    spec = next(s for s in load_config().models if s.kind == "logistic")
+    pipeline = build_pipeline(spec, seed=1).fit(model_inputs(frame), y)
+    names = list(pipeline[:-1].get_feature_names_out())
+    assert "log__missingindicator_income_latest_gbp" in names
+    assert [n for n in names if "main_operating_location" in n] == ["cat__main_operating_location"]
+    encoded = pipeline[:-1].transform(model_inputs(frame))
+    effect = np.abs(pipeline[-1].coef_[0]) * encoded.std().to_numpy()
+    ranked = [names[i] for i in np.argsort(-effect)]
+    # y follows overdue returns; thirty areas of noise must not buy the largest effects
+    assert ranked[0].endswith("returns_outstanding")
+    assert "cat__main_operating_location" not in ranked[:5]
+    # no class weights: the mean score is close to the outcome rate
+    assert abs(pipeline.predict_proba(model_inputs(frame))[:, 1].mean() - y.mean()) < 0.02
+
+
+def test_platt_calibration_recovers_a_known_slope_and_intercept():
+    rng = np.random.default_rng(0)
+    raw = rng.normal(-2, 1.5, 40_000)
+    y = (rng.random(len(raw)) < 1 / (1 + np.exp(-(0.5 * raw - 1.0)))).astype(float)
+    slope, intercept = platt_calibration(raw, y)
+    assert slope == pytest.approx(0.5, abs=0.05) and intercept == pytest.approx(-1.0, abs=0.1)
+    assert platt_calibration(raw, np.zeros(len(raw))) == (1.0, 0.0)
+
+
+def test_review_lists_score_each_charity_with_its_own_lists_calibrated_model():
+    frame, y = _frame(n=600)
+    frame = frame.assign(open_inquiry=0.0, open_concern=(np.arange(600) % 3 == 0).astype(float),
+                         concerns_last_12m=(np.arange(600) % 3 == 0).astype(float))
+    spec = next(s for s in load_config().models if s.kind == "lightgbm")
+    proactive = build_pipeline(spec, 1).fit(model_inputs(frame), y)
+    triage = build_pipeline(next(s for s in load_config().models if s.kind == "logistic"), 1).fit(
+        model_inputs(frame), y)
+    model = ReviewLists({"proactive": proactive, "triage": triage}, {"proactive": (0.5, -1.0), "triage": (1.0, 0.0)},
+                        {"proactive": 10, "triage": 5})
+    scores = model.predict_proba(model_inputs(frame))[:, 1]
+    on_triage = frame["open_concern"].to_numpy() == 1
+    expected_triage = triage.predict_proba(model_inputs(frame))[:, 1]
+    raw = raw_log_odds(proactive, frame)
+    expected_proactive = 1 / (1 + np.exp(-(0.5 * raw - 1.0)))
+    np.testing.assert_allclose(scores[on_triage], expected_triage[on_triage], rtol=1e-9)
+    np.testing.assert_allclose(scores[~on_triage], expected_proactive[~on_triage], rtol=1e-9)
+    # a charity scored alone gets the score it has in the batch
+    assert model.predict_proba(model_inputs(frame.iloc[[3]]))[0, 1] == pytest.approx(scores[3], rel=1e-12)
+
+
 @pytest.mark.parametrize("spec", load_config().models, ids=lambda s: s.name)
 def test_every_grid_model_fits_and_is_deterministic(spec):
     frame, y = _frame()
@@ -101,8 +177,10 @@ def test_config_rejects_unknown_version_and_duplicate_names(tmp_path):
         ExperimentConfig(config_version=99)
     with pytest.raises(ValueError):
         ExperimentConfig(models=(ModelSpec(name="a", kind="rule"), ModelSpec(name="a", kind="rule")))
+    with pytest.raises(ValueError, match="config_version 1 is not supported"):
+        ExperimentConfig(config_version=1)
     bad = tmp_path / "bad.yaml"
-    bad.write_text("config_version: 1\nlabel: {horizon_months: 0}\n")
+    bad.write_text("config_version: 2\nlabel: {horizon_months: 0}\n")
     with pytest.raises(ValueError, match="bad.yaml"):
         load_config(bad)
     assert load_config().config_hash() == load_config().config_hash()
