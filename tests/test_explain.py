@@ -4,13 +4,15 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from risk_model.config import LabelConfig, ModelSpec
+from risk_model.config import ModelSpec
 from risk_model.explain import explain, global_importance, sum_to_factors, top_factors, what_changed
 from risk_model.factors import FACTORS, factor_of
 from risk_model.features import build_features
-from risk_model.models import build_pipeline, model_inputs
+from risk_model.labels import cases
+from risk_model.lists import review_list
+from risk_model.models import ReviewLists, build_pipeline, model_inputs
 from risk_model.reasons import reason_codes
-from risk_model.train import build_panel
+from risk_model.train import build_panel, panel_labels
 from tests import factories as f
 
 SPECS = {
@@ -22,10 +24,12 @@ SPECS = {
 
 @pytest.fixture(scope="module")
 def panel(small_world):
-    dates = [pd.Timestamp(f"{y}-04-01") for y in (2016, 2017, 2018)]
-    frame, _ = build_panel(small_world.register, small_world.returns, small_world.case_log, dates,
-                           LabelConfig(definition="late_return"), pd.Timestamp("2021-12-31"))
-    return frame
+    """Three years of the small world with the late-return label (plenty of positives)."""
+    dates = [pd.Timestamp(f"{y}-12-31") for y in (2016, 2017, 2018)]
+    frame, _ = build_panel(small_world.register, small_world.returns, small_world.case_log, dates, 12)
+    label = panel_labels(frame, cases(small_world.case_log), small_world.returns, "late_return", 12,
+                         pd.Timestamp("2021-12-31"))
+    return frame.assign(label=label.fillna(0.0).to_numpy())
 
 
 @pytest.fixture(scope="module", params=sorted(SPECS))
@@ -42,6 +46,23 @@ def test_contributions_plus_base_equal_raw_score(fitted, panel):
     raw = np.log(probability / (1 - probability))
     assert np.max(np.abs(total - contributions.raw_score_log_odds)) < 1e-6
     assert np.max(np.abs(total - raw)) < 1e-6
+
+
+def test_review_lists_explain_each_charity_by_its_lists_model_on_the_calibrated_scale(panel):
+    y = panel["label"].to_numpy()
+    pipelines = {name: build_pipeline(SPECS[kind], seed=3).fit(model_inputs(panel), y)
+                 for name, kind in (("proactive", "lightgbm"), ("triage", "logistic"))}
+    model = ReviewLists(pipelines, {"proactive": (0.7, -0.4), "triage": (1.3, 0.2)})
+    rows = panel.loc[review_list(panel).isin(["proactive", "triage"])].groupby("review_list").head(300)
+    assert set(review_list(rows)) == {"proactive", "triage"}
+    contributions = explain(model, rows)
+    total = contributions.base_value_log_odds + contributions.columns.sum(axis=1).to_numpy()
+    p = model.predict_proba(model_inputs(rows))[:, 1]
+    assert np.max(np.abs(total - np.log(p / (1 - p)))) < 1e-6
+    on_triage = review_list(rows).to_numpy() == "triage"
+    own = explain(pipelines["triage"], rows.loc[on_triage])
+    np.testing.assert_allclose(contributions.by_factor().to_numpy()[on_triage], 1.3 * own.by_factor().to_numpy(),
+                               atol=1e-9)
 
 
 def test_lightgbm_contributions_match_shap_tree_explainer(panel):
@@ -63,7 +84,11 @@ def test_factor_sums_preserve_totals_and_gather_their_columns(fitted, panel):
     assert len(purpose_columns) == 17  # 16 purposes and their count
     np.testing.assert_allclose(factors["purposes"], contributions.columns[purpose_columns].sum(axis=1), atol=1e-12)
     form_columns = [c for c in contributions.columns.columns if factor_of(c) == "constitutional_form"]
-    assert len(form_columns) >= 3
+    # one-hot dummies for the trees, one shrunk outcome-rate column for the linear model
+    assert len(form_columns) >= (3 if "names" in fitted.named_steps else 1)
+    if "names" not in fitted.named_steps:
+        assert any(c.startswith("log__missingindicator_") for c in contributions.columns.columns)
+        assert {factor_of(c) for c in contributions.columns.columns if c.endswith("missingindicator_trustees_latest")} == {"trustees"}
     np.testing.assert_allclose(factors["constitutional_form"],
                                contributions.columns[form_columns].sum(axis=1), atol=1e-12)
 
@@ -150,6 +175,26 @@ def test_reasons_for_charities_that_never_overspent():
                                                                            if x.id != "spending_over_income_last3"])
     reasons = reason_codes(features, factor_values, f.returns(*rows), f.case_log(), n=1)
     assert reasons["sentence"].tolist() == ["Spending stayed within income in each of the last 3 returns (2019-2021)"]
+
+
+def test_change_sentences_name_the_field_that_moved_and_its_figures():
+    reg = f.register({})
+    rows = []
+    for year, other, trustees in ((2019, 0, 9.0), (2020, 100, 9.0), (2021, 200, 9.0), (2022, 40_000, 5.0)):
+        rows += f.annual_returns("SC000001", range(year, year + 1), income=50_000 + other, expenditure=50_000,
+                                 other_income_gbp=other, charitable_activities_income_gbp=50_000,
+                                 trustees=trustees)
+    features = build_features(reg, f.returns(*rows), f.case_log(), "2023-06-01")
+    ids = ["income_sources_change", "trustees_change", "year_end_change"]
+    factor_values = pd.DataFrame([[1.0, 0.8, -0.1] + [0.0] * (len(FACTORS) - 3)],
+                                 columns=ids + [x.id for x in FACTORS if x.id not in ids])
+    reasons = reason_codes(features, factor_values, f.returns(*rows), f.case_log(), n=2).set_index("factor")
+    assert reasons.loc["income_sources_change", "sentence"] == (
+        "Other income rose from £200 to £40,000 between the returns for 2021 and 2022 "
+        "(£100 a year on average in up to three returns before)")
+    assert reasons.loc["income_sources_change", "group"] == "change"
+    assert reasons.loc["trustees_change", "sentence"] == "Trustees fell from 9 to 5 between the returns for 2021 and 2022"
+    assert reasons.loc["year_end_change", "sentence"] == "The financial year end has not changed in the returns on record"
 
 
 def test_what_changed_caps_n_at_the_number_of_factors():

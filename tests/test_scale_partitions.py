@@ -13,12 +13,13 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from risk_model.config import LabelConfig, ModelSpec
+from risk_model.config import ModelSpec
 from risk_model.features import build_features
+from risk_model.labels import cases
 from risk_model.partitions import charity_ranges, rows_between
-from risk_model.models import build_pipeline, model_inputs
-from risk_model.rank import ranked_list, with_reasons
-from risk_model.train import build_panel, score
+from risk_model.models import ReviewLists, build_pipeline, model_inputs
+from risk_model.rank import ranked_lists, review_list_of, with_reasons
+from risk_model.train import build_panel, panel_labels, score
 from risk_model.ingest import ingest_folder, table_fingerprint
 
 CHUNK_ROWS = 97
@@ -112,11 +113,17 @@ def test_features_built_in_ranges_equal_features_built_whole(small_world, as_of)
 
 @pytest.fixture(scope="module")
 def lightgbm(small_world):
-    dates = [pd.Timestamp(f"{y}-04-01") for y in (2016, 2017, 2018)]
-    panel, _ = build_panel(small_world.register, small_world.returns, small_world.case_log, dates,
-                           LabelConfig(definition="late_return"), pd.Timestamp("2021-12-31"))
+    """Both lists scored by one small LightGBM on late returns (plenty of positives in a small world)."""
+    dates = [pd.Timestamp(f"{y}-12-31") for y in (2016, 2017, 2018)]
+    panel, _ = build_panel(small_world.register, small_world.returns, small_world.case_log, dates, 12)
+    label = panel_labels(panel, cases(small_world.case_log), small_world.returns, "late_return", 12,
+                         pd.Timestamp("2021-12-31")).fillna(0.0)
     spec = ModelSpec(name="lightgbm", kind="lightgbm", params={"n_estimators": 40, "num_leaves": 7})
-    return build_pipeline(spec, seed=5).fit(model_inputs(panel), panel["label"].to_numpy())
+    pipeline = build_pipeline(spec, seed=5).fit(model_inputs(panel), label.to_numpy())
+    return ReviewLists({"proactive": pipeline, "triage": pipeline}, {"proactive": (1.0, 0.0), "triage": (0.8, 0.1)})
+
+
+CAPACITIES = {"proactive": 50, "triage": 10}
 
 
 def test_scores_in_batches_equal_scores_at_once(small_world, lightgbm):
@@ -128,7 +135,8 @@ def test_scores_in_batches_equal_scores_at_once(small_world, lightgbm):
 
 def test_reasons_in_batches_equal_reasons_at_once(small_world, lightgbm):
     tables = (small_world.register, small_world.returns, small_world.case_log)
-    ranked, listed, _ = ranked_list(lightgbm, *tables, pd.Timestamp("2021-12-31"), 50, True, "lightgbm", "1")
+    ranked, listed, _ = ranked_lists(lightgbm, *tables, pd.Timestamp("2021-12-31"), CAPACITIES, "lightgbm", "1")
+    assert set(ranked["review_list"]) == {"proactive", "triage"}
     at_once = with_reasons(ranked, listed, lightgbm, small_world.returns, small_world.case_log, 2,
                            batch_charities=10**9)
     in_batches = with_reasons(ranked, listed, lightgbm, small_world.returns, small_world.case_log, 2,
@@ -142,7 +150,8 @@ def test_reasons_are_each_charitys_sentences_in_order(small_world, lightgbm):
     from risk_model.reasons import reason_codes
 
     tables = (small_world.register, small_world.returns, small_world.case_log)
-    ranked, listed, _ = ranked_list(lightgbm, *tables, pd.Timestamp("2021-12-31"), 50, True, "lightgbm", "1")
+    ranked, listed, _ = ranked_lists(lightgbm, *tables, pd.Timestamp("2021-12-31"), CAPACITIES, "lightgbm", "1")
+    assert len(review_list_of(ranked, "triage")) > 5
     listed_reasons = with_reasons(ranked, listed, lightgbm, small_world.returns, small_world.case_log, 3)
     codes = reason_codes(listed, explain(lightgbm, listed).by_factor(), small_world.returns, small_world.case_log, 3)
     expected = codes.groupby(["charity_number", "direction"])["sentence"].agg(lambda s: "; ".join(s)).unstack()

@@ -4,11 +4,11 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from risk_model.config import LabelConfig, ModelSpec
+from risk_model.config import ModelSpec
 from risk_model.explain import explain
 from risk_model.factors import FACTORS
 from risk_model.features import build_features
-from risk_model.labels import build_labels
+from risk_model.labels import build_labels, cases
 from risk_model.models import build_pipeline, model_inputs
 from risk_model.rank import rank_charities
 from risk_model.stability import compare_lists, mover_factors
@@ -52,8 +52,8 @@ def two_models(small_world):
     tables = small_world
     train_as_of = pd.Timestamp("2017-04-01")
     features = build_features(tables.register, tables.returns, tables.case_log, train_as_of)
-    labels = build_labels(features["charity_number"], tables.case_log, tables.returns, train_as_of,
-                          LabelConfig(definition="late_return"), pd.Timestamp("2021-12-31"))
+    labels = build_labels(features["charity_number"], cases(tables.case_log), tables.returns, train_as_of,
+                          "late_return", 12, pd.Timestamp("2021-12-31"))
     train = features.assign(label=labels.to_numpy()).dropna(subset=["label"])
     specs = [ModelSpec(name="logistic", kind="logistic", params={"C": 0.1, "max_iter": 500}),
              ModelSpec(name="lightgbm", kind="lightgbm", params={"n_estimators": 30, "num_leaves": 7})]

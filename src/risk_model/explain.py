@@ -7,7 +7,10 @@ the base value at the training mean. Either way, for every charity,
 
     base_value_log_odds + sum(contributions) == the model's raw score (log-odds),
 
-which `tests/test_explain.py` asserts to 1e-6.
+which `tests/test_explain.py` asserts to 1e-6. A `models.ReviewLists` explains each charity by
+its own list's model; the calibration fitted on the latest fold is affine in the log-odds
+(slope * raw + intercept), so the contributions are multiplied by the slope and the base value
+becomes slope * base + intercept: still exact, now on the calibrated score's scale.
 """
 
 from __future__ import annotations
@@ -19,7 +22,8 @@ import pandas as pd
 from sklearn.pipeline import Pipeline
 
 from risk_model.factors import FACTORS, factor_of
-from risk_model.models import CentredLogisticRegression, model_inputs
+from risk_model.lists import REVIEW_LISTS
+from risk_model.models import CentredLogisticRegression, ReviewLists, model_inputs
 
 UNIT = "log-odds"
 
@@ -29,7 +33,7 @@ class Contributions:
     """Per-row contributions of each encoded model column, and the base value, in log-odds."""
 
     columns: pd.DataFrame  # index aligned with the features passed in
-    base_value_log_odds: float
+    base_value_log_odds: np.ndarray  # per row: rows explained by different models have different bases
     raw_score_log_odds: np.ndarray
 
     def by_factor(self) -> pd.DataFrame:
@@ -42,29 +46,57 @@ def encoded_inputs(pipeline: Pipeline, features: pd.DataFrame) -> pd.DataFrame:
     return pipeline[:-1].transform(model_inputs(features))
 
 
-def explain(pipeline: Pipeline, features: pd.DataFrame) -> Contributions:
+def explainable(model) -> bool:
+    """Whether a model has exact log-odds contributions (LightGBM and logistic regression do)."""
+    if isinstance(model, ReviewLists):
+        return all(explainable(model.pipelines[name]) for name in REVIEW_LISTS)
+    final = model[-1]
+    return hasattr(final, "booster_") or isinstance(final, CentredLogisticRegression)
+
+
+def explain(pipeline, features: pd.DataFrame) -> Contributions:
     """Exact contributions of each encoded column to each row's raw score."""
+    if isinstance(pipeline, ReviewLists):
+        return _explain_by_list(pipeline, features)
     model = pipeline[-1]
     encoded = encoded_inputs(pipeline, features)
     if hasattr(model, "booster_"):
         names = list(pipeline.named_steps["names"].names_in_) if "names" in pipeline.named_steps else list(encoded.columns)
         raw = model.booster_.predict(encoded.to_numpy(dtype=float), pred_contrib=True)
         columns = pd.DataFrame(raw[:, :-1], index=features.index, columns=names)
-        base = float(raw[0, -1]) if len(raw) else float("nan")
+        base = raw[:, -1]
         score = raw.sum(axis=1)
     elif isinstance(model, CentredLogisticRegression):
         values = encoded.to_numpy(dtype=float)
         coef = model.coef_[0]
         columns = pd.DataFrame((values - model.feature_means_) * coef, index=features.index,
                                columns=list(encoded.columns))
-        base = float(model.intercept_[0] + coef @ model.feature_means_)
+        base = np.full(len(values), float(model.intercept_[0] + coef @ model.feature_means_))
         score = model.decision_function(encoded)
     else:
         raise ValueError(
             f"{type(model).__name__} has no log-odds contributions; explanations need a logistic "
             "regression or LightGBM model (the rule baseline explains itself by its indicators)"
         )
-    return Contributions(columns=columns, base_value_log_odds=base, raw_score_log_odds=np.asarray(score))
+    return Contributions(columns=columns, base_value_log_odds=np.asarray(base, dtype=float),
+                         raw_score_log_odds=np.asarray(score))
+
+
+def _explain_by_list(model: ReviewLists, features: pd.DataFrame) -> Contributions:
+    """Each row explained by the model of its list, on the calibrated log-odds scale."""
+    by = model.scoring_list(features)
+    parts, base, score = [], np.zeros(len(features)), np.zeros(len(features))
+    for name in REVIEW_LISTS:
+        rows = np.flatnonzero(by == name)
+        if not len(rows):
+            continue
+        slope, intercept = model.slope_intercept(name)
+        part = explain(model.pipelines[name], features.iloc[rows])
+        parts.append(part.columns * slope)
+        base[rows] = slope * part.base_value_log_odds + intercept
+        score[rows] = slope * part.raw_score_log_odds + intercept
+    columns = pd.concat(parts).fillna(0.0).reindex(features.index) if parts else pd.DataFrame(index=features.index)
+    return Contributions(columns=columns, base_value_log_odds=base, raw_score_log_odds=score)
 
 
 def membership(encoded_columns: list[str]) -> np.ndarray:

@@ -1,4 +1,9 @@
-"""A ranked review list: every charity on the register at a date, scored and ordered."""
+"""The review lists at a date: every charity on the register placed on its list, scored and ordered.
+
+Each list is ranked on its own (`lists`): the proactive list by the proactive model, the
+concern-triage list by the triage model, with rank, percentile, band and capacity within the
+list. Charities on neither list are written apart with the reason.
+"""
 
 from __future__ import annotations
 
@@ -6,7 +11,10 @@ import numpy as np
 import pandas as pd
 
 from risk_model.evaluate import ranking_order
+from risk_model.features import build_features
+from risk_model.lists import REVIEW_LISTS, WHY_ON_LIST, review_list
 from risk_model.partitions import PARTITION_CHARITIES, charity_ranges, rows_between
+from risk_model.train import score
 
 # Bands by rank percentile (share of the register at or below a charity's risk):
 # the top 1% are "very high", the next 4% "high", the next 15% "elevated", the rest "low".
@@ -14,10 +22,11 @@ RISK_BANDS: tuple[tuple[str, float], ...] = (
     ("very high", 99.0), ("high", 95.0), ("elevated", 80.0), ("low", 0.0),
 )
 LIST_COLUMNS: tuple[str, ...] = (
-    "rank", "charity_number", "charity_name", "score", "rank_percentile", "risk_band", "within_capacity",
-    "main_operating_location", "income_band", "constitutional_form", "geographical_spread",
+    "review_list", "rank", "charity_number", "charity_name", "score", "rank_percentile", "risk_band",
+    "within_capacity", "main_operating_location", "income_band", "constitutional_form", "geographical_spread",
     "as_of", "model", "model_version",
 )
+NOT_LISTED_COLUMNS: tuple[str, ...] = ("charity_number", "charity_name", "review_list", "why", "as_of")
 
 
 def risk_band(rank_percentile: pd.Series) -> pd.Series:
@@ -49,32 +58,45 @@ def rank_charities(
     ranked["within_capacity"] = ranked["rank"] <= capacity_k
     ranked["model"] = model
     ranked["model_version"] = str(model_version)
+    if "review_list" not in ranked:
+        ranked["review_list"] = ""
     return ranked[list(LIST_COLUMNS)]
 
 
-def ranked_list(
-    pipeline,
+def ranked_lists(
+    model,
     register: pd.DataFrame,
     returns: pd.DataFrame,
     case_log: pd.DataFrame,
     as_of: pd.Timestamp,
-    capacity_k: int,
-    exclude_open_inquiries: bool,
-    model: str,
+    capacities: dict[str, int],
+    model_name: str,
     model_version: str,
     features: pd.DataFrame | None = None,
 ) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
-    """The ranked list at `as_of`, the features behind it, and the charities left off because
-    they are already under inquiry. `features`, when given, is build_features' table for `as_of`."""
-    from risk_model.features import build_features, open_inquiries
-    from risk_model.train import score
-
+    """The review lists at `as_of` (REVIEW_LISTS order, each ranked on its own), the features of the
+    charities on them, and the charities on neither with the reason. `features`, when given, is
+    build_features' table for `as_of`."""
     if features is None:
         features = build_features(register, returns, case_log, as_of)
-    under_inquiry = features["charity_number"].isin(open_inquiries(case_log, as_of)) & exclude_open_inquiries
-    listed = features.loc[~under_inquiry].reset_index(drop=True)
-    ranked = rank_charities(listed, score(pipeline, listed), capacity_k, model=model, model_version=model_version)
-    return ranked, listed, features.loc[under_inquiry, ["charity_number", "charity_name"]]
+    on = review_list(features)
+    parts, listed = [], []
+    for name in REVIEW_LISTS:
+        members = features.loc[(on == name).to_numpy()].reset_index(drop=True)
+        listed.append(members)
+        ranked = rank_charities(members, score(model, members) if len(members) else np.empty(0),
+                                capacities[name], model=model_name, model_version=model_version)
+        parts.append(ranked.assign(review_list=name))
+    off = features.loc[~on.isin(REVIEW_LISTS).to_numpy(), ["charity_number", "charity_name", "as_of"]]
+    not_listed = off.assign(review_list=on.loc[off.index].to_numpy(),
+                            why=on.loc[off.index].map(WHY_ON_LIST).to_numpy())[list(NOT_LISTED_COLUMNS)]
+    return (pd.concat(parts, ignore_index=True), pd.concat(listed, ignore_index=True),
+            not_listed.reset_index(drop=True))
+
+
+def review_list_of(ranked: pd.DataFrame, name: str) -> pd.DataFrame:
+    """One list's rows of `ranked_lists`' table, in rank order."""
+    return ranked.loc[ranked["review_list"] == name].reset_index(drop=True)
 
 
 def _joined_sentences(reasons: pd.DataFrame) -> pd.Series:

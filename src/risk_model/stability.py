@@ -13,9 +13,8 @@ import numpy as np
 import pandas as pd
 from scipy.stats import kendalltau, spearmanr
 
-from risk_model.explain import explain
+from risk_model.explain import explain, explainable
 from risk_model.factors import FACTOR_BY_ID
-from risk_model.scoring import explainable
 
 MOVER_COLUMNS: tuple[str, ...] = (
     "charity_number", "charity_name", "movement", "rank_before", "rank_after", "score_before", "score_after",
