@@ -17,14 +17,15 @@ import numpy as np
 import pandas as pd
 import shap
 
-from risk_model.config import LabelConfig, load_config
+from risk_model.config import load_config
 from risk_model.explain import explain
 from risk_model.features import build_features
 from risk_model.ingest import ingest_folder
+from risk_model.labels import cases
 from risk_model.models import build_pipeline, model_inputs
 from risk_model.reasons import reason_codes
 from risk_model.simulate import SimulationConfig, simulate, write_world
-from risk_model.train import build_panel
+from risk_model.train import build_panel, panel_labels
 
 
 def median_time(func, repeats: int) -> tuple[float, object]:
@@ -45,11 +46,12 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         write_world(simulate(SimulationConfig(charities=args.charities)), Path(tmp))
         tables = ingest_folder(Path(tmp))
-    dates = [pd.Timestamp(f"{y}-04-01") for y in range(2016, 2024)]
-    panel, _ = build_panel(tables.register, tables.returns, tables.case_log, dates, LabelConfig(),
-                           pd.Timestamp("2025-12-31"))
+    dates = [pd.Timestamp(f"{y}-12-31") for y in range(2016, 2024)]
+    panel, _ = build_panel(tables.register, tables.returns, tables.case_log, dates, 12)
+    label = panel_labels(panel, cases(tables.case_log), tables.returns, "substantiated", 12, pd.Timestamp("2025-12-31"))
+    rows = (panel["review_list"] == "proactive").to_numpy() & label.notna().to_numpy()
     spec = next(s for s in load_config().models if s.kind == "lightgbm")
-    pipeline = build_pipeline(spec, seed=1).fit(model_inputs(panel), panel["label"].to_numpy())
+    pipeline = build_pipeline(spec, seed=1).fit(model_inputs(panel.loc[rows]), label[rows].to_numpy())
     register = build_features(tables.register, tables.returns, tables.case_log, "2025-12-31")
     n = len(register)
     print(f"register: {n:,} charities as of 2025-12-31; model: {spec.name} "

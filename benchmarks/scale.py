@@ -60,7 +60,7 @@ def main() -> None:
     log = work / "commands.log"
     world, tables, out = work / "world", work / "tables", work / "out"
     experiment = load_config().model_dump(mode="json")
-    experiment["sampling"] = {"negative_rate": args.negative_rate}
+    experiment["sampling"]["negative_rate"] = args.negative_rate
     # as-of dates from the third year on, once charities have a few returns behind them
     experiment["splits"]["first_as_of_year"] = int(args.years.split("-")[0]) + 3
     experiment["tracking"] |= {"experiment": "scale", "registered_model": "scale-risk"}

@@ -45,10 +45,11 @@ def small_world(small_world_dir):
 
 
 SMALL_EXPERIMENT = {
-    "config_version": 1,
+    "config_version": 2,
     "seed": 11,
-    # The second label definition: plenty of positives even in a small world.
-    "label": {"definition": "late_return"},
+    # The proactive list learns late returns: plenty of positives even in a small world.
+    "lists": {"proactive": {"capacity": 30, "labels": ["late_return", "substantiated"]},
+              "triage": {"capacity": 8, "labels": ["substantiated_given_inquiry"]}},
     "splits": {"first_as_of_year": 2013, "n_folds": 2},
     "models": [
         {"name": "rule_baseline", "kind": "rule"},
@@ -56,7 +57,6 @@ SMALL_EXPERIMENT = {
         {"name": "lightgbm", "kind": "lightgbm", "params": {"n_estimators": 40, "num_leaves": 7,
                                                             "min_child_samples": 20}},
     ],
-    "evaluation": {"capacity_k": 30},
     "tracking": {"experiment": "e2e", "registered_model": "e2e-risk"},
 }
 

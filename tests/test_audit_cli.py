@@ -13,12 +13,13 @@ from risk_model.cli_audit import audit
 pytestmark = pytest.mark.e2e
 
 EXPERIMENT = {
-    "config_version": 1,
+    "config_version": 2,
     "seed": 11,
-    "label": {"definition": "late_return"},
+    "lists": {"proactive": {"capacity": 30, "labels": ["late_return"]},
+              "triage": {"capacity": 8, "labels": ["substantiated_given_inquiry"]}},
     "splits": {"first_as_of_year": 2016, "n_folds": 2},
     "models": [{"name": "logistic", "kind": "logistic", "params": {"C": 0.1, "max_iter": 300}}],
-    "evaluation": {"capacity_k": 30, "baseline_model": "logistic"},
+    "evaluation": {"baseline_model": "logistic"},
     "tracking": {"experiment": "audit-e2e", "registered_model": "audit-e2e-risk"},
 }
 
@@ -56,11 +57,12 @@ def audited(trained):
 
 def test_audit_prints_every_section(audited):
     _, run_id, output = audited
-    assert f"Audit of run {run_id}: logistic" in output
+    assert f"Audit of run {run_id}: proactive list, logistic on late_return" in " ".join(output.split())
     for heading in ("Bias audit: income_band", "Bias audit: main_operating_location", "Bias audit: age_under_5",
                     "Outcome rate by score decile", "Outcome rate by risk band", "Labelled coverage",
                     "selective labels vs the truth", "Label bias: main_operating_location",
-                    "Stability:", "List overlap and rank correlation", "Entering the top 30", "Leaving the top 30"):
+                    "Stability:", "List overlap and rank correlation", "Entering the top 30", "Leaving the top 30",
+                    "what the quota tells", "needed for +/-25%"):
         assert heading in output, heading
     assert "too small" in output  # the small world has groups under 50 charity-years
     assert "ref" in output
@@ -82,6 +84,7 @@ def test_audit_is_logged_under_the_training_run(audited):
     assert audit_run.data.tags["mlflow.runName"] == "audit"
     assert audit_run.data.tags["against_run"] == first
     assert "model" not in audit_run.data.tags
+    assert audit_run.data.tags["audited_list"] == "proactive"
     files = {a.path for a in client.list_artifacts(audit_run.info.run_id, "audit")}
     for name in ("bias_audit.csv", "score_deciles.csv", "risk_bands.csv", "labelled_coverage.csv", "quota_check.csv",
                  "label_bias.csv", "stability.json", "stability_movers.csv", "stability_mover_factors.csv"):
@@ -114,6 +117,17 @@ def test_the_model_card_gains_the_audit_summary(audited):
         cells = [c.strip() for c in row.strip("|").split("|")]
         assert int(cells[1]) == table["group"].nunique()
         assert int(cells[3]) == int((table["status"] == "flagged").sum())
+
+
+def test_the_triage_list_is_audited_on_its_own_label(trained):
+    uri, run_id = trained
+    result = CliRunner().invoke(audit_command(), [run_id, "--list", "triage", "--tracking-uri", uri, "--no-log",
+                                                  "--n-boot", "20", "--min-group-size", "20"], env={"COLUMNS": "200"})
+    assert result.exit_code == 0, result.output + repr(result.exception)
+    assert "triage list, logistic on substantiated_given_inquiry, judged on label_substantiated_given_inquiry" in \
+        " ".join(result.output.split())
+    wrong = CliRunner().invoke(audit_command(), [run_id, "--list", "combined", "--tracking-uri", uri, "--no-log"])
+    assert wrong.exit_code == 2 and "proactive, triage" in wrong.output
 
 
 def test_audit_of_an_unknown_run_fails_clearly(trained):

@@ -45,3 +45,4 @@ def test_model_report_notebook_runs(trained, monkeypatch):
     text = _outputs(notebook)
     assert experiment is not None
     assert "precision_at_k_mean" in text and "Model card: e2e-risk" in text
+    assert "hits_not_reached" in text and "holdout_precision_at_k" in text

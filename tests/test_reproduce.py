@@ -16,15 +16,15 @@ from risk_model.manifest import Check, compare
 from risk_model.simulate import SimulationConfig, simulate, write_world
 
 TINY_EXPERIMENT = {
-    "config_version": 1,
+    "config_version": 2,
     "seed": 5,
-    "label": {"definition": "late_return"},
+    "lists": {"proactive": {"capacity": 20, "labels": ["late_return"]},
+              "triage": {"capacity": 5, "labels": ["substantiated_given_inquiry"]}},
     "splits": {"first_as_of_year": 2015, "n_folds": 2},
     "models": [
         {"name": "rule_baseline", "kind": "rule"},
         {"name": "lightgbm", "kind": "lightgbm", "params": {"n_estimators": 30, "num_leaves": 7, "max_depth": 3}},
     ],
-    "evaluation": {"capacity_k": 20},
     "tracking": {"experiment": "reproduce", "registered_model": "reproduce-risk"},
 }
 CLEAN_CODE = {"commit": "0123456789abcdef0123456789abcdef01234567", "dirty": False}
@@ -52,7 +52,7 @@ def trained_run(tmp_path_factory):
     mlflow.set_tracking_uri(uri)
     experiment = MlflowClient().get_experiment_by_name("reproduce")
     parent = next(r for r in MlflowClient().search_runs([experiment.experiment_id])
-                  if r.data.tags.get("job") == "train" and "model" not in r.data.tags)
+                  if r.data.tags.get("job") == "train" and "mlflow.parentRunId" not in r.data.tags)
     return work, data, uri, parent.info.run_id
 
 
@@ -102,7 +102,7 @@ def test_a_tampered_config_is_named(trained_run, clean_checkout, tmp_path):
     _, _, uri, run_id = trained_run
     mlflow.set_tracking_uri(uri)
     recorded = mlflow.artifacts.load_dict(f"runs:/{run_id}/manifest.json")
-    recorded["config"]["content"]["evaluation"]["capacity_k"] = 21
+    recorded["config"]["content"]["lists"]["proactive"]["capacity"] = 21
     local = Path(mlflow.artifacts.download_artifacts(run_id=run_id, artifact_path="manifest.json"))
     # Rewrite the stored artifact itself, as someone editing the run's record would.
     store_copy = Path(MlflowClient().get_run(run_id).info.artifact_uri.removeprefix("file://")) / "manifest.json"
@@ -146,28 +146,30 @@ def test_compare_names_each_kind_of_difference():
     assert isinstance(platform, Check) and not platform.ok and not platform.blocking
 
 
-def test_model_card_states_the_runs_own_metrics(trained_run):
+def test_model_card_states_the_runs_own_figures(trained_run):
     import pandas as pd
 
     _, _, uri, run_id = trained_run
     mlflow.set_tracking_uri(uri)
     client = MlflowClient()
-    run = client.get_run(run_id)
-    champion = run.data.tags["champion_model"]
     card = Path(mlflow.artifacts.download_artifacts(run_id=run_id, artifact_path="model_card.md")).read_text()
     page = Path(mlflow.artifacts.download_artifacts(run_id=run_id, artifact_path="model_card.html")).read_text()
-    folds = pd.read_csv(mlflow.artifacts.download_artifacts(run_id=run_id, artifact_path="fold_metrics.csv"))
+    comparison = pd.read_csv(mlflow.artifacts.download_artifacts(run_id=run_id, artifact_path="model_comparison.csv"))
+    findings = pd.read_csv(mlflow.artifacts.download_artifacts(run_id=run_id, artifact_path="truth/findings.csv"))
+    lists = mlflow.artifacts.load_dict(f"runs:/{run_id}/review_lists.json")
     version = client.get_model_version_by_alias("reproduce-risk", "champion")
     assert f"# Model card: reproduce-risk version {version.version}" in card
     assert "A high score is not a finding of wrongdoing" in card
-    assert "selective labels" in card
+    assert "selective labels" in card and "censored" in card
     assert f"risk-model reproduce {run_id}" in card
-    for _, fold in folds.loc[folds["model"] == champion].iterrows():
-        row = next(line for line in card.splitlines() if line.startswith(f"| {fold['test_as_of'][:10]} |"))
-        cells = [c.strip() for c in row.strip("|").split("|")]
-        assert float(cells[3]) == pytest.approx(fold["precision_at_k"], abs=5e-4)
-        assert float(cells[6]) == pytest.approx(fold["auc_roc"], abs=5e-4)
-    mean = run.data.metrics[f"{champion}.precision_at_k_mean"]
-    assert f"**{mean:.3f} ± " in card
-    assert "<table>" in page and f"{mean:.3f}" in page
+    for name, champion in lists["champions"].items():
+        row = comparison.loc[(comparison["review_list"] == name) & (comparison["model"] == champion)].iloc[0]
+        line = next(x for x in card.splitlines() if x.startswith(f"| {champion} (champion) | "))
+        cells = [c.strip() for c in line.strip("|").split("|")]
+        assert float(cells[2]) == pytest.approx(row["precision_at_k_mean"], abs=5e-4)
+        assert float(cells[4]) == pytest.approx(row["holdout_precision_at_k"], abs=5e-4)
+        held_out = findings.loc[(findings["review_list"] == name) & (findings["model"] == champion)
+                                & (findings["period"] == "holdout")].iloc[0]
+        assert f"| **{champion} (champion)** | held out | {held_out['k']:.0f} | {held_out['hits']:.0f} = " in card
+    assert "<table>" in page and "held out" in page
     assert version.description.startswith("# Model card")

@@ -9,12 +9,11 @@ from risk_model.selective import (
     apply_random_quota,
     coverage_ks,
     estimate_precision_with_quota,
-    inquired_by_window_end,
+    inquired_in_window,
     labelled_coverage,
-    misconduct_lookup,
     quota_check,
+    reviews_needed,
 )
-from tests import factories
 
 
 def ranked_list(n: int, seed: int = 0, positives_rate=None) -> pd.DataFrame:
@@ -73,7 +72,8 @@ def test_estimate_is_exact_within_the_models_picks_and_never_reads_unreviewed_ou
     hidden = reviewed.assign(outcome=reviewed["outcome"].where(reviewed["selected_for_review"]))
     estimate = estimate_precision_with_quota(hidden, [40, 50, 500]).set_index("k")
     assert estimate.loc[40, "estimate"] == pytest.approx(ranked["outcome"].iloc[:40].mean())
-    assert estimate.loc[40, "standard_error"] == 0.0
+    # exact, and said to be: never a standard error of 0
+    assert estimate.loc[40, "basis"] == "census" and np.isnan(estimate.loc[40, "standard_error"])
     assert estimate.loc[40, "interval_low"] == estimate.loc[40, "interval_high"] == estimate.loc[40, "estimate"]
     assert np.isfinite(estimate.loc[500, "estimate"])  # NaN outcomes off the list did not leak in
 
@@ -96,18 +96,13 @@ def test_estimate_is_unbiased_over_draws_where_the_models_picks_alone_are_not():
     assert inside.groupby(covered["k"]).mean().min() >= 0.9
 
 
-def test_labelled_coverage_counts_inquiries_opened_before_the_window_ends():
-    case_log = factories.case_log(
-        ("SC000001", "2019-05-01", "inquiry_opened", None),   # before the as-of date: counted
-        ("SC000002", "2021-03-31", "inquiry_opened", None),   # inside the window: counted
-        ("SC000003", "2021-04-01", "inquiry_opened", None),   # the day the window ends: not counted
-        ("SC000004", "2020-06-01", "concern_received", None),  # a concern alone: not counted
-    )
+def test_labelled_coverage_counts_inquiries_opened_in_the_window():
     frame = pd.DataFrame({"charity_number": [f"SC{i:06d}" for i in range(1, 6)], "fold": "fold_2020",
                           "as_of": pd.Timestamp("2020-04-01"), "score": [0.9, 0.8, 0.7, 0.6, 0.5],
+                          "days_to_first_inquiry": [3.0, 364.0, np.nan, np.nan, np.nan],
                           "label": [1.0, 0.0, 0.0, 0.0, 0.0]})
     ranked = select_top_k(frame, 2)
-    inquired = inquired_by_window_end(ranked, case_log, horizon_months=12)
+    inquired = inquired_in_window(ranked)
     assert inquired.tolist() == [True, True, False, False, False]
     coverage = labelled_coverage(ranked, inquired, [2, 5]).set_index("k")
     assert coverage.loc[2, "coverage"] == 1.0 and coverage.loc[5, "coverage"] == pytest.approx(0.4)
@@ -115,11 +110,15 @@ def test_labelled_coverage_counts_inquiries_opened_before_the_window_ends():
     assert coverage_ks(175, 16_000) == [43, 87, 175, 350, 875, 1750, 16_000]
 
 
-def test_misconduct_truth_covers_the_as_of_year_and_the_year_before():
-    latent = pd.DataFrame({"Charity Number": ["SC1", "SC1", "SC2", "SC3"], "Year": ["2019", "2020", "2018", "2020"],
-                           "Misconduct probability": ["0.1"] * 4, "Misconduct": ["1", "0", "1", "0"]})
-    frame = pd.DataFrame({"charity_number": ["SC1", "SC2", "SC3", "SC4"], "as_of": pd.Timestamp("2020-04-01")})
-    assert misconduct_lookup(latent)(frame).tolist() == [1, 0, 0, 0]
+def test_reviews_needed_follow_the_design_variance():
+    # a region of 1,000 charities below the model's picks with 20 in the top k, k = 100 at precision 0.5
+    rest = np.r_[np.ones(20), np.zeros(980)]
+    needed = reviews_needed(rest, len(rest), 0.5, 100)
+    s2 = rest.var(ddof=1)
+    assert needed == pytest.approx((1.959964 / 0.25) ** 2 * 1000**2 * s2 / (100 * 0.5) ** 2)
+    assert reviews_needed(rest, len(rest), 0.5, 100, relative=0.5) == pytest.approx(needed / 4)
+    assert reviews_needed(np.array([]), 0, 0.5, 100) == 0.0
+    assert reviews_needed(rest, len(rest), 0.0, 100) == np.inf
 
 
 def test_quota_check_sets_labels_beside_the_truth():
@@ -140,6 +139,12 @@ def test_quota_check_sets_labels_beside_the_truth():
     at_k = table.loc[table["k"] == 60]
     assert (at_k["label_precision"] < at_k["true_precision"]).all()  # labels catch only some misconduct
     assert table["truth_within_interval"].all()
+    assert not (table["quota_standard_error"] == 0).any()
+    assert (at_k["random_reviews"] == 12).all() and at_k["reviews_needed"].gt(0).all()
+    assert table["verdict"].str.match(r"^(exact|enough|too small to tell anything|nothing to estimate)").all()
+    # a quota of a handful of reviews is said to be too small where the estimate needs hundreds
+    tiny = quota_check(ranked, 60, 0.05, seed=1, ks=[600])
+    assert tiny.loc[tiny["fold"] != "all", "verdict"].str.startswith("too small to tell anything").all()
 
 
 def test_quota_on_a_ranked_list_keeps_its_columns_and_marks_the_random_reviews():

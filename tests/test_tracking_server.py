@@ -26,11 +26,12 @@ pytestmark = pytest.mark.skipif(
     not POSTGRES_URL, reason="RISK_MODEL_TEST_MLFLOW_POSTGRES_URL is not set: no PostgreSQL for the tracking server"
 )
 EXPERIMENT = {
-    "config_version": 1, "seed": 3, "label": {"definition": "late_return"},
+    "config_version": 2, "seed": 3,
+    "lists": {"proactive": {"capacity": 20, "labels": ["late_return"]},
+              "triage": {"capacity": 5, "labels": ["substantiated_given_inquiry"]}},
     "splits": {"first_as_of_year": 2015, "n_folds": 2},
     "models": [{"name": "rule_baseline", "kind": "rule"},
                {"name": "lightgbm", "kind": "lightgbm", "params": {"n_estimators": 30, "max_depth": 3}}],
-    "evaluation": {"capacity_k": 20},
     "tracking": {"experiment": "shared-server", "registered_model": "shared-risk"},
 }
 
@@ -96,7 +97,7 @@ def test_train_against_the_shared_server_then_reproduce_from_it(server, tmp_path
     mlflow.set_tracking_uri(server)
     experiment = mlflow.get_experiment_by_name("shared-server")
     parents = [r for r in mlflow.MlflowClient().search_runs([experiment.experiment_id])
-               if r.data.tags.get("job") == "train" and "model" not in r.data.tags]
+               if r.data.tags.get("job") == "train" and "mlflow.parentRunId" not in r.data.tags]
     assert len(parents) == 1
     run_id = parents[0].info.run_id
     assert mlflow.MlflowClient().get_model_version_by_alias("shared-risk", "champion").version == "1"

@@ -82,16 +82,22 @@ def coverage_table(coverage: pd.DataFrame) -> Table:
 
 
 def quota_table(quota: pd.DataFrame) -> Table:
-    """Selective-label precision, true precision and the random-quota estimate, per fold and k."""
+    """Selective-label precision, true precision and the random-quota estimate, per fold and k, with
+    the reviews a year the quota would need and what it can tell."""
+    def error(r) -> str:
+        return {"census": "exact", "too few random reviews": "unknown"}.get(r.basis, _pct(r.quota_standard_error, 2))
+
     lines = [[str(r.fold), f"{r.k:,}", _pct(r.label_precision, 2), _pct(r.true_precision, 2),
-              _pct(r.quota_estimate, 2), _pct(r.quota_standard_error, 2),
+              _pct(r.quota_estimate, 2), error(r),
               f"{_pct(r.quota_interval_low, 2)}-{_pct(r.quota_interval_high, 2)}",
-              "yes" if r.truth_within_interval else "[red]no[/red]"] for r in quota.itertuples()]
+              f"{r.random_reviews:.0f}", "-" if not np.isfinite(r.reviews_needed) else f"{r.reviews_needed:,.0f}",
+              r.verdict] for r in quota.itertuples()]
     return _table("Precision at k: selective labels vs the truth vs the random-quota estimate (simulated)",
-                  ["fold", "k", "by labels", "true", "quota estimate", "s.e.", "95% bounds", "truth inside"], lines,
-                  caption="quota estimate: the model's picks plus a seeded random draw, each review finding the truth. "
-                          "Its s.e. is 0 when no random review found a positive in the top k; the exact bounds "
-                          "do not share that blind spot.")
+                  ["fold", "k", "by labels", "true", "quota estimate", "s.e.", "95% bounds", "random reviews",
+                   "needed for +/-25%", "what the quota tells"], lines,
+                  caption="quota estimate: the model's picks plus a seeded random draw, each review finding the truth "
+                          "in the label window. The s.e. is 'unknown' when the random reviews that reach the top k "
+                          "found no misconduct: the bounds are then as wide as the data leave them.")
 
 
 def label_bias_tables(table: pd.DataFrame, flagged_only: bool = False) -> list[Table]:
@@ -120,7 +126,7 @@ def label_bias_tables(table: pd.DataFrame, flagged_only: bool = False) -> list[T
 def print_report(console: Console, run, report, settings, flagged_only: bool = False) -> None:
     """Every section of an audit report, headline first."""
     first, last = report.folds[0], report.folds[-1]
-    console.rule(f"Audit of run {run.run_id}: {report.model}, label {run.config.label.definition}")
+    console.rule(f"Audit of run {run.run_id}: {report.review_list} list, {report.model}, judged on {report.outcome}")
     console.print(f"k = {report.capacity_k} per as-of date; {len(report.folds)} folds ({first} to {last}); "
                   f"{report.charity_years:,} charity-years. Ratios outside {settings.ratio_bounds[0]}-"
                   f"{settings.ratio_bounds[1]} are flagged (red: the {settings.confidence:.0%} interval excludes 1); "

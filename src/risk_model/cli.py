@@ -79,7 +79,7 @@ def _file_hashes(data_dir: Path, accounts: pd.DataFrame) -> dict[str, str]:
     """sha256 of each input file ingest read, and of the simulator's answer key when present."""
     from risk_model.manifest import file_sha256
 
-    names = [Path(str(name)).name for name in accounts["file"]] + ["latent_risk.csv"]
+    names = [Path(str(name)).name for name in accounts["file"]] + ["latent_risk.csv", "misconduct.csv"]
     return {name: file_sha256(data_dir / name) for name in names if (data_dir / name).is_file()}
 
 
@@ -116,15 +116,15 @@ def ingest(
 
 
 def _ranking_and_manifest(result, tables, experiment, data_dir: Path):
-    """The champion's ranked list at the extract date, and the run's manifest (which hashes it)."""
+    """The champions' review lists at the extract date, and the run's manifest (which hashes them)."""
     from risk_model.ingest import table_fingerprint
     from risk_model.manifest import build_manifest, ranking_hash
-    from risk_model.rank import ranked_list
+    from risk_model.rank import ranked_lists
+    from risk_model.tracking import champion_description
 
-    ranked, _, _ = ranked_list(
-        result.final_models[result.champion], tables.register, tables.returns, tables.case_log,
-        result.extract_date, experiment.evaluation.capacity_k, experiment.label.exclude_open_inquiries,
-        model=result.champion, model_version="training run")
+    ranked, _, _ = ranked_lists(
+        result.final_model, tables.register, tables.returns, tables.case_log, result.extract_date,
+        result.capacities, model_name=champion_description(result.champions), model_version="training run")
     manifest = build_manifest(
         config_json=experiment.model_dump(mode="json"), config_hash=experiment.config_hash(),
         file_hashes=_file_hashes(data_dir, tables.accounts),
@@ -165,54 +165,112 @@ def train(
         return cli_ccni.train_ccni(data_dir, config=config, tracking_uri=tracking_uri, store=store)
     if dataset != "oscr":
         raise typer.BadParameter(f"--dataset must be oscr or ccni, got {dataset!r}")
-    from risk_model.evaluate import true_risk_lookup
-    from risk_model.tracking import log_training, use_tracking
+    from risk_model.tracking import log_training, run_findings, use_tracking
     from risk_model.splits import labelled_as_of_dates
-    from risk_model.train import infer_extract_date, run_training
+    from risk_model.train import candidates, infer_extract_date, run_training
 
     experiment = _load_config(config, tracking_uri)
     tables = _ingest(data_dir)
-    latent_path = data_dir / "latent_risk.csv"
-    oracle = None
-    if latent_path.is_file():
-        oracle = true_risk_lookup(pd.read_csv(latent_path, dtype={"Charity Number": str}))
-        console.print("simulated data: precision@k will be compared with the true-risk ranking")
+    truth = _truth(data_dir)
     extract_date = (pd.Timestamp(experiment.extract_date) if experiment.extract_date
                     else infer_extract_date(tables.register, tables.returns, tables.case_log))
     n_dates = len(labelled_as_of_dates(experiment.splits, experiment.label, extract_date,
                                        tables.register["registered_date"].min()))
-    steps = n_dates + experiment.splits.n_folds * len(experiment.models) + len(experiment.models)
-    bar = Progress(SpinnerColumn(), TextColumn("{task.description:<32}"), BarColumn(), MofNCompleteColumn(),
+    per_fold = len(candidates(experiment)) + (4 if truth is not None else 0)
+    steps = n_dates + experiment.splits.n_folds * per_fold + 2
+    bar = Progress(SpinnerColumn(), TextColumn("{task.description:<48}"), BarColumn(), MofNCompleteColumn(),
                    TimeElapsedColumn(), console=console, transient=True)
     with bar:
         task = bar.add_task("training", total=steps)
-        result = run_training(tables.register, tables.returns, tables.case_log, experiment, oracle,
+        result = run_training(tables.register, tables.returns, tables.case_log, experiment, truth,
                               progress=lambda msg: bar.update(task, description=msg, advance=1))
     if experiment.sampling.negative_rate < 1:
         from risk_model.tracking import sample_statement
 
         console.print(f"[yellow]training panel: {sample_statement(result.panel_counts, experiment)}; fold "
-                      "metrics are measured on that sample and scores are not calibrated probabilities[/yellow]")
+                      "metrics are measured on that sample[/yellow]")
     use_tracking(experiment.tracking, store)
     example, explained = _explanation_sample(tables, result.training_as_of[-1], experiment.seed)
     ranked, manifest = _ranking_and_manifest(result, tables, experiment, data_dir)
     fingerprint = manifest["data"]["tables"] | {f"file:{k}": v for k, v in manifest["data"]["files"].items()}
     logged = log_training(result, experiment, fingerprint, tables.accounts, tables.rejections, example,
                           str(data_dir), manifest=manifest, ranking=ranked)
-    names = {"precision_at_k_mean": "p@k", "precision_at_k_std": "p@k sd", "recall_at_k_mean": "recall@k",
-             "auc_pr_mean": "AUC-PR", "auc_roc_mean": "AUC-ROC", "brier_mean": "Brier",
-             "lift_over_baseline": "lift", "ratio_to_true_risk": "vs true risk"}
-    columns = [c for c in names if c in result.summary.columns]
-    console.print(_table(result.summary[columns].rename(columns=names).reset_index(),
-                         f"Temporal validation, {len(result.folds)} folds (k={experiment.evaluation.capacity_k})"))
+    _print_comparison(result, experiment)
+    judged = run_findings(result, experiment)
+    if judged is not None:
+        _print_findings(judged[1], judged[2], result)
+    else:
+        console.print("no answer key in the data folder: the lists are judged on the regulator's labels only, "
+                      "which follow complaints")
     if explained:
         from mlflow.tracking import MlflowClient
 
         console.print(f"global explanations summarise {explained}")
         MlflowClient().set_tag(logged.parent_run_id, "explanation_sample", explained)
-    console.print(f"champion: [bold]{result.champion}[/bold], registered as "
-                  f"{logged.registered_model} version {logged.champion_version} "
+    for name in ("proactive", "triage"):
+        console.print(f"{name} list champion: [bold]{result.champions[name]}[/bold] "
+                      f"({result.capacities[name]} a year)")
+    console.print(f"registered as {logged.registered_model} version {logged.champion_version} "
                   f"(alias {experiment.tracking.champion_alias}); run {logged.parent_run_id}")
+
+
+def _truth(data_dir: Path):
+    """The simulator's answer key in a data folder (or beside the tables ingest wrote), if any."""
+    from risk_model.truth import read_truth
+
+    truth = read_truth(data_dir)
+    if truth is not None:
+        console.print(f"simulated data: the lists are judged against the truth ({truth.source})")
+    return truth
+
+
+def _print_comparison(result, experiment) -> None:
+    """Each list's candidates on the regulator's labels: folds used to choose, then the held-out one."""
+    from risk_model.train import REFERENCES
+
+    for name in ("proactive", "triage"):
+        metric = getattr(experiment.lists, name).selection_metric
+        table = result.summary.reset_index()
+        table = table.loc[(table["review_list"] == name) & ~table["model"].isin(REFERENCES)]
+        shown = pd.DataFrame({
+            "model": [m + (" *" if m == result.champions[name] else "") for m in table["model"]],
+            f"{metric} (choosing)": table[f"{metric}_mean"], "sd": table[f"{metric}_std"],
+            "AUC-PR (choosing)": table["auc_pr_mean"],
+            "precision@k (held out)": table.get("holdout_precision_at_k"),
+            "AUC-PR (held out)": table.get("holdout_auc_pr"),
+        })
+        console.print(_table(shown, f"{name} list, on the regulator's labels (k={result.capacities[name]}; "
+                                    f"{len(result.folds) - 1} folds choose, {result.folds[-1].name} held out; "
+                                    "* champion)"))
+
+
+def _print_findings(table: pd.DataFrame, diffs: pd.DataFrame, result) -> None:
+    """The champions and the references against the truth, on the held-out fold and over all folds."""
+    for name in ("proactive", "triage"):
+        mine = table.loc[table["review_list"] == name]
+        keep = mine["model"].isin([result.champions[name], "true_risk", "full_information", "regulator", "random",
+                                   "rule_baseline on substantiated", "rule_baseline on substantiated_given_inquiry"])
+        mine = mine.loc[keep & mine["period"].isin(["holdout", "all"])]
+        first = "not reached" if name == "proactive" else "real"
+        shown = pd.DataFrame({
+            "list": [m + (" *" if m == result.champions[name] else "") for m in mine["model"]],
+            "period": mine["period"].map({"holdout": "held out", "all": "all folds"}),
+            "k": mine["k"].round().astype(int),
+            "misconduct found": [f"{h:.0f} = {p:.1%} ({lo:.1%}-{hi:.1%})" for h, p, lo, hi in
+                                 zip(mine["hits"], mine["precision"], mine["precision_low"], mine["precision_high"])],
+            first: (mine["hits_not_reached"] if name == "proactive" else mine["hits"]).round(1),
+            "expected": mine["expected_found"].round(1),
+            "days earlier": mine["lead_days_median"].round(0),
+        })
+        console.print(_table(shown, f"{name} list against the truth (95% Wilson intervals; * champion)",
+                             float_format="{:.1f}"))
+        d = diffs.loc[diffs["review_list"] == name]
+        if len(d):
+            console.print(_table(pd.DataFrame({
+                "champion minus": d["against"], "measure": d["measure"],
+                "difference": d["difference"].round(0),
+                "95% interval": [f"{lo:+.0f} to {hi:+.0f}" for lo, hi in zip(d["difference_low"], d["difference_high"])],
+            }), f"{name}: paired bootstrap over every test fold", float_format="{:+.0f}"))
 
 
 def _champion(experiment, store: Path):
@@ -225,6 +283,15 @@ def _champion(experiment, store: Path):
         console.print(f"[red]no champion model in {experiment.tracking.registered_model!r}: {exc}. "
                       "Run `risk-model train` first.[/red]")
         raise typer.Exit(code=2) from exc
+
+
+def _warn_if_off_cycle(model, date: pd.Timestamp) -> None:
+    """Say so when a list is dated elsewhere in the filing cycle than the model was trained."""
+    trained = getattr(model, "as_of_month_day", None)
+    if trained and f"{date:%m-%d}" != trained:
+        console.print(f"[yellow]the model was trained on as-of dates on {trained} (month-day) each year; this list "
+                      f"is dated {date.date()}, elsewhere in the filing cycle, so returns falling due around it "
+                      "may read differently than in training[/yellow]")
 
 
 def _as_of(as_of: str | None, tables) -> pd.Timestamp:
@@ -296,42 +363,53 @@ def rank(
     features: Annotated[Path | None, typer.Option(help="Feature table `risk-model features` wrote for this "
                                                   "folder and date, used instead of building it again.")] = None,
 ) -> None:
-    """Rank every charity on the register at a date with the champion model; write CSV and Parquet."""
-    from risk_model.rank import ranked_list, with_reasons
+    """Place every charity on the register at a date on its review list and rank each list with the
+    champion's models; write each list, both together, and the charities on neither (CSV and Parquet)."""
+    from risk_model.lists import LIST_TITLES, PROACTIVE, REVIEW_LISTS
+    from risk_model.rank import ranked_lists, review_list_of, with_reasons
 
     experiment = _load_config(config, tracking_uri)
     tables = _ingest(data_dir)
     date = _as_of(as_of, tables)
     built = _feature_table(features, date) if features is not None else None
-    pipeline, version = _champion(experiment, store)
+    model, version = _champion(experiment, store)
+    _warn_if_off_cycle(model, date)
+    capacities = model.capacities
     with _progress() as progress:
         progress.add_task(f"scoring the register as of {date.date()}")
-        ranked, listed, under_inquiry = ranked_list(
-            pipeline, tables.register, tables.returns, tables.case_log, date, experiment.evaluation.capacity_k,
-            experiment.label.exclude_open_inquiries, model=version.tags.get("model", version.name),
-            model_version=version.version, features=built)
+        ranked, listed, not_listed = ranked_lists(
+            model, tables.register, tables.returns, tables.case_log, date, capacities,
+            model_name=version.tags.get("model", version.name), model_version=version.version, features=built)
         if reasons:
-            ranked = with_reasons(ranked, listed, pipeline, tables.returns, tables.case_log, reasons)
+            ranked = with_reasons(ranked, listed, model, tables.returns, tables.case_log, reasons)
+    parts = {name: review_list_of(ranked, name) for name in REVIEW_LISTS}
     if random_quota > 0:
         from risk_model.selective import apply_random_quota
 
-        ranked = apply_random_quota(ranked, experiment.evaluation.capacity_k, random_quota, seed)
-        drawn = int((ranked["review_reason"] == "random quota").sum())
-        console.print(f"random review quota: {drawn} of {int(ranked['selected_for_review'].sum())} reviews drawn "
-                      f"at random from below the model's picks (seed {seed}), marked 'random quota'")
+        parts[PROACTIVE] = apply_random_quota(parts[PROACTIVE], capacities[PROACTIVE], random_quota, seed)
+        drawn = int((parts[PROACTIVE]["review_reason"] == "random quota").sum())
+        console.print(f"random review quota: {drawn} of {int(parts[PROACTIVE]['selected_for_review'].sum())} "
+                      f"proactive reviews drawn at random from below the model's picks (seed {seed}), marked "
+                      "'random quota'")
+        ranked = pd.concat([parts[name] for name in REVIEW_LISTS], ignore_index=True)
     out.mkdir(parents=True, exist_ok=True)
-    stem = f"ranking_{date:%Y-%m-%d}"
-    ranked.to_csv(out / f"{stem}.csv", index=False)
-    ranked.to_parquet(out / f"{stem}.parquet", index=False)
-    under_inquiry.to_csv(out / f"under_inquiry_{date:%Y-%m-%d}.csv", index=False)
-    shown = ranked.head(show)[["rank", "charity_number", "charity_name", "score", "risk_band",
-                               "main_operating_location", "income_band"]]
-    if reasons:
-        shown = shown.assign(top_reason=ranked.head(show)["reasons_up"].str.split("; ").str[0])
-    console.print(_table(shown, f"Top {show} of {len(ranked):,} as of {date.date()} "
-                         f"({version.name} v{version.version})", float_format="{:.4f}"))
-    console.print(f"wrote {out / (stem + '.csv')} and .parquet; {len(under_inquiry)} charities under an "
-                  f"open inquiry are listed apart in under_inquiry_{date:%Y-%m-%d}.csv")
+    day = f"{date:%Y-%m-%d}"
+    for stem, frame in (("ranking", ranked), *((name, parts[name]) for name in REVIEW_LISTS),
+                        ("not_listed", not_listed)):
+        frame.to_csv(out / f"{stem}_{day}.csv", index=False)
+        frame.to_parquet(out / f"{stem}_{day}.parquet", index=False)
+    for name in REVIEW_LISTS:
+        top = parts[name].head(show)
+        shown = top[["rank", "charity_number", "charity_name", "score", "risk_band", "main_operating_location",
+                     "income_band"]]
+        if reasons:
+            shown = shown.assign(top_reason=top["reasons_up"].str.split("; ").str[0])
+        console.print(_table(shown, f"{LIST_TITLES[name].capitalize()}: top {min(show, len(parts[name]))} of "
+                             f"{len(parts[name]):,} as of {date.date()} ({capacities[name]} a year; "
+                             f"{version.name} v{version.version})", float_format="{:.4f}"))
+    console.print(f"wrote {', '.join(f'{stem}_{day}.csv' for stem in ('ranking', *REVIEW_LISTS, 'not_listed'))} "
+                  f"and .parquet to {out}; {len(not_listed)} charities are on neither list (under an open inquiry, "
+                  "or their recent concern already inquired into): see not_listed")
 
 
 @app.command()
@@ -351,7 +429,8 @@ def explain(
     from risk_model.explain import what_changed
     from risk_model.factors import FACTOR_BY_ID
     from risk_model.features import build_features
-    from risk_model.rank import ranked_list
+    from risk_model.lists import LIST_TITLES, WHY_ON_LIST, review_list
+    from risk_model.rank import ranked_lists
     from risk_model.reasons import reason_codes
 
     experiment = _load_config(config, tracking_uri)
@@ -359,11 +438,11 @@ def explain(
     date = _as_of(as_of, tables)
     number = charity_number.strip().upper()
     pipeline, version = _champion(experiment, store)
-    ranked, listed, under_inquiry = ranked_list(
-        pipeline, tables.register, tables.returns, tables.case_log, date, experiment.evaluation.capacity_k,
-        experiment.label.exclude_open_inquiries, model=version.tags.get("model", version.name),
-        model_version=version.version)
+    _warn_if_off_cycle(pipeline, date)
     features = build_features(tables.register, tables.returns, tables.case_log, date)
+    ranked, _, _ = ranked_lists(pipeline, tables.register, tables.returns, tables.case_log, date,
+                                pipeline.capacities, model_name=version.tags.get("model", version.name),
+                                model_version=version.version, features=features)
     row = features.loc[features["charity_number"] == number].reset_index(drop=True)
     if row.empty:
         console.print(f"[red]{number} is not on the register at {date.date()}[/red]")
@@ -371,14 +450,17 @@ def explain(
     contributions = explain_rows(pipeline, row)
     factors = contributions.by_factor()
     codes = reason_codes(row, factors, tables.returns, tables.case_log, reasons)
+    on = review_list(row).iloc[0]
     place = ranked.loc[ranked["charity_number"] == number]
     if place.empty:
-        console.print(f"{number} {row.loc[0, 'charity_name']}: under an open inquiry, not ranked")
+        console.print(f"{number} {row.loc[0, 'charity_name']}: {LIST_TITLES[on]}. {WHY_ON_LIST[on]}.")
     else:
         p = place.iloc[0]
-        console.print(f"{number} {p['charity_name']}: rank {p['rank']:,} of {len(ranked):,}, score {p['score']:.4f}, "
-                      f"band {p['risk_band']} (as of {date.date()}, {version.name} v{version.version})")
-    console.print(f"contributions in {UNIT}; base value {contributions.base_value_log_odds:+.3f}, "
+        size = int((ranked["review_list"] == p["review_list"]).sum())
+        console.print(f"{number} {p['charity_name']}: on the {LIST_TITLES[on]} list, rank {p['rank']:,} of {size:,}, "
+                      f"score {p['score']:.4f}, band {p['risk_band']} (as of {date.date()}, {version.name} "
+                      f"v{version.version}). {WHY_ON_LIST[on]}.")
+    console.print(f"contributions in {UNIT}; base value {contributions.base_value_log_odds[0]:+.3f}, "
                   f"raw score {contributions.raw_score_log_odds[0]:+.3f}")
     console.print(_table(codes[["direction", "label", "group", "contribution_log_odds", "sentence", "source"]],
                          "Reasons", float_format="{:+.3f}"))
@@ -407,7 +489,6 @@ def reproduce(
     import mlflow
 
     from risk_model.config import ExperimentConfig
-    from risk_model.evaluate import true_risk_lookup
     from risk_model.manifest import compare
     from risk_model.tracking import resolve_tracking_uri
     from risk_model.train import run_training
@@ -425,12 +506,10 @@ def reproduce(
         console.print(f"[red]data folder {data_dir} is not there; pass --data[/red]")
         raise typer.Exit(code=2)
     tables = _ingest(data_dir)
-    latent_path = data_dir / "latent_risk.csv"
-    oracle = (true_risk_lookup(pd.read_csv(latent_path, dtype={"Charity Number": str}))
-              if latent_path.is_file() else None)
+    truth = _truth(data_dir)
     with _progress() as progress:
         task = progress.add_task("re-training")
-        result = run_training(tables.register, tables.returns, tables.case_log, experiment, oracle,
+        result = run_training(tables.register, tables.returns, tables.case_log, experiment, truth,
                               progress=lambda msg: progress.update(task, description=f"re-training: {msg}"))
     _, current = _ranking_and_manifest(result, tables, experiment, data_dir)
     checks = compare(recorded, current)

@@ -1,11 +1,11 @@
-"""`risk-model audit RUN_ID [--against RUN_ID]`: is the list fair, and is it really better?
+"""`risk-model audit RUN_ID [--list proactive|triage] [--against RUN_ID]`: is the list fair, and is it really better?
 
-Loads a training run's out-of-fold predictions from MLflow and audits its champion's lists
+Loads a training run's out-of-fold predictions from MLflow and audits one list's champion
 (`audit_report.build_audit`): bias by group, outcome rate by score band, labelled coverage and,
-on simulated data, the random-quota check and the label-bias check. `--against` adds how much
-another run's champion changes the list at one as-of date. Every table is printed, and logged
-with its plots to a child run named "audit" under the audited run.
-Registered in `cli.py` with `app.command()(audit)`.
+on simulated data (the truth of each label window is in the predictions), the random-quota
+check and the label-bias check. `--against` adds how much another run's champion changes the
+list at one as-of date. Every table is printed, and logged with its plots to a child run named
+"audit" under the audited run. Registered in `cli.py` with `app.command()(audit)`.
 """
 
 from __future__ import annotations
@@ -31,16 +31,21 @@ class TrainingRun:
 
     run_id: str
     experiment_id: str
-    champion: str
+    champion: str  # what the registered version holds, both lists
+    champions: dict[str, str]  # list -> champion candidate
+    capacities: dict[str, int]
+    targets: dict[str, str]  # list -> its target label's prediction column
     config: ExperimentConfig
     data_dir: str | None
     extract_date: str | None
 
 
 def load_training_run(run_id: str) -> TrainingRun:
-    """The parent training run's champion, configuration and data folder, from MLflow."""
+    """The parent training run's champions, configuration and data folder, from MLflow."""
     import mlflow
     from mlflow.tracking import MlflowClient
+
+    from risk_model.findings import target_columns
 
     run = MlflowClient().get_run(run_id)
     tags = run.data.tags
@@ -48,8 +53,10 @@ def load_training_run(run_id: str) -> TrainingRun:
         raise ValueError(f"run {run_id} is not a training run (no champion_model tag); pass the parent run's id")
     config_path = mlflow.artifacts.download_artifacts(run_id=run_id, artifact_path="experiment.json")
     config = ExperimentConfig.model_validate(json.loads(Path(config_path).read_text()))
-    return TrainingRun(run_id, run.info.experiment_id, tags["champion_model"], config, tags.get("data_dir"),
-                       tags.get("extract_date"))
+    lists = mlflow.artifacts.load_dict(f"runs:/{run_id}/review_lists.json")
+    return TrainingRun(run_id, run.info.experiment_id, tags["champion_model"], lists["champions"],
+                       lists["capacities"], lists.get("targets") or target_columns(config), config,
+                       tags.get("data_dir"), tags.get("extract_date"))
 
 
 def load_predictions(run_id: str) -> pd.DataFrame:
@@ -60,31 +67,32 @@ def load_predictions(run_id: str) -> pd.DataFrame:
 
 
 def load_model(run: TrainingRun):
-    """The champion's fitted Pipeline, from its model child run."""
+    """The run's registered ReviewLists, from its model child run."""
     import mlflow
     from mlflow.tracking import MlflowClient
 
     children = MlflowClient().search_runs(
         [run.experiment_id],
-        filter_string=f"tags.mlflow.parentRunId = '{run.run_id}' and tags.model = '{run.champion}'",
+        filter_string=f"tags.mlflow.parentRunId = '{run.run_id}' and tags.kind = 'review_lists'",
     )
     if not children:
-        raise ValueError(f"run {run.run_id} has no model run for its champion {run.champion!r}")
+        raise ValueError(f"run {run.run_id} has no model run for its review lists")
     return mlflow.sklearn.load_model(f"runs:/{children[0].info.run_id}/model")
 
 
-def stability_between(before: TrainingRun, after: TrainingRun, tables, as_of: pd.Timestamp):
-    """Each run's champion list at `as_of` on the same data, compared; movers and their factors."""
-    from risk_model.rank import ranked_list
+def stability_between(before: TrainingRun, after: TrainingRun, tables, as_of: pd.Timestamp, review_list: str):
+    """Each run's list at `as_of` on the same data, compared; movers and their factors."""
+    from risk_model.rank import ranked_lists, review_list_of
     from risk_model.stability import compare_lists, mover_factors
 
-    capacity_k = before.config.evaluation.capacity_k
+    capacity_k = before.capacities[review_list]
     lists, pipelines = {}, {}
     for side, run in (("before", before), ("after", after)):
         pipelines[side] = load_model(run)
-        lists[side], features, _ = ranked_list(
-            pipelines[side], tables.register, tables.returns, tables.case_log, as_of, capacity_k,
-            before.config.label.exclude_open_inquiries, model=run.champion, model_version=run.run_id[:8])
+        ranked, features, _ = ranked_lists(
+            pipelines[side], tables.register, tables.returns, tables.case_log, as_of, before.capacities,
+            model_name=run.champion, model_version=run.run_id[:8])
+        lists[side] = review_list_of(ranked, review_list)
     figures, movers = compare_lists(lists["before"], lists["after"], capacity_k)
     factors = mover_factors(pipelines["before"], pipelines["after"], features, movers)
     return figures, movers, factors
@@ -108,7 +116,8 @@ def log_audit(run: TrainingRun, report, settings, stability=None, against: str |
     from risk_model.features import GROUP_ATTRIBUTES
 
     # No `model` tag: a training run's model child runs are found by it, and this is not one.
-    tags = {"job": "audit", "audited_run": run.run_id, "audited_model": report.model}
+    tags = {"job": "audit", "audited_run": run.run_id, "audited_model": report.model,
+            "audited_list": report.review_list}
     if against:
         tags["against_run"] = against
     with mlflow.start_run(experiment_id=run.experiment_id, run_name="audit", parent_run_id=run.run_id,
@@ -144,6 +153,8 @@ def log_audit(run: TrainingRun, report, settings, stability=None, against: str |
 
 def audit(
     run_id: Annotated[str, typer.Argument(help="Parent training run to audit (its id).")],
+    review_list: Annotated[str, typer.Option("--list", help="The list whose champion to audit: proactive or "
+                                                            "triage.")] = "proactive",
     against: Annotated[str | None, typer.Option(
         help="Another training run: how much its champion changes the list.")] = None,
     data_dir: Annotated[Path | None, typer.Option(
@@ -180,29 +191,27 @@ def audit(
     except Exception as exc:
         console.print(f"[red]cannot audit: {exc}[/red]")
         raise typer.Exit(code=2) from exc
+    from risk_model.lists import REVIEW_LISTS
+
+    if review_list not in REVIEW_LISTS:
+        raise typer.BadParameter(f"--list must be one of {', '.join(REVIEW_LISTS)}, got {review_list!r}")
     settings = AuditSettings(min_group_size=min_group_size, n_boot=n_boot, seed=seed)
-    folder = data_dir or (Path(run.data_dir) if run.data_dir else None)
-    tables, latent = None, None
-    if folder is not None and folder.is_dir():
-        tables = ingest_folder(folder)
-        if (folder / "latent_risk.csv").is_file():
-            latent = pd.read_csv(folder / "latent_risk.csv", dtype={"Charity Number": str})
-    else:
-        console.print(f"[yellow]data folder {folder} not found: labelled coverage, the simulated checks and "
-                      "stability need it (pass --data)[/yellow]")
     with console.status("auditing"):
-        report = build_audit(load_predictions(run_id), run.champion, run.config.evaluation.capacity_k,
-                             run.config.label.horizon_months, settings,
-                             case_log=tables.case_log if tables else None, latent_risk=latent, quota=quota)
+        report = build_audit(load_predictions(run_id), review_list, run.champions[review_list],
+                             run.capacities[review_list], run.targets[review_list], settings, quota=quota)
     print_report(console, run, report, settings, flagged_only)
     stability = None
-    if other is not None and tables is None:
-        console.print("[yellow]--against needs the data folder to rescore the register: skipped[/yellow]")
-    if other is not None and tables is not None:
-        date = pd.Timestamp(as_of or run.extract_date or tables.case_log["date"].max()).normalize()
-        with console.status(f"rescoring the register as of {date.date()} with both champions"):
-            stability = stability_between(run, other, tables, date)
-        print_stability(console, run, other, date, *stability)
+    if other is not None:
+        folder = data_dir or (Path(run.data_dir) if run.data_dir else None)
+        if folder is None or not folder.is_dir():
+            console.print(f"[yellow]--against needs the data folder to rescore the register; {folder} is not "
+                          "there (pass --data): skipped[/yellow]")
+        else:
+            tables = ingest_folder(folder)
+            date = pd.Timestamp(as_of or run.extract_date or tables.case_log["date"].max()).normalize()
+            with console.status(f"rescoring the register as of {date.date()} with both champions"):
+                stability = stability_between(run, other, tables, date, review_list)
+            print_stability(console, run, other, date, *stability)
     if log:
         audit_run = log_audit(run, report, settings, stability, against)
         console.print(f"logged to MLflow: run {audit_run} (\"audit\", under {run.run_id})")

@@ -22,35 +22,45 @@ def _pyplot():
     return plt
 
 
-def precision_at_k_plot(curve: pd.DataFrame, capacity_k: int, path: Path) -> None:
-    """Precision at k per model (columns model, k, precision), with the capacity marked."""
+def precision_at_k_plot(panels: dict[str, pd.DataFrame], capacity_k: int, path: Path) -> None:
+    """Precision at k per model, one panel per measure (title -> columns model, k, precision), the
+    capacity marked; references drawn dashed."""
     plt = _pyplot()
-    fig, ax = plt.subplots(figsize=(7, 4.5))
-    for model, group in curve.groupby("model", sort=False):
-        ax.plot(group["k"], group["precision"], "--" if model == "true_risk" else "-", label=model)
-    ax.axvline(capacity_k, color="grey", lw=0.8, ls=":", label=f"capacity k={capacity_k}")
-    ax.set_xlabel("k (charities reviewed, top of the list)")
-    ax.set_ylabel("precision at k (mean over temporal folds)")
-    ax.set_title("Precision at k")
-    ax.legend()
+    fig, axes = plt.subplots(1, len(panels), figsize=(6.5 * len(panels), 4.5), squeeze=False)
+    for ax, (title, curve) in zip(axes[0], panels.items()):
+        for model, group in curve.groupby("model", sort=False):
+            reference = model in {"true_risk", "full_information", "regulator"}
+            ax.plot(group["k"], group["precision"], "--" if reference else "-", label=model)
+        ax.axvline(capacity_k, color="grey", lw=0.8, ls=":", label=f"capacity k={capacity_k}")
+        ax.set_xlabel("k (charities taken, top of the list)")
+        ax.set_ylabel("precision at k (mean over temporal folds)")
+        ax.set_title(title)
+        ax.legend(fontsize=7)
     fig.tight_layout()
     fig.savefig(path, dpi=110)
     plt.close(fig)
 
 
 def calibration_plot(tables: dict[str, pd.DataFrame], path: Path) -> None:
-    """Observed rate against mean predicted probability per score bin, one line per model."""
+    """Observed rate against mean predicted probability per score bin: one panel per model, each on
+    its own scale, so a model whose scores are small is read as clearly as one whose are large."""
     plt = _pyplot()
-    fig, ax = plt.subplots(figsize=(5.5, 5))
-    top = 0.0
-    for model, table in tables.items():
-        ax.plot(table["mean_predicted"], table["observed_rate"], "o-", label=model)
-        top = max(top, table["mean_predicted"].max(), table["observed_rate"].max())
-    ax.plot([0, top], [0, top], color="grey", lw=0.8, ls=":")
-    ax.set_xlabel("mean predicted probability (decile)")
-    ax.set_ylabel("observed outcome rate")
-    ax.set_title("Calibration, out of fold")
-    ax.legend()
+    n = max(len(tables), 1)
+    cols = min(n, 3)
+    rows = int(np.ceil(n / cols))
+    fig, axes = plt.subplots(rows, cols, figsize=(4.2 * cols, 3.8 * rows), squeeze=False)
+    for ax in axes.ravel()[n:]:
+        ax.axis("off")
+    for ax, (model, table) in zip(axes.ravel(), tables.items()):
+        top = float(max(table["mean_predicted"].max(), table["observed_rate"].max(), 1e-6)) * 1.05
+        ax.plot(table["mean_predicted"], table["observed_rate"], "o-")
+        ax.plot([0, top], [0, top], color="grey", lw=0.8, ls=":")
+        ax.set_xlim(0, top)
+        ax.set_ylim(0, top)
+        ax.set_title(model, fontsize=8)
+        ax.set_xlabel("mean score (decile)", fontsize=8)
+        ax.set_ylabel("observed rate", fontsize=8)
+    fig.suptitle("Calibration, out of fold (each panel on its own scale)")
     fig.tight_layout()
     fig.savefig(path, dpi=110)
     plt.close(fig)

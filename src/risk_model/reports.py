@@ -49,13 +49,15 @@ def case_log_by_year(case_log: pd.DataFrame) -> pd.DataFrame:
 
 @dataclass(frozen=True)
 class RunReport:
-    """A training run as recorded: its tags, the model comparison, fold metrics and card."""
+    """A training run as recorded: its tags, each list's comparison, fold metrics, the findings
+    against the truth (simulated worlds only) and the card."""
 
     run_id: str
     tags: dict[str, str]
     comparison: pd.DataFrame
     fold_metrics: pd.DataFrame
     panel_counts: pd.DataFrame
+    findings: pd.DataFrame | None
     model_card_markdown: str
 
 
@@ -67,12 +69,16 @@ def load_run_report(run_id: str) -> RunReport:
         return mlflow.artifacts.load_text(f"runs:/{run_id}/{path}")
 
     run = mlflow.get_run(run_id)
+    try:
+        findings = pd.read_csv(io.StringIO(text("truth/findings.csv")))
+    except Exception:  # a real regulator's data: no truth to judge by
+        findings = None
     return RunReport(
         run_id=run_id, tags=dict(run.data.tags),
         comparison=pd.read_csv(io.StringIO(text("model_comparison.csv"))),
         fold_metrics=pd.read_csv(io.StringIO(text("fold_metrics.csv"))),
         panel_counts=pd.read_csv(io.StringIO(text("panel_counts.csv"))),
-        model_card_markdown=text("model_card.md"),
+        findings=findings, model_card_markdown=text("model_card.md"),
     )
 
 
@@ -82,7 +88,7 @@ def latest_training_run(experiment: str) -> str:
 
     found = mlflow.search_runs(experiment_names=[experiment], filter_string="tags.job = 'train'",
                                order_by=["attributes.start_time DESC"], output_format="list")
-    parents = [r for r in found if "model" not in r.data.tags]
+    parents = [r for r in found if "mlflow.parentRunId" not in r.data.tags]
     if not parents:
         raise LookupError(f"no training run in experiment {experiment!r}")
     return parents[0].info.run_id

@@ -5,13 +5,15 @@ This module measures how much of a list was ever looked at (labelled coverage), 
 review quota so that some reviews do not depend on the model or on complaints, and estimates
 precision at k from the reviewed charities alone in a way that stays unbiased under that draw.
 
-On simulated data the truth is known (`latent_risk.csv`), so the estimate can be set beside the
-true precision and beside the precision that the complaint-driven labels report.
+On simulated data the truth is known (`truth.Truth`: misconduct in the label window), so the
+estimate can be set beside the true precision and beside the precision that the complaint-driven
+labels report, and the quota can be sized: how many random reviews a year it would take to
+estimate precision at k within 25% of its value. A quota too small to tell anything is said to be.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import math
 
 import numpy as np
 import pandas as pd
@@ -20,17 +22,13 @@ from scipy.stats import binomtest
 REVIEW_REASONS: tuple[str, ...] = ("model", "random quota")
 
 
-def first_inquiry_dates(case_log: pd.DataFrame) -> pd.Series:
-    """Date of each charity's first inquiry, by charity number."""
-    opened = case_log.loc[case_log["event"] == "inquiry_opened"]
-    return opened.groupby("charity_number")["date"].min()
+RELATIVE_PRECISION = 0.25  # the quota is sized to estimate precision at k within this share of its value
+Z_95 = 1.959964
 
 
-def inquired_by_window_end(frame: pd.DataFrame, case_log: pd.DataFrame, horizon_months: int) -> np.ndarray:
-    """Whether each row's charity had an inquiry opened before the end of its label window."""
-    window_end = pd.to_datetime(frame["as_of"]) + pd.DateOffset(months=horizon_months)
-    first = first_inquiry_dates(case_log).reindex(frame["charity_number"].to_numpy())
-    return (first.to_numpy() < window_end.to_numpy()) & first.notna().to_numpy()
+def inquired_in_window(frame: pd.DataFrame) -> np.ndarray:
+    """Whether each out-of-fold row's charity had an inquiry opened in its label window."""
+    return frame["days_to_first_inquiry"].notna().to_numpy()
 
 
 def coverage_ks(capacity_k: int, list_size: int) -> list[int]:
@@ -60,24 +58,6 @@ def labelled_coverage(ranked: pd.DataFrame, inquired: np.ndarray, ks: list[int])
             "precision": float(label[top].mean()) if listed else float("nan"),
         })
     return pd.DataFrame(rows)
-
-
-def misconduct_lookup(latent_risk: pd.DataFrame) -> Callable[[pd.DataFrame], np.ndarray]:
-    """Scorer from a simulator's answer key: 1 where the charity committed misconduct in the as-of
-    year or the year before (the years an inquiry in the label window would find; the same years
-    `evaluate.true_risk_lookup` averages), else 0."""
-    table = latent_risk.rename(columns={"Charity Number": "charity_number", "Year": "year"})
-    by_key = pd.Series(table["Misconduct"].astype(int).to_numpy(),
-                       index=pd.MultiIndex.from_arrays([table["charity_number"], table["year"].astype(int)]))
-
-    def truth(frame: pd.DataFrame) -> np.ndarray:
-        years = pd.to_datetime(frame["as_of"]).dt.year.to_numpy()
-        numbers = frame["charity_number"].to_numpy()
-        found = [by_key.reindex(pd.MultiIndex.from_arrays([numbers, years - lag])).fillna(0).to_numpy()
-                 for lag in (0, 1)]
-        return np.maximum(*found).astype(int)
-
-    return truth
 
 
 def apply_random_quota(ranked: pd.DataFrame, capacity_k: int, quota: float, seed: int) -> pd.DataFrame:
@@ -110,17 +90,42 @@ def apply_random_quota(ranked: pd.DataFrame, capacity_k: int, quota: float, seed
 
 
 def _horvitz_thompson(model_positives: float, n_model: int, rest_values: np.ndarray, n_rest: int,
-                      k: int) -> tuple[float, float]:
-    """Estimate and standard error of precision at k from a census of the model's picks (their
-    positives in the top k) and a simple random sample of the rest (y * [rank <= k] per draw)."""
+                      k: int) -> tuple[float, float, str]:
+    """Estimate, standard error and basis of precision at k from a census of the model's picks (their
+    positives in the top k) and a simple random sample of the rest (y * [rank <= k] per draw).
+
+    The standard error is never reported as 0: it is NaN where the top k are all the model's picks
+    (basis "census": the estimate is exact) and where the random reviews that reach the top k found
+    no positive or are fewer than two (basis "too few random reviews": the sample cannot say how
+    far off it is).
+    """
     if k <= n_model:  # the top k are all the model's picks, every one reviewed
-        return model_positives / k, 0.0
+        return model_positives / k, float("nan"), "census"
     m = len(rest_values)
     if m == 0:
-        return float("nan"), float("nan")
+        return float("nan"), float("nan"), "too few random reviews"
     total = model_positives + n_rest * rest_values.mean()
-    variance = n_rest**2 * (1 - m / n_rest) * rest_values.var(ddof=1) / m if m > 1 else float("nan")
-    return total / k, float(np.sqrt(variance)) / k
+    if m < 2 or not rest_values.any():
+        return total / k, float("nan"), "too few random reviews"
+    variance = n_rest**2 * (1 - m / n_rest) * rest_values.var(ddof=1) / m
+    return total / k, float(np.sqrt(variance)) / k, "random sample"
+
+
+def reviews_needed(rest_values: np.ndarray, n_rest: int, precision: float, k: int,
+                   relative: float = RELATIVE_PRECISION) -> float:
+    """Random reviews a year for a 95% interval of precision at k within `relative` of its value.
+
+    `rest_values` is y * [rank <= k] over every charity below the model's picks (the whole rest,
+    known on simulated data): the estimate's variance is N^2 s^2 / (m k^2), so m must reach
+    (z / relative)^2 N^2 s^2 / (k precision)^2. Zero where the top k are all reviewed anyway;
+    infinite where the top k hold no positive to estimate.
+    """
+    if len(rest_values) == 0:
+        return 0.0
+    if precision <= 0:
+        return math.inf
+    s2 = float(np.var(rest_values, ddof=1)) if len(rest_values) > 1 else 0.0
+    return float((Z_95 / relative) ** 2 * n_rest**2 * s2 / (k * precision) ** 2)
 
 
 def _exact_bounds(model_positives: float, n_model: int, rest_values: np.ndarray, n_rest: int, k: int,
@@ -156,10 +161,12 @@ def estimate_precision_with_quota(reviewed: pd.DataFrame, ks: list[int], outcome
     So T_k_hat / k is unbiased for precision at k; nothing is assumed about how outcomes relate
     to scores or to complaints. Its standard error comes from the random draw alone (the model's
     picks are a census): N * sqrt((1 - m/N) s^2 / m) / k, with s^2 the sample variance of
-    y_i * [rank_i <= k] over the m random reviews. That estimate is zero when no random review
-    found a positive in the top k, so `interval_low`/`interval_high` also give exact bounds (see
-    `_exact_bounds`). When k is no more than the model's picks the estimate is exact; just beyond
-    them few random reviews land in the top k, so it is unbiased but noisy there.
+    y_i * [rank_i <= k] over the m random reviews. When no random review found a positive in the
+    top k that formula gives zero, which would read as certainty: the standard error is then NaN
+    with basis "too few random reviews", and `interval_low`/`interval_high` give exact bounds (see
+    `_exact_bounds`), as wide as the data leave them. When k is no more than the model's picks
+    the estimate is exact (basis "census"); just beyond them few random reviews land in the top
+    k, so it is unbiased but noisy there.
     """
     rank = reviewed["rank"].to_numpy()
     reason = reviewed["review_reason"].to_numpy()
@@ -174,9 +181,9 @@ def estimate_precision_with_quota(reviewed: pd.DataFrame, ks: list[int], outcome
         in_top = rank <= k
         design = (float(y[by_model & in_top].sum()), n_model, np.where(in_top[by_quota], y[by_quota], 0.0),
                   n_rest, k)
-        estimate, error = _horvitz_thompson(*design)
+        estimate, error, basis = _horvitz_thompson(*design)
         low, high = _exact_bounds(*design, confidence)
-        rows.append({"k": int(k), "estimate": estimate, "standard_error": error, "interval_low": low,
+        rows.append({"k": int(k), "estimate": estimate, "standard_error": error, "basis": basis, "interval_low": low,
                      "interval_high": high, "model_reviews_in_top_k": int((by_model & in_top).sum()),
                      "model_positives_in_top_k": int(design[0]), "random_reviews": int(by_quota.sum()),
                      "random_reviews_in_top_k": int((by_quota & in_top).sum()),
@@ -187,30 +194,38 @@ def estimate_precision_with_quota(reviewed: pd.DataFrame, ks: list[int], outcome
 def quota_check(ranked: pd.DataFrame, capacity_k: int, quota: float, seed: int,
                 ks: list[int] | None = None, confidence: float = 0.95) -> pd.DataFrame:
     """On simulated data, per fold and k: precision at k by the selective labels, the true
-    precision, and the quota estimate from one seeded draw in which each review finds the truth.
+    precision, the quota estimate from one seeded draw in which each review finds the truth, and
+    how many random reviews a year an estimate within 25% would take against the quota's own.
 
-    `ranked` comes from `audit.select_top_k` with a 0/1 `misconduct` column (the truth). The
-    quota is drawn at capacity; precision is estimated at each k in `ks` (default: capacity).
-    A last row per k, fold "all", pools the folds: the estimates' mean and its standard error,
-    and bounds that treat the folds' random reviews as one sample (their sampling rates are
-    nearly equal, the registers being of similar size).
+    `ranked` comes from `audit.select_top_k` with a 0/1 `misconduct` column (the truth in each
+    label window) and `label`. The quota is drawn at capacity; precision is estimated at each k
+    in `ks` (default: capacity). A last row per k, fold "all", pools the folds. `verdict` says in
+    words whether the quota can tell anything at that k.
     """
     rows = []
     for index, (fold, group) in enumerate(ranked.groupby("fold", sort=True)):
         group = group.sort_values("rank")
         fold_ks = [min(k, len(group)) for k in (ks or [capacity_k])]
         reviewed = apply_random_quota(group, capacity_k, quota, seed + index).assign(outcome=group["misconduct"])
+        n_model = int((reviewed["review_reason"] == REVIEW_REASONS[0]).sum())
+        truth = group["misconduct"].to_numpy(dtype=float)
+        rank = group["rank"].to_numpy()
         for position, estimate in enumerate(estimate_precision_with_quota(reviewed, fold_ks,
                                                                           confidence=confidence).itertuples()):
             k = estimate.k
+            rest = np.where(rank[n_model:] <= k, truth[n_model:], 0.0)
+            true_precision = float(truth[:k].mean())
             rows.append({
                 "fold": fold, "as_of": group["as_of"].iloc[0], "k": k, "position": position,
-                "label_precision": float(group["label"].iloc[:k].mean()),
-                "true_precision": float(group["misconduct"].iloc[:k].mean()),
+                "label_precision": float(np.nan_to_num(group["label"].to_numpy(dtype=float)[:k]).mean()),
+                "true_precision": true_precision,
                 "quota_estimate": estimate.estimate, "quota_standard_error": estimate.standard_error,
+                "basis": estimate.basis,
                 "quota_interval_low": estimate.interval_low, "quota_interval_high": estimate.interval_high,
+                "random_reviews": estimate.random_reviews, "random_reviews_in_top_k": estimate.random_reviews_in_top_k,
+                "reviews_needed": 0.0 if k <= n_model else reviews_needed(rest, len(rest), true_precision, k),
                 "model_positives": estimate.model_positives_in_top_k,
-                "others_in_top_k": k - estimate.model_reviews_in_top_k, "random_reviews": estimate.random_reviews,
+                "others_in_top_k": k - estimate.model_reviews_in_top_k,
                 "random_positives": estimate.random_positives_in_top_k,
                 "charities_below": estimate.charities_below_model_picks,
             })
@@ -226,15 +241,33 @@ def quota_check(ranked: pd.DataFrame, capacity_k: int, quota: float, seed: int,
             low = model_positives + min(below * rate.low, others)
             high = model_positives + min(below * rate.high, others)
         error = group["quota_standard_error"]
+        census = (group["basis"] == "census").all()
         pooled.append({
             "fold": "all", "as_of": pd.NaT, "k": int(group["k"].max()),
             "label_precision": group["label_precision"].mean(), "true_precision": group["true_precision"].mean(),
             "quota_estimate": group["quota_estimate"].mean(),
-            "quota_standard_error": float(np.sqrt((error**2).sum())) / len(error),
+            "quota_standard_error": (float(np.sqrt((error**2).sum())) / len(error)
+                                     if error.notna().all() else float("nan")),
+            "basis": "census" if census else ("random sample" if error.notna().all() else "too few random reviews"),
             "quota_interval_low": low / k, "quota_interval_high": high / k,
+            "random_reviews": float(group["random_reviews"].mean()),
+            "reviews_needed": float(group["reviews_needed"].median()),
         })
     columns = ["fold", "as_of", "k", "label_precision", "true_precision", "quota_estimate", "quota_standard_error",
-               "quota_interval_low", "quota_interval_high"]
+               "basis", "quota_interval_low", "quota_interval_high", "random_reviews", "reviews_needed"]
     table = pd.concat([table[columns], pd.DataFrame(pooled, columns=columns)], ignore_index=True)
     inside = table["true_precision"].between(table["quota_interval_low"], table["quota_interval_high"])
-    return table.assign(truth_within_interval=inside)
+    return table.assign(truth_within_interval=inside, verdict=[_verdict(r) for r in table.itertuples()])
+
+
+def _verdict(row) -> str:
+    """What the quota can tell at one k, in words."""
+    if row.basis == "census":
+        return "exact: every charity in the top k is reviewed"
+    needed = row.reviews_needed
+    if not np.isfinite(needed):
+        return "nothing to estimate: no misconduct in the top k"
+    if row.random_reviews >= needed and row.basis == "random sample":
+        return f"enough: {row.random_reviews:.0f} random reviews a year, about {needed:,.0f} needed for +/-25%"
+    return (f"too small to tell anything: {row.random_reviews:.0f} random reviews a year, about {needed:,.0f} "
+            "needed for +/-25%")
