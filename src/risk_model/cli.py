@@ -189,6 +189,8 @@ def train(
 
         console.print(f"[yellow]training panel: {sample_statement(result.panel_counts, experiment)}; fold "
                       "metrics are measured on that sample[/yellow]")
+    for note in result.notes:
+        console.print(f"[yellow]{note}[/yellow]")
     use_tracking(experiment.tracking, store)
     example, explained = _explanation_sample(tables, result.training_as_of[-1], experiment.seed)
     ranked, manifest = _ranking_and_manifest(result, tables, experiment, data_dir)

@@ -187,6 +187,7 @@ def log_training(
             "data_dir": data_dir, "extract_date": str(result.extract_date.date()),
             "training_sample": sample_statement(result.panel_counts, config),
             "truth": result.truth_source or "none: judged on the regulator's labels only",
+            **({"training_notes": "; ".join(result.notes)} if result.notes else {}),
         })
         mlflow.log_params(_flat_params(config) | {"config_hash": config.config_hash(),
                                                    "models": ",".join(s.name for s in config.models)})

@@ -76,6 +76,7 @@ class TrainingResult:
     training_as_of: tuple[pd.Timestamp, ...]
     capacities: dict[str, int]  # reviews a year each list is sized to
     truth_source: str | None = None
+    notes: tuple[str, ...] = ()  # what training had to decide that the reader should know
 
 
 def infer_extract_date(register: pd.DataFrame, returns: pd.DataFrame, case_log: pd.DataFrame) -> pd.Timestamp:
@@ -191,7 +192,7 @@ def _fit(spec: ModelSpec, seed: int, inputs: pd.DataFrame, rows: np.ndarray, y: 
     """The spec fitted on `inputs`' rows `rows` with labels y (negatives kept at `negative_rate`, seeded
     by `draw`, and weighted back); None when they hold one class only (nothing to learn)."""
     y = np.asarray(y, dtype=float)
-    if len(y) < 2 or y.min() == y.max():
+    if spec.kind not in {"rule", "queue"} and (len(y) < 2 or y.min() == y.max()):
         return None
     weight = np.ones(len(y))
     if negative_rate < 1 and (y == 0).sum() >= FIT_SAMPLING_FROM:
@@ -389,17 +390,19 @@ def summarise(fold_metrics: pd.DataFrame, folds: list[TemporalFold]) -> pd.DataF
     return pd.DataFrame(out).set_index(["review_list", "model"])
 
 
+def candidates_in_order(summary: pd.DataFrame, config: ExperimentConfig, name: str) -> list[str]:
+    """A list's candidates, best mean selection metric over the selection folds first (ties: the
+    earlier in the grid; a candidate never scored last); references are never candidates."""
+    metric = f"{getattr(config.lists, name).selection_metric}_mean"
+    grid = [c.name for c in candidates(config) if c.review_list == name]
+    values = pd.Series([summary[metric].get((name, g), np.nan) if metric in summary else np.nan for g in grid],
+                       index=grid, dtype=float)
+    return list(values.sort_values(ascending=False, kind="stable", na_position="last").index)
+
+
 def choose_champions(summary: pd.DataFrame, config: ExperimentConfig) -> dict[str, str]:
-    """Per list, the candidate with the best mean selection metric over the selection folds (ties:
-    the earlier in the grid); references are never candidates."""
-    champions = {}
-    for name in REVIEW_LISTS:
-        metric = f"{getattr(config.lists, name).selection_metric}_mean"
-        grid = [c.name for c in candidates(config) if c.review_list == name]
-        values = summary.loc[[(name, g) for g in grid], metric]
-        values.index = grid
-        champions[name] = str(values.idxmax()) if values.notna().any() else grid[0]
-    return champions
+    """Per list, the candidate with the best mean selection metric over the selection folds."""
+    return {name: candidates_in_order(summary, config, name)[0] for name in REVIEW_LISTS}
 
 
 def run_training(
@@ -432,17 +435,26 @@ def run_training(
         inquired["review_list"] == name, "inquired_in_window"].tolist()) for name in REVIEW_LISTS}
     pipelines, calibration = {}, {}
     every_row = np.arange(len(panel))
+    notes = []
     for name in REVIEW_LISTS:
-        chosen = grid[(name, champions[name])]
-        if progress:
-            progress(f"final fit: {name} {chosen.name}")
-        label = panel_labels(panel, case_table, returns, chosen.label, horizon, extract_date)
-        fit_rows = _training_rows(panel, every_row, chosen, label)
-        fitted = _fit(chosen.spec, config.seed, model_inputs(panel), fit_rows, label.to_numpy()[fit_rows],
-                      config.sampling.fit_negative_rate, extract_date.year)
+        fitted = None
+        for candidate in candidates_in_order(summary, config, name):
+            chosen = grid[(name, candidate)]
+            if progress:
+                progress(f"final fit: {name} {chosen.name}")
+            label = panel_labels(panel, case_table, returns, chosen.label, horizon, extract_date)
+            fit_rows = _training_rows(panel, every_row, chosen, label)
+            fitted = _fit(chosen.spec, config.seed, model_inputs(panel), fit_rows, label.to_numpy()[fit_rows],
+                          config.sampling.fit_negative_rate, extract_date.year)
+            if fitted is not None:
+                break
+            notes.append(f"the {name} list's {candidate!r} could not be refitted (one class only in its labels)")
         if fitted is None:
-            raise ValueError(f"the {name} list's champion {chosen.name!r} has one class only in its training "
-                             "labels: the data hold too few cases to train on")
+            raise ValueError(f"no candidate of the {name} list could be fitted: its labels hold one class only, so "
+                             "the data hold too few cases to train on")
+        if chosen.name != champions[name]:
+            notes.append(f"the {name} list's champion is {chosen.name!r} instead")
+            champions[name] = chosen.name
         pipelines[name] = fitted
         calibration[name] = _latest_fold_calibration(predictions, name, chosen.name, folds[-1].name,
                                                      getattr(config.lists, name).labels[0],
@@ -452,7 +464,7 @@ def run_training(
         final_model=ReviewLists(pipelines, calibration, capacities, as_of_month_day(config.splits, extract_date)),
         folds=tuple(folds), panel_counts=counts,
         extract_date=extract_date, training_as_of=tuple(as_of_dates), capacities=capacities,
-        truth_source=truth.source if truth is not None else None,
+        truth_source=truth.source if truth is not None else None, notes=tuple(notes),
     )
 
 

@@ -1,0 +1,51 @@
+"""Training per review list: who each list's models learn from and are judged on, and what
+happens on a world with too few cases to learn a list."""
+
+import numpy as np
+import pandas as pd
+
+from risk_model.config import ExperimentConfig
+from risk_model.labels import cases
+from risk_model.lists import REVIEW_LISTS
+from risk_model.train import build_panel, evaluated_on, panel_days_to_first_inquiry, run_training
+from tests.conftest import SMALL_EXPERIMENT
+
+DATES = [pd.Timestamp(f"{y}-12-31") for y in (2016, 2017, 2018)]
+
+
+def test_the_panel_places_each_charity_year_on_the_list_its_case_log_puts_it(small_world):
+    panel, counts = build_panel(small_world.register, small_world.returns, small_world.case_log, DATES, 12)
+    log = small_world.case_log
+    for as_of in DATES:
+        rows = panel.loc[panel["as_of"] == as_of].set_index("charity_number")["review_list"]
+        before = log.loc[log["date"] < as_of]
+        concerns = before.loc[before["event"] == "concern_received"]
+        recent = set(concerns.loc[concerns["date"] >= as_of - pd.DateOffset(months=12), "charity_number"])
+        assert recent and not recent & set(rows.index[rows == "proactive"])
+        last_concern = concerns.groupby("charity_number")["date"].max()
+        opened = before.loc[before["event"] == "inquiry_opened"].groupby("charity_number")["date"].max()
+        waiting = {n for n in recent if not opened.get(n, pd.NaT) >= last_concern[n]}
+        assert set(rows.index[rows == "triage"]) <= waiting
+        assert waiting - set(rows.index[rows == "triage"]) <= set(rows.index[rows == "under inquiry"])
+    assert (counts[[f"on_{n}_list" for n in REVIEW_LISTS]].sum(axis=1) + counts["under_inquiry"]
+            + counts["recently_inquired"] == counts["population"] - counts["excluded_no_profile"]).all()
+
+
+def test_the_triage_list_is_judged_on_the_inquiries_of_the_window(small_world):
+    panel, _ = build_panel(small_world.register, small_world.returns, small_world.case_log, DATES[:1], 12)
+    days = panel_days_to_first_inquiry(panel, cases(small_world.case_log), 12)
+    rows = np.arange(len(panel))
+    triage = evaluated_on(panel, rows, "triage", days)
+    assert triage.sum() == (~np.isnan(days)).sum() > 5
+    assert (days[triage] >= 0).all() and (days[triage] < 366).all()
+    proactive = evaluated_on(panel, rows, "proactive", days)
+    assert (panel["review_list"].to_numpy()[proactive] == "proactive").all()
+
+
+def test_a_world_with_no_cases_still_gives_both_lists(small_world):
+    config = ExperimentConfig.model_validate(SMALL_EXPERIMENT)
+    result = run_training(small_world.register, small_world.returns, small_world.case_log.iloc[:0], config)
+    # nothing to learn about concerns: the triage list falls back to the indicator rule, which
+    # fits (its rates are the overall rate) where a learned model would have nothing to learn
+    assert result.champions["triage"].startswith("rule_baseline")
+    assert set(result.final_model.pipelines) == set(REVIEW_LISTS)
