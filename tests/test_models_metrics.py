@@ -119,6 +119,17 @@ def test_platt_calibration_recovers_a_known_slope_and_intercept():
     assert platt_calibration(raw, np.zeros(len(raw))) == (1.0, 0.0)
 
 
+def test_calibration_never_reverses_a_list():
+    """A fold whose outcomes fall as scores rise (a small, noisy fold) must not turn the list upside
+    down: the slope stays 1 and only the level is matched to the fold's outcome rate."""
+    rng = np.random.default_rng(1)
+    raw = rng.normal(-2, 1, 3_000)
+    y = (rng.random(len(raw)) < 1 / (1 + np.exp(-(-0.8 * raw - 4.0)))).astype(float)
+    slope, intercept = platt_calibration(raw, y)
+    assert slope == 1.0
+    assert np.mean(1 / (1 + np.exp(-(raw + intercept)))) == pytest.approx(y.mean(), rel=1e-6)
+
+
 def test_review_lists_score_each_charity_with_its_own_lists_calibrated_model():
     frame, y = _frame(n=600)
     frame = frame.assign(open_inquiry=0.0, open_concern=(np.arange(600) % 3 == 0).astype(float),

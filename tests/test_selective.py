@@ -114,8 +114,10 @@ def test_reviews_needed_follow_the_design_variance():
     # a region of 1,000 charities below the model's picks with 20 in the top k, k = 100 at precision 0.5
     rest = np.r_[np.ones(20), np.zeros(980)]
     needed = reviews_needed(rest, len(rest), 0.5, 100)
-    s2 = rest.var(ddof=1)
+    s2 = rest.var()
     assert needed == pytest.approx((1.959964 / 0.25) ** 2 * 1000**2 * s2 / (100 * 0.5) ** 2)
+    # chances of misconduct rather than one draw of it: the same for the same expected count
+    assert reviews_needed(np.r_[np.full(40, 0.5), np.zeros(960)], 1000, 0.5, 100) == pytest.approx(needed)
     assert reviews_needed(rest, len(rest), 0.5, 100, relative=0.5) == pytest.approx(needed / 4)
     assert reviews_needed(np.array([]), 0, 0.5, 100) == 0.0
     assert reviews_needed(rest, len(rest), 0.0, 100) == np.inf

@@ -265,13 +265,33 @@ def raw_log_odds(pipeline: Pipeline, features: pd.DataFrame) -> np.ndarray:
 
 
 def platt_calibration(log_odds: np.ndarray, y: np.ndarray, weight: np.ndarray | None = None) -> tuple[float, float]:
-    """(slope, intercept) of p = sigmoid(slope * log_odds + intercept) fitted to 0/1 outcomes; (1, 0) when
-    the outcomes cannot support a fit (one class only)."""
+    """(slope, intercept) of p = sigmoid(slope * log_odds + intercept) fitted to 0/1 outcomes.
+
+    Calibration rescales scores; it must never reverse a list. Where the fitted slope is not
+    positive (a fold too small or too noisy to tell), the slope stays 1 and only the intercept is
+    fitted, so the scores keep their order and match the fold's outcome rate; (1, 0) when the
+    outcomes hold one class only.
+    """
     y = np.asarray(y, dtype=float)
+    log_odds = np.asarray(log_odds, dtype=float)
     if len(y) < 2 or y.min() == y.max():
         return 1.0, 0.0
-    fit = LogisticRegression(C=1e6, max_iter=1000).fit(np.asarray(log_odds).reshape(-1, 1), y, sample_weight=weight)
-    return float(fit.coef_[0, 0]), float(fit.intercept_[0])
+    fit = LogisticRegression(C=1e6, max_iter=1000).fit(log_odds.reshape(-1, 1), y, sample_weight=weight)
+    slope, intercept = float(fit.coef_[0, 0]), float(fit.intercept_[0])
+    if slope > 0:
+        return slope, intercept
+    return 1.0, _intercept_only(log_odds, y, np.ones(len(y)) if weight is None else np.asarray(weight, dtype=float))
+
+
+def _intercept_only(log_odds: np.ndarray, y: np.ndarray, weight: np.ndarray) -> float:
+    """The shift b for which the weighted mean of sigmoid(log_odds + b) equals the weighted outcome rate."""
+    target = float(np.average(y, weights=weight))
+    low, high = -50.0, 50.0
+    for _ in range(200):
+        middle = (low + high) / 2
+        rate = float(np.average(1 / (1 + np.exp(-(log_odds + middle))), weights=weight))
+        low, high = (middle, high) if rate < target else (low, middle)
+    return (low + high) / 2
 
 
 class ReviewLists(ClassifierMixin, BaseEstimator):
@@ -280,19 +300,21 @@ class ReviewLists(ClassifierMixin, BaseEstimator):
     `pipelines` maps each list of `lists.REVIEW_LISTS` to a pipeline `train` fitted on that list's
     own population and label; `calibration` maps it to the (slope, intercept) applied to the
     pipeline's log-odds, fitted on the latest fold; `capacities` to the reviews a year the list is
-    sized to, and `as_of_month_day` is where in the year training placed its as-of dates, so
-    that whoever scores with the artefact sizes and dates lists as training did. Like sklearn's
+    sized to, `as_of_month_day` is where in the year training placed its as-of dates, so that
+    whoever scores with the artefact sizes and dates lists as training did, and `champions`
+    names the candidate each list's pipeline is. Like sklearn's
     FrozenEstimator, it is built from fitted parts and `fit` leaves them as they are. A charity on
     neither list (under an open inquiry, or its recent concern already inquired into) is scored
     by the proactive model.
     """
 
     def __init__(self, pipelines: dict, calibration: dict | None = None, capacities: dict | None = None,
-                 as_of_month_day: str | None = None):
+                 as_of_month_day: str | None = None, champions: dict | None = None):
         self.pipelines = pipelines
         self.calibration = calibration
         self.capacities = capacities
         self.as_of_month_day = as_of_month_day
+        self.champions = champions
 
     def fit(self, X=None, y=None, **fit_params) -> "ReviewLists":
         return self

@@ -60,8 +60,8 @@ def calibration_plot(tables: dict[str, pd.DataFrame], path: Path) -> None:
         ax.set_title(model, fontsize=8)
         ax.set_xlabel("mean score (decile)", fontsize=8)
         ax.set_ylabel("observed rate", fontsize=8)
-    fig.suptitle("Calibration, out of fold (each panel on its own scale)")
-    fig.tight_layout()
+    fig.suptitle("Calibration, out of fold\n(each panel on its own scale)", fontsize=9)
+    fig.tight_layout(rect=(0, 0, 1, 0.92))
     fig.savefig(path, dpi=110)
     plt.close(fig)
 

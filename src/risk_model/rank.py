@@ -26,7 +26,7 @@ LIST_COLUMNS: tuple[str, ...] = (
     "within_capacity", "main_operating_location", "income_band", "constitutional_form", "geographical_spread",
     "as_of", "model", "model_version",
 )
-NOT_LISTED_COLUMNS: tuple[str, ...] = ("charity_number", "charity_name", "review_list", "why", "as_of")
+NOT_LISTED_COLUMNS: tuple[str, ...] = ("charity_number", "charity_name", "review_list", "why", "score", "as_of")
 
 
 def risk_band(rank_percentile: pd.Series) -> pd.Series:
@@ -75,8 +75,8 @@ def ranked_lists(
     features: pd.DataFrame | None = None,
 ) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
     """The review lists at `as_of` (REVIEW_LISTS order, each ranked on its own), the features of the
-    charities on them, and the charities on neither with the reason. `features`, when given, is
-    build_features' table for `as_of`."""
+    charities on them, and the charities on neither with the reason and their score under the
+    proactive model. `features`, when given, is build_features' table for `as_of`."""
     if features is None:
         features = build_features(register, returns, case_log, as_of)
     on = review_list(features)
@@ -87,9 +87,11 @@ def ranked_lists(
         ranked = rank_charities(members, score(model, members) if len(members) else np.empty(0),
                                 capacities[name], model=model_name, model_version=model_version)
         parts.append(ranked.assign(review_list=name))
-    off = features.loc[~on.isin(REVIEW_LISTS).to_numpy(), ["charity_number", "charity_name", "as_of"]]
-    not_listed = off.assign(review_list=on.loc[off.index].to_numpy(),
-                            why=on.loc[off.index].map(WHY_ON_LIST).to_numpy())[list(NOT_LISTED_COLUMNS)]
+    off_rows = features.loc[~on.isin(REVIEW_LISTS).to_numpy()]
+    off = off_rows[["charity_number", "charity_name", "as_of"]]
+    # scored too (by the proactive model), so that a charity on neither list still has a score
+    not_listed = off.assign(review_list=on.loc[off.index].to_numpy(), why=on.loc[off.index].map(WHY_ON_LIST).to_numpy(),
+                            score=score(model, off_rows) if len(off_rows) else np.empty(0))[list(NOT_LISTED_COLUMNS)]
     return (pd.concat(parts, ignore_index=True), pd.concat(listed, ignore_index=True),
             not_listed.reset_index(drop=True))
 

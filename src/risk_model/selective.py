@@ -115,16 +115,18 @@ def reviews_needed(rest_values: np.ndarray, n_rest: int, precision: float, k: in
                    relative: float = RELATIVE_PRECISION) -> float:
     """Random reviews a year for a 95% interval of precision at k within `relative` of its value.
 
-    `rest_values` is y * [rank <= k] over every charity below the model's picks (the whole rest,
-    known on simulated data): the estimate's variance is N^2 s^2 / (m k^2), so m must reach
-    (z / relative)^2 N^2 s^2 / (k precision)^2. Zero where the top k are all reviewed anyway;
-    infinite where the top k hold no positive to estimate.
+    `rest_values` is, for every charity below the model's picks (the whole rest, known on
+    simulated data), its chance of misconduct times [rank <= k] (or the 0/1 truth itself): the
+    estimate's variance is N^2 s^2 / (m k^2), with s^2 = mean(v) - mean(v)^2 the variance of a
+    draw, so m must reach (z / relative)^2 N^2 s^2 / (k precision)^2. Zero where the top k are all
+    reviewed anyway; infinite where the top k hold no misconduct to estimate.
     """
     if len(rest_values) == 0:
         return 0.0
     if precision <= 0:
         return math.inf
-    s2 = float(np.var(rest_values, ddof=1)) if len(rest_values) > 1 else 0.0
+    mean = float(np.mean(rest_values))
+    s2 = mean - mean**2
     return float((Z_95 / relative) ** 2 * n_rest**2 * s2 / (k * precision) ** 2)
 
 
@@ -209,11 +211,13 @@ def quota_check(ranked: pd.DataFrame, capacity_k: int, quota: float, seed: int,
         reviewed = apply_random_quota(group, capacity_k, quota, seed + index).assign(outcome=group["misconduct"])
         n_model = int((reviewed["review_reason"] == REVIEW_REASONS[0]).sum())
         truth = group["misconduct"].to_numpy(dtype=float)
+        # the quota is sized on the chance of misconduct, not on the one draw of it this fold holds
+        risk = group["true_risk"].to_numpy(dtype=float) if "true_risk" in group else truth
         rank = group["rank"].to_numpy()
         for position, estimate in enumerate(estimate_precision_with_quota(reviewed, fold_ks,
                                                                           confidence=confidence).itertuples()):
             k = estimate.k
-            rest = np.where(rank[n_model:] <= k, truth[n_model:], 0.0)
+            rest = np.where(rank[n_model:] <= k, risk[n_model:], 0.0)
             true_precision = float(truth[:k].mean())
             rows.append({
                 "fold": fold, "as_of": group["as_of"].iloc[0], "k": k, "position": position,
@@ -223,7 +227,7 @@ def quota_check(ranked: pd.DataFrame, capacity_k: int, quota: float, seed: int,
                 "basis": estimate.basis,
                 "quota_interval_low": estimate.interval_low, "quota_interval_high": estimate.interval_high,
                 "random_reviews": estimate.random_reviews, "random_reviews_in_top_k": estimate.random_reviews_in_top_k,
-                "reviews_needed": 0.0 if k <= n_model else reviews_needed(rest, len(rest), true_precision, k),
+                "reviews_needed": 0.0 if k <= n_model else reviews_needed(rest, len(rest), float(risk[:k].mean()), k),
                 "model_positives": estimate.model_positives_in_top_k,
                 "others_in_top_k": k - estimate.model_reviews_in_top_k,
                 "random_positives": estimate.random_positives_in_top_k,

@@ -140,6 +140,18 @@ def run_findings(result: TrainingResult, config: ExperimentConfig) -> tuple[pd.D
     return per_fold, findings.references_first(table), diffs, goals
 
 
+# What a logged model needs to load (and the project itself, for its own estimator classes).
+MODEL_PACKAGES: tuple[str, ...] = ("scikit-learn", "lightgbm", "pandas", "numpy", "scipy", "skops", "pyarrow")
+
+
+def model_requirements() -> list[str]:
+    """Pinned requirements of a logged model, from the installed versions (stated, not inferred by
+    MLflow in a subprocess, which costs seconds per model)."""
+    from importlib.metadata import version
+
+    return [f"{name}=={version(name)}" for name in MODEL_PACKAGES]
+
+
 def champion_description(champions: dict[str, str]) -> str:
     """'proactive: lightgbm on substantiated; triage: ...': what a registered version holds."""
     return "; ".join(f"{name}: {champions[name]}" for name in REVIEW_LISTS)
@@ -244,7 +256,7 @@ def log_training(
             info = mlflow.sklearn.log_model(
                 model, name="model", signature=signature, input_example=example,
                 pyfunc_predict_fn="predict_proba", serialization_format="skops",
-                skops_trusted_types=TRUSTED_TYPES,
+                skops_trusted_types=TRUSTED_TYPES, pip_requirements=model_requirements(),
             )
             from risk_model.explain import explainable
             from risk_model.lists import review_list

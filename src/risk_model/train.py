@@ -461,7 +461,8 @@ def run_training(
                                                      config.sampling.negative_rate)
     return TrainingResult(
         fold_metrics=fold_metrics, summary=summary, predictions=predictions, champions=champions,
-        final_model=ReviewLists(pipelines, calibration, capacities, as_of_month_day(config.splits, extract_date)),
+        final_model=ReviewLists(pipelines, calibration, capacities, as_of_month_day(config.splits, extract_date),
+                                dict(champions)),
         folds=tuple(folds), panel_counts=counts,
         extract_date=extract_date, training_as_of=tuple(as_of_dates), capacities=capacities,
         truth_source=truth.source if truth is not None else None, notes=tuple(notes),
