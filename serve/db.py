@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from pathlib import Path
 
-from sqlalchemy import JSON, Boolean, Date, DateTime, Float, Index, Integer, String, Text, create_engine, event
+from sqlalchemy import JSON, Boolean, Date, DateTime, Float, Index, Integer, String, Text, create_engine, event, inspect
 from sqlalchemy.engine import Engine, make_url
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column, sessionmaker
 from sqlalchemy.types import TypeDecorator
@@ -40,20 +40,22 @@ class Base(DeclarativeBase):
 
 
 class ScoredCharity(Base):
-    """One charity on a ranked list, keyed by the list's as-of date and model version."""
+    """One charity on the register at a list's as-of date, scored by a model version: on a review list
+    (`review_list` proactive or triage, ranked within it), or on neither (its status, with no rank)."""
 
     __tablename__ = "scored_list"
 
     as_of: Mapped[date] = mapped_column(Date, primary_key=True)
     model_version: Mapped[str] = mapped_column(String(40), primary_key=True)
     charity_number: Mapped[str] = mapped_column(String(20), primary_key=True)
+    review_list: Mapped[str] = mapped_column(String(40))
     registered_model: Mapped[str] = mapped_column(String(200))
-    model: Mapped[str] = mapped_column(String(100))
-    rank: Mapped[int] = mapped_column(Integer)
+    model: Mapped[str] = mapped_column(Text)
+    rank: Mapped[int | None] = mapped_column(Integer)
     score: Mapped[float] = mapped_column(Float)
-    rank_percentile: Mapped[float] = mapped_column(Float)
-    risk_band: Mapped[str] = mapped_column(String(20))
-    within_capacity: Mapped[bool] = mapped_column(Boolean)
+    rank_percentile: Mapped[float | None] = mapped_column(Float)
+    risk_band: Mapped[str | None] = mapped_column(String(20))
+    within_capacity: Mapped[bool | None] = mapped_column(Boolean)
     charity_name: Mapped[str] = mapped_column(Text)
     local_authority: Mapped[str | None] = mapped_column(String(100))
     income_band: Mapped[str] = mapped_column(String(20))
@@ -65,7 +67,7 @@ class ScoredCharity(Base):
     input_sha256: Mapped[str] = mapped_column(String(64))
     scored_at: Mapped[datetime] = mapped_column(UTCDateTime)
 
-    __table_args__ = (Index("ix_scored_list_rank", "as_of", "model_version", "rank"),)
+    __table_args__ = (Index("ix_scored_list_rank", "as_of", "model_version", "review_list", "rank"),)
 
 
 class Feedback(Base):
@@ -128,6 +130,15 @@ class Database:
         self.engine.dispose()
 
 
+def _drop_lists_from_before_the_review_lists(engine: Engine) -> None:
+    """Stored lists are the library's output kept for answering, and can always be scored again: a
+    `scored_list` table from before the two review lists (no `review_list` column) is dropped, to be
+    made afresh. Feedback and the access log are kept as they are."""
+    found = inspect(engine)
+    if found.has_table("scored_list") and "review_list" not in {c["name"] for c in found.get_columns("scored_list")}:
+        ScoredCharity.__table__.drop(engine)
+
+
 def connect(url: str) -> Database:
     """Open the database at `url` and create any missing tables (a SQLite file's folder too)."""
     url = normalise_url(url)
@@ -139,5 +150,6 @@ def connect(url: str) -> Database:
         event.listen(engine, "connect", _sqlite_pragmas)
     else:
         engine = create_engine(url, pool_pre_ping=True)
+    _drop_lists_from_before_the_review_lists(engine)
     Base.metadata.create_all(engine)
     return Database(engine, sessionmaker(engine, expire_on_commit=False))

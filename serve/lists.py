@@ -1,4 +1,9 @@
-"""Ranked lists in the database: scored once per as-of date and model version, then read from there."""
+"""The review lists in the database: scored once per as-of date and model version, then read from there.
+
+Every charity on the register at the date is stored: those on the proactive or the triage list with
+their rank within it, those on neither with their status (under an open inquiry, recently inquired
+into) and no rank, so that the service can say where any charity stands and why.
+"""
 
 from __future__ import annotations
 
@@ -12,8 +17,9 @@ from sqlalchemy import Select, func, insert, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from risk_model.lists import REVIEW_LISTS, UNDER_INQUIRY, WHY_ON_LIST
 from risk_model.reasons import REASON_COLUMNS
-from risk_model.scoring import fingerprint, ranked_list, records_from_tables
+from risk_model.scoring import fingerprint, records_from_tables, register_lists
 from risk_model.vocab import PURPOSE_SHORT
 from serve.db import Database, ScoredCharity, utc_now
 from serve.registry import Champion
@@ -49,25 +55,28 @@ def list_exists(session: Session, as_of: date, version: str) -> bool:
 
 
 def score_and_store(db: Database, champion: Champion, register: pd.DataFrame, returns: pd.DataFrame,
-                    case_log: pd.DataFrame, as_of: date, capacity_k: int, n_reasons: int,
-                    exclude_open_inquiries: bool) -> None:
-    """Score the register at `as_of` with the champion and store the list, unless it is stored already."""
+                    case_log: pd.DataFrame, as_of: date, n_reasons: int) -> None:
+    """Score the register at `as_of` with the champion and store its lists, unless they are stored already."""
     version = champion.info.version
     with db.sessions() as session:
         if list_exists(session, as_of, version):
             return
-    ranked, reasons = ranked_list(champion.pipeline, register, returns, case_log, pd.Timestamp(as_of), capacity_k,
-                                  champion.info.model, version, n_reasons, exclude_open_inquiries)
-    records = records_from_tables(register, returns, case_log, ranked["charity_number"])
-    reasons_of = _reasons_by_charity(reasons)
+    scored = register_lists(champion.model, register, returns, case_log, pd.Timestamp(as_of), champion.capacities,
+                            champion.info.model, version, n_reasons)
+    numbers = pd.concat([scored.ranked["charity_number"], scored.not_listed["charity_number"]])
+    records = records_from_tables(register, returns, case_log, numbers)
+    reasons_of = _reasons_by_charity(scored.reasons)
     purposes_of = dict(zip(register["charity_number"], register["purposes"], strict=True))
     scored_at = utc_now()
+    unranked = {"rank": None, "rank_percentile": None, "risk_band": None, "within_capacity": None}
     rows = [
         {
             "as_of": as_of, "model_version": version, "charity_number": r["charity_number"],
-            "registered_model": champion.info.registered_model, "model": champion.info.model,
-            "rank": int(r["rank"]), "score": float(r["score"]), "rank_percentile": float(r["rank_percentile"]),
-            "risk_band": r["risk_band"], "within_capacity": bool(r["within_capacity"]),
+            "review_list": r["review_list"], "registered_model": champion.info.registered_model,
+            "model": champion.info.model, "score": float(r["score"]),
+            **(unranked if "rank" not in r else {
+                "rank": int(r["rank"]), "rank_percentile": float(r["rank_percentile"]), "risk_band": r["risk_band"],
+                "within_capacity": bool(r["within_capacity"])}),
             "charity_name": r["charity_name"], "local_authority": _text(r["main_operating_location"]),
             "income_band": r["income_band"], "constitutional_form": _text(r["constitutional_form"]),
             "geographical_spread": _text(r["geographical_spread"]),
@@ -75,7 +84,7 @@ def score_and_store(db: Database, champion: Champion, register: pd.DataFrame, re
             "reasons": reasons_of.get(r["charity_number"], []),
             "input_sha256": fingerprint(records[r["charity_number"]]), "scored_at": scored_at,
         }
-        for r in ranked.to_dict("records")
+        for frame in (scored.ranked, scored.not_listed) for r in frame.to_dict("records")
     ]
     try:
         with db.sessions.begin() as session:
@@ -91,17 +100,24 @@ def _text(value) -> str | None:
 
 
 class StoredList:
-    """A stored list held in memory for scoring: each charity's answer and the fingerprint of its data."""
+    """Stored lists held in memory for scoring: each charity's answer and the fingerprint of its data,
+    and each review list's scores (where a charity scored afresh falls on its list)."""
 
     def __init__(self, as_of: date, model: ModelInfo, entries: dict[str, tuple[str, CharityScore]]) -> None:
         self.as_of = as_of
         self.model = model
         self.entries = entries
-        self.sorted_scores = np.sort(np.fromiter((e[1].score for e in entries.values()), dtype=float,
-                                                 count=len(entries)))
+        self.sorted_scores = {name: np.sort(np.array([e[1].score for e in entries.values()
+                                                      if e[1].review_list == name], dtype=float))
+                              for name in REVIEW_LISTS}
 
     def __len__(self) -> int:
-        return len(self.entries)
+        """Charities on the review lists (both together)."""
+        return sum(len(scores) for scores in self.sorted_scores.values())
+
+    def listed(self, name: str) -> int:
+        """Charities on one review list."""
+        return len(self.sorted_scores[name])
 
     def answer(self, number: str, input_sha256: str) -> CharityScore | None:
         """The stored answer for a charity, if the data sent are the data it was scored on."""
@@ -110,14 +126,15 @@ class StoredList:
 
 
 def load_stored(db: Database, as_of: date, model: ModelInfo) -> StoredList:
-    """A stored list, read into memory."""
+    """The stored lists of a date and model version, read into memory."""
     query = select(ScoredCharity).where(ScoredCharity.as_of == as_of, ScoredCharity.model_version == model.version)
     entries = {}
     with db.sessions() as session:
         for row in session.scalars(query):
             result = CharityScore(
-                charity_number=row.charity_number, charity_name=row.charity_name, score=row.score,
-                risk_band=row.risk_band, rank_percentile=row.rank_percentile, under_open_inquiry=False,
+                charity_number=row.charity_number, charity_name=row.charity_name, review_list=row.review_list,
+                why=WHY_ON_LIST[row.review_list], score=row.score, risk_band=row.risk_band,
+                rank_percentile=row.rank_percentile, under_open_inquiry=row.review_list == UNDER_INQUIRY,
                 from_stored_list=True, reasons=[Reason(**r) for r in row.reasons],
             )
             entries[row.charity_number] = (row.input_sha256, result)
@@ -129,8 +146,9 @@ _SORTS = {"rank": ScoredCharity.rank, "score": ScoredCharity.score, "charity_num
 
 
 def matching_rows(as_of: date, version: str, q: RankingsQuery) -> Select:
-    """The stored list's rows for a date and model version that pass the query's filters."""
-    query = select(ScoredCharity).where(ScoredCharity.as_of == as_of, ScoredCharity.model_version == version)
+    """The rows of the query's review list for a date and model version that pass its filters."""
+    query = select(ScoredCharity).where(ScoredCharity.as_of == as_of, ScoredCharity.model_version == version,
+                                        ScoredCharity.review_list == q.review_list)
     equal = {ScoredCharity.local_authority: q.local_authority, ScoredCharity.income_band: q.income_band,
              ScoredCharity.constitutional_form: q.constitutional_form, ScoredCharity.risk_band: q.band}
     for column, value in equal.items():
@@ -149,9 +167,9 @@ def in_order(query: Select, sort: str) -> Select:
 
 def ranked_charity(row: ScoredCharity) -> RankedCharity:
     return RankedCharity(
-        rank=row.rank, charity_number=row.charity_number, charity_name=row.charity_name, score=row.score,
-        rank_percentile=row.rank_percentile, risk_band=row.risk_band, within_capacity=row.within_capacity,
-        local_authority=row.local_authority, income_band=row.income_band,
+        review_list=row.review_list, rank=row.rank, charity_number=row.charity_number, charity_name=row.charity_name,
+        score=row.score, rank_percentile=row.rank_percentile, risk_band=row.risk_band,
+        within_capacity=row.within_capacity, local_authority=row.local_authority, income_band=row.income_band,
         constitutional_form=row.constitutional_form, geographical_spread=row.geographical_spread,
         purposes=purposes_list(row.purposes),
     )
@@ -163,6 +181,11 @@ def query_page(session: Session, as_of: date, version: str, q: RankingsQuery) ->
     total = session.scalar(select(func.count()).select_from(query.subquery()))
     page = session.scalars(in_order(query, q.sort).offset((q.page - 1) * q.page_size).limit(q.page_size))
     return int(total or 0), [ranked_charity(row) for row in page]
+
+
+def csv_name(review_list: str, as_of: date) -> str:
+    """The exported file's name: which list, and its date."""
+    return f"{review_list}_list_{as_of}.csv"
 
 
 def csv_text(session: Session, as_of: date, model: ModelInfo, q: RankingsQuery) -> str:
@@ -186,6 +209,8 @@ def stored_row(session: Session, as_of: date, version: str, number: str) -> Scor
     return session.get(ScoredCharity, (as_of, version, number))
 
 
-def list_size(session: Session, as_of: date, version: str) -> int:
-    query = select(func.count()).where(ScoredCharity.as_of == as_of, ScoredCharity.model_version == version)
+def list_size(session: Session, as_of: date, version: str, review_list: str) -> int:
+    """Charities on one review list."""
+    query = select(func.count()).where(ScoredCharity.as_of == as_of, ScoredCharity.model_version == version,
+                                       ScoredCharity.review_list == review_list)
     return int(session.scalar(query) or 0)

@@ -9,6 +9,7 @@ from __future__ import annotations
 import gc
 import logging
 import math
+import os
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from importlib.metadata import version
@@ -18,6 +19,7 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 
+from risk_model.lists import REVIEW_LISTS
 from serve.access_log import AccessLogWriter
 from serve.db import connect
 from serve.routes import audit, charities, meta, models, rankings, scoring
@@ -28,8 +30,12 @@ from serve.state import start_serving
 from serve.web import install as install_pages
 
 log = logging.getLogger(__name__)
+# Settings of the single ranked list, before the two review lists sized by the model.
+RETIRED_SETTINGS = frozenset({"RISK_SERVE_CAPACITY_K", "RISK_SERVE_EXCLUDE_OPEN_INQUIRIES"})
 
-DESCRIPTION = """Risk scores for the charity register, with the reasons behind each.
+DESCRIPTION = """Risk scores for the charity register, with the reasons behind each, on two review lists:
+**proactive** (no concern in the last 12 months and no open inquiry) and **triage** (a concern of the
+last 12 months not yet taken up by an inquiry), each ranked within itself and sized by the model.
 
 Every endpoint except `/health` needs an `X-API-Key` header. Roles: **analyst** (rankings),
 **case_officer** (charity pages and feedback), **auditor** (reads everything, including the
@@ -47,6 +53,9 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         app.state.keyring = Keyring(settings.api_keys)
         if not len(app.state.keyring):
             log.warning("no API keys are configured: every endpoint except /health will answer 401")
+        for retired in RETIRED_SETTINGS & set(os.environ):
+            log.warning("%s is no longer read: each review list's capacity comes from the served model, and "
+                        "charities under an open inquiry are on neither list", retired)
         app.state.serving = await run_in_threadpool(start_serving, db, settings)
         app.state.access_log = AccessLogWriter(db).start()
         app.state.scorer = Scorer(db, settings.max_batch_charities)
@@ -57,8 +66,9 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         if serving is None:
             log.error("serving no model: %s", app.state.serving.problem)
         else:
-            log.info("serving %s version %s; list as of %s with %d charities", serving.model.registered_model,
-                     serving.model.version, serving.as_of, len(serving.current))
+            log.info("serving %s version %s; lists as of %s with %s charities", serving.model.registered_model,
+                     serving.model.version, serving.as_of,
+                     " and ".join(f"{serving.current.listed(name)} {name}" for name in REVIEW_LISTS))
         try:
             yield
         finally:

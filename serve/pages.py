@@ -1,4 +1,5 @@
-"""A charity's page (its place on the list, reasons, what changed, returns, feedback) and feedback."""
+"""A charity's page (which list it is on and why, its place there, reasons, what changed, returns,
+feedback) and feedback."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from risk_model.features import due_dates
+from risk_model.lists import LIST_TITLES, REVIEW_LISTS, WHY_ON_LIST
 from risk_model.scoring import RETURN_FIELDS, changes_between
 from serve.db import Feedback, utc_now
 from serve.lists import list_size, stored_row
@@ -35,7 +37,7 @@ def what_changed(serving: ServingState, number: str, as_of: date) -> WhatChanged
     """How the charity's score and its factors moved since the as-of date a year earlier."""
     register, returns, case_log = serving.data.charity(number)
     since = (pd.Timestamp(as_of) - pd.DateOffset(years=1)).date()
-    changes = changes_between(serving.champion.pipeline, register, returns, case_log, pd.Timestamp(since),
+    changes = changes_between(serving.champion.model, register, returns, case_log, pd.Timestamp(since),
                               pd.Timestamp(as_of), serving.options.n_reasons)
     scores = changes.scores.iloc[0]
     if pd.isna(scores["score_now"]):
@@ -54,18 +56,24 @@ def feedback_of(session: Session, number: str) -> list[FeedbackOut]:
 
 
 def charity_page(session: Session, serving: ServingState, number: str, as_of: date) -> CharityPage:
-    """Everything a case officer needs about one charity on the list at `as_of`."""
+    """Everything a case officer needs about one charity on the register at `as_of`: the list it is on
+    and why (or why it is on neither), its place on that list, and what lies behind its score."""
     row = stored_row(session, as_of, serving.model.version, number)
     if row is None:
         raise HTTPException(status.HTTP_404_NOT_FOUND,
-                            f"{number} is not on the ranked list as of {as_of}: it is not in the data, was not on "
-                            "the register then, or was under an open inquiry")
+                            f"{number} was not on the register as of {as_of}: it is not in the data, had not been "
+                            "registered yet, or had left the register")
+    on_a_list = row.review_list in REVIEW_LISTS
     return CharityPage(
-        charity_number=number, charity_name=row.charity_name, as_of=as_of, model=serving.model, score=row.score,
-        rank=row.rank, listed=list_size(session, as_of, serving.model.version), rank_percentile=row.rank_percentile,
-        risk_band=row.risk_band, within_capacity=row.within_capacity, local_authority=row.local_authority,
-        income_band=row.income_band, constitutional_form=row.constitutional_form,
-        reasons=[Reason(**r) for r in row.reasons], what_changed=what_changed(serving, number, as_of),
+        charity_number=number, charity_name=row.charity_name, as_of=as_of, model=serving.model,
+        review_list=row.review_list, list_title=LIST_TITLES[row.review_list], why=WHY_ON_LIST[row.review_list],
+        score=row.score, rank=row.rank,
+        listed=list_size(session, as_of, serving.model.version, row.review_list) if on_a_list else None,
+        capacity=serving.champion.capacities[row.review_list] if on_a_list else None,
+        rank_percentile=row.rank_percentile, risk_band=row.risk_band, within_capacity=row.within_capacity,
+        local_authority=row.local_authority, income_band=row.income_band,
+        constitutional_form=row.constitutional_form, reasons=[Reason(**r) for r in row.reasons],
+        what_changed=what_changed(serving, number, as_of),
         returns=return_history(serving.data.charity(number)[1]), feedback=feedback_of(session, number),
     )
 

@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
+import json
+import math
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from mlflow.exceptions import MlflowException
 from mlflow.tracking import MlflowClient
-from sklearn.pipeline import Pipeline
 
 from risk_model import tracking
-from risk_model.scoring import explainable
+from risk_model.explain import explainable
+from risk_model.lists import REVIEW_LISTS
+from risk_model.models import ReviewLists
 from serve.schemas import ModelInfo, ModelsOut, ModelVersionInfo
 from serve.settings import Settings
 
@@ -21,11 +24,25 @@ class ChampionUnavailable(RuntimeError):
 
 @dataclass(frozen=True, eq=False)
 class Champion:
-    """The fitted pipeline registered as champion, and which version it is."""
+    """The review lists registered as champion (one fitted pipeline per list), and which version it is."""
 
-    pipeline: Pipeline
+    model: ReviewLists
     info: ModelInfo
     explainable: bool
+
+    @property
+    def capacities(self) -> dict[str, int]:
+        return self.info.capacities
+
+
+def capacities_of(model: ReviewLists, tags: dict[str, str]) -> dict[str, int] | None:
+    """Reviews a year each list is sized to: the model's own, else its version's `capacities` tag."""
+    try:
+        given = model.capacities or json.loads(tags.get("capacities", "{}"))
+        capacities = {name: int(given[name]) for name in REVIEW_LISTS}
+    except (KeyError, TypeError, ValueError):
+        return None
+    return capacities if min(capacities.values()) >= 1 else None
 
 
 def load_champion(settings: Settings) -> Champion:
@@ -33,7 +50,7 @@ def load_champion(settings: Settings) -> Champion:
     config = settings.tracking()
     tracking.use_tracking(config, settings.store_dir)
     try:
-        pipeline, version = tracking.load_champion(config)
+        model, version = tracking.load_champion(config)
     except Exception as exc:
         # A missing or corrupt artifact fails inside the flavour's loader with whatever it raises;
         # only an alias that names no version means there is no champion at all.
@@ -46,9 +63,41 @@ def load_champion(settings: Settings) -> Champion:
         raise ChampionUnavailable(f"version {named.version} of model {config.registered_model!r} (the "
                                   f"{config.champion_alias!r}) cannot be loaded ({type(exc).__name__}: "
                                   f"{exc})") from exc
+    if not isinstance(model, ReviewLists):
+        raise ChampionUnavailable(f"version {version.version} of model {config.registered_model!r} (the "
+                                  f"{config.champion_alias!r}) holds a {type(model).__name__}, not the review lists "
+                                  "this service serves: train it again with `risk-model train`")
+    capacities = capacities_of(model, version.tags)
+    if capacities is None:
+        raise ChampionUnavailable(f"version {version.version} of model {config.registered_model!r} (the "
+                                  f"{config.champion_alias!r}) says nothing of the capacity of each review list")
     info = ModelInfo(registered_model=version.name, version=str(version.version),
-                     model=version.tags.get("model", version.name))
-    return Champion(pipeline=pipeline, info=info, explainable=explainable(pipeline))
+                     model=version.tags.get("model", version.name), capacities=capacities)
+    return Champion(model=model, info=info, explainable=explainable(model))
+
+
+def version_metrics(tags: dict[str, str], run_metrics: dict[str, float]) -> dict[str, float]:
+    """A version's figures: its lists' champions' metrics (tagged `proactive.holdout_precision_at_k`, ...) and,
+    from its training run on a simulated world, their figures against the truth (`truth.*`)."""
+    metrics = {}
+    for key, value in tags.items():
+        if key.split(".", 1)[0] in REVIEW_LISTS:
+            try:
+                metrics[key] = float(value)
+            except ValueError:
+                continue
+    metrics |= {k: v for k, v in run_metrics.items() if k.startswith("truth.")}
+    return {k: v for k, v in sorted(metrics.items()) if math.isfinite(v)}
+
+
+def training_run_id(client: MlflowClient, version) -> str | None:
+    """The training (parent) run a registered version's review lists came from, if it can be found."""
+    if version.tags.get("parent_run_id"):
+        return version.tags["parent_run_id"]
+    try:
+        return client.get_run(version.run_id).data.tags.get("mlflow.parentRunId") if version.run_id else None
+    except MlflowException:
+        return None
 
 
 def registered_versions(settings: Settings, serving_version: str) -> ModelsOut:
@@ -65,17 +114,23 @@ def registered_versions(settings: Settings, serving_version: str) -> ModelsOut:
         aliases_of.setdefault(str(number), []).append(alias)
     versions = []
     for version in client.search_model_versions(f"name = '{config.registered_model}'"):
+        parent = training_run_id(client, version)
         try:
-            metrics = dict(client.get_run(version.run_id).data.metrics) if version.run_id else {}
+            run_metrics = dict(client.get_run(parent).data.metrics) if parent else {}
         except MlflowException:
-            metrics = {}
+            run_metrics = {}
         created = (datetime.fromtimestamp(version.creation_timestamp / 1000, UTC)
                    if version.creation_timestamp else None)
         number = str(version.version)
+        try:
+            capacities = {str(k): int(v) for k, v in json.loads(version.tags.get("capacities", "{}")).items()}
+        except (ValueError, TypeError, AttributeError):
+            capacities = {}
         versions.append(ModelVersionInfo(
-            version=number, model=version.tags.get("model"), run_id=version.run_id, created_at=created,
-            aliases=sorted(aliases_of.get(number, [])), is_champion=number == champion,
-            is_serving=number == serving_version, metrics=metrics,
+            version=number, model=version.tags.get("model"), run_id=version.run_id, training_run_id=parent,
+            created_at=created, aliases=sorted(aliases_of.get(number, [])), is_champion=number == champion,
+            is_serving=number == serving_version, capacities=capacities,
+            metrics=version_metrics(version.tags, run_metrics),
         ))
     versions.sort(key=lambda v: int(v.version) if v.version.isdigit() else 0, reverse=True)
     return ModelsOut(registered_model=config.registered_model, champion_alias=config.champion_alias,

@@ -16,6 +16,7 @@ from typing import Annotated, Any, ClassVar, Literal
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, model_validator
 
 from risk_model import columns as C
+from risk_model.lists import RECENTLY_INQUIRED, REVIEW_LISTS, UNDER_INQUIRY
 from risk_model.rank import RISK_BANDS
 from risk_model.schemas import MAX_RECEIPT_LAG_DAYS
 from risk_model.vocab import CASE_EVENTS, INCOME_BANDS_GBP, PURPOSE_SHORT
@@ -130,7 +131,7 @@ class CharityRecord(_Record):
 
 
 class ScoreRequest(BaseModel):
-    """Charities to score as of a date (default: the date of the current ranked list)."""
+    """Charities to score as of a date (default: the date of the current review lists)."""
 
     model_config = ConfigDict(extra="forbid")
 
@@ -149,6 +150,9 @@ class ScoreRequest(BaseModel):
 # --- responses --------------------------------------------------------------------------------
 
 RiskBand = Literal[tuple(name for name, _ in RISK_BANDS)]
+ReviewList = Literal[REVIEW_LISTS]
+# Where a charity on the register stands: on one of the review lists, or on neither and why.
+ListStatus = Literal[REVIEW_LISTS + (UNDER_INQUIRY, RECENTLY_INQUIRED)]
 IncomeBand = Literal[tuple(name for name, _, _ in INCOME_BANDS_GBP) + ("no return",)]
 Purpose = Literal[tuple(PURPOSE_SHORT.values())]
 
@@ -156,7 +160,10 @@ Purpose = Literal[tuple(PURPOSE_SHORT.values())]
 class ModelInfo(BaseModel):
     registered_model: str
     version: str
-    model: str = Field(description="The grid model the version holds, e.g. lightgbm.")
+    model: str = Field(description="The champion of each review list the version holds, e.g. "
+                                   "'proactive: lightgbm on substantiated; triage: ...'.")
+    capacities: dict[ReviewList, int] = Field(description="Reviews a year each list is sized to, as the model "
+                                                          "was trained: the top that many are within capacity.")
 
 
 class Reason(BaseModel):
@@ -177,9 +184,14 @@ class CharityScore(BaseModel):
 
     charity_number: str
     charity_name: str
-    score: float = Field(description="Probability of the outcome the model was trained for.")
-    risk_band: RiskBand
-    rank_percentile: float = Field(description="Share of the ranked list scored below, in percent.")
+    review_list: ListStatus = Field(description="The review list the charity is on (proactive or triage), or why "
+                                                "it is on neither (under inquiry, recently inquired).")
+    why: str = Field(description="Why the charity is on that list, or on neither, in words.")
+    score: float = Field(description="Probability of the outcome its list's model was trained for (a charity on "
+                                     "neither list is scored by the proactive model).")
+    risk_band: RiskBand | None = Field(description="Band on its list; None when on neither list.")
+    rank_percentile: float | None = Field(description="Share of its list scored below, in percent; None when on "
+                                                      "neither list.")
     under_open_inquiry: bool
     from_stored_list: bool = Field(description="True when the charity's data match the stored list's.")
     reasons: list[Reason]
@@ -196,10 +208,12 @@ SortKey = Literal["rank", "-rank", "score", "-score", "charity_number", "-charit
 
 
 class RankingsQuery(BaseModel):
-    """Which part of the ranked list to return, and how."""
+    """Which review list to return, which part of it, and how."""
 
     model_config = ConfigDict(extra="forbid")
 
+    review_list: ReviewList = Field("proactive", alias="list", description="proactive: charities with no recent "
+                                    "concern; triage: concerns of the last 12 months awaiting an inquiry.")
     as_of: OptionalDay = Field(None, description="Default: the current list's date.")
     local_authority: Annotated[str, Field(max_length=100)] | None = None
     income_band: IncomeBand | None = None
@@ -213,7 +227,8 @@ class RankingsQuery(BaseModel):
 
 
 class RankedCharity(BaseModel):
-    rank: int
+    review_list: ReviewList
+    rank: int = Field(description="Rank within its review list.")
     charity_number: str
     charity_name: str
     score: float
@@ -228,8 +243,12 @@ class RankedCharity(BaseModel):
 
 
 class RankingsPage(BaseModel):
+    review_list: ReviewList
     as_of: date
     model: ModelInfo
+    capacity: int = Field(description="Reviews a year the list is sized to (from the model): ranks up to it are "
+                                      "within capacity.")
+    listed: int = Field(description="Charities on the list.")
     total: int = Field(description="Rows matching the filters.")
     page: int
     page_size: int
@@ -306,12 +325,16 @@ class CharityPage(BaseModel):
     charity_name: str
     as_of: date
     model: ModelInfo
-    score: float
-    rank: int
-    listed: int = Field(description="Charities on the ranked list.")
-    rank_percentile: float
-    risk_band: RiskBand
-    within_capacity: bool
+    review_list: ListStatus = Field(description="The review list the charity is on, or why it is on neither.")
+    list_title: str = Field(description="The list, or the charity's standing, in words.")
+    why: str = Field(description="Why the charity is on that list, or on neither.")
+    score: float = Field(description="Its list's model's score (the proactive model's when on neither list).")
+    rank: int | None = Field(description="Rank within its list; None when on neither list.")
+    listed: int | None = Field(description="Charities on its list; None when on neither list.")
+    capacity: int | None = Field(description="Reviews a year its list is sized to; None when on neither list.")
+    rank_percentile: float | None
+    risk_band: RiskBand | None
+    within_capacity: bool | None
     local_authority: str | None
     income_band: str
     constitutional_form: str | None
@@ -326,11 +349,16 @@ class ModelVersionInfo(BaseModel):
     version: str
     model: str | None
     run_id: str | None
+    training_run_id: str | None = Field(description="The training run the version's review lists came from.")
     created_at: datetime | None
     aliases: list[str]
     is_champion: bool
     is_serving: bool
-    metrics: dict[str, float]
+    capacities: dict[str, int]
+    metrics: dict[str, float] = Field(description="Each list's champion on the regulator's labels "
+                                                  "('proactive.precision_at_k_mean' over the folds that chose it, "
+                                                  "'proactive.holdout_precision_at_k' on the held-out latest fold), "
+                                                  "and on a simulated world against the truth ('truth.*').")
 
 
 class ModelsOut(BaseModel):
@@ -346,7 +374,7 @@ class ReloadOut(BaseModel):
     version: str
     changed: bool
     as_of: date
-    listed: int
+    listed: int = Field(description="Charities on the review lists (both together).")
 
 
 class Health(BaseModel):
@@ -358,7 +386,7 @@ class Health(BaseModel):
 class VersionOut(BaseModel):
     service_version: str
     model: ModelInfo
-    as_of: date = Field(description="Date of the current ranked list.")
+    as_of: date = Field(description="Date of the current review lists.")
     data_extract_date: date
 
 

@@ -1,14 +1,17 @@
-"""POST /score: answer from the stored list where the data sent are the data it was scored on,
-and score the rest with the library, batched with whatever else is waiting."""
+"""POST /score: answer from the stored lists where the data sent are the data they were scored on,
+and score the rest with the library, batched with whatever else is waiting; either way each charity
+is placed on its own review list (or said to be on neither)."""
 
 from __future__ import annotations
 
 from collections.abc import Hashable
 from datetime import date
 
+import numpy as np
 from fastapi.concurrency import run_in_threadpool
 from fastapi.exceptions import RequestValidationError
 
+from risk_model.lists import REVIEW_LISTS, WHY_ON_LIST
 from risk_model.scoring import bands, fingerprint, rank_percentiles, score_records
 from serve.batching import MicroBatcher
 from serve.db import Database
@@ -91,9 +94,14 @@ class Scorer:
         state: ServingState
         stored: StoredList
         state, stored = key
-        scored = score_records(state.champion.pipeline, records, stored.as_of, state.options.n_reasons)
+        scored = score_records(state.champion.model, records, stored.as_of, state.options.n_reasons)
         scores = scored.scores["score"].to_numpy(dtype=float)
-        percentiles = rank_percentiles(scores, stored.sorted_scores)
+        on = scored.scores["review_list"].to_numpy(dtype=object)
+        # Each charity is placed on its own list's scale; one on neither list has no place on one.
+        percentiles = np.full(len(records), np.nan)
+        for name in REVIEW_LISTS:
+            rows = np.flatnonzero(on == name)
+            percentiles[rows] = rank_percentiles(scores[rows], stored.sorted_scores[name])
         risk_bands = bands(percentiles)
         reasons: dict[int, list[Reason]] = {}
         for row in scored.reasons.to_dict("records"):
@@ -103,11 +111,13 @@ class Scorer:
                 sentence=row["sentence"], source=row["source"],
             ))
         open_inquiry = scored.scores["under_open_inquiry"].to_numpy(dtype=bool)
+        listed = np.isin(on, REVIEW_LISTS)
         return [
             CharityScore(charity_number=record["charity_number"], charity_name=record["charity_name"],
-                         score=float(scores[i]), risk_band=risk_bands[i], rank_percentile=float(percentiles[i]),
+                         review_list=on[i], why=WHY_ON_LIST[on[i]], score=float(scores[i]),
+                         risk_band=risk_bands[i] if listed[i] else None,
+                         rank_percentile=float(percentiles[i]) if listed[i] else None,
                          under_open_inquiry=bool(open_inquiry[i]), from_stored_list=False,
                          reasons=reasons.get(i, []))
             for i, record in enumerate(records)
         ]
-

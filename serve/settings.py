@@ -35,7 +35,7 @@ class Settings(BaseSettings):
 
     model_config = SettingsConfigDict(env_prefix="RISK_SERVE_", frozen=True, extra="forbid")
 
-    data_dir: Path = Field(Path("data/sim"), description="Regulator data folder the ranked lists are scored from.")
+    data_dir: Path = Field(Path("data/sim"), description="Regulator data folder the review lists are scored from.")
     database_url: str = Field(
         "sqlite:///out/serve/service.db",
         description="SQLAlchemy URL of the service database: SQLite file by default, or postgresql://...",
@@ -47,9 +47,7 @@ class Settings(BaseSettings):
     registered_model: str = "charity-risk"
     champion_alias: str = "champion"
     as_of: date | None = Field(None, description="As-of date of the current list; None: the data's extract date.")
-    capacity_k: int = Field(175, ge=1, description="Yearly inquiry capacity: the top k are within capacity.")
     n_reasons: int = Field(3, ge=1, le=10, description="Reasons given each way (raising and lowering a score).")
-    exclude_open_inquiries: bool = Field(True, description="Leave charities under an open inquiry off the list.")
     max_batch_charities: int = Field(512, ge=1, description="Most charities scored together in one pass.")
     api_keys: tuple[ApiKey, ...] = ()
 

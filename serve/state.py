@@ -1,9 +1,10 @@
 """What the service serves: the champion, the register data it was pointed at, and the stored lists.
 
-A `ServingState` never changes its champion or its current list once built (it only caches the
+A `ServingState` never changes its champion or its current lists once built (it only caches the
 lists of other dates as they are asked for). A reload builds a whole new one (new champion
-loaded, its list scored and stored) and then swaps one reference, so a request in flight keeps
-the state, and the model, it started with.
+loaded, its lists scored and stored) and then swaps one reference, so a request in flight keeps
+the state, and the model, it started with. Each list's capacity is the champion's own
+(`ReviewLists.capacities`), so a new champion brings its own.
 """
 
 from __future__ import annotations
@@ -58,13 +59,11 @@ class RegisterData:
 
 @dataclass(frozen=True)
 class ListOptions:
-    capacity_k: int
     n_reasons: int
-    exclude_open_inquiries: bool
 
     @classmethod
     def from_settings(cls, settings: Settings) -> ListOptions:
-        return cls(settings.capacity_k, settings.n_reasons, settings.exclude_open_inquiries)
+        return cls(settings.n_reasons)
 
 
 @dataclass(eq=False)
@@ -105,8 +104,7 @@ class ServingState:
 
 def ensure_list(db: Database, champion: Champion, data: RegisterData, options: ListOptions, as_of: date) -> StoredList:
     """Score and store the list for (as_of, champion version) if needed, and read it into memory."""
-    score_and_store(db, champion, data.register, data.returns, data.case_log, as_of, options.capacity_k,
-                    options.n_reasons, options.exclude_open_inquiries)
+    score_and_store(db, champion, data.register, data.returns, data.case_log, as_of, options.n_reasons)
     return load_stored(db, as_of, champion.info)
 
 

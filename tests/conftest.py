@@ -32,7 +32,8 @@ def small_world_dir(tmp_path_factory) -> Path:
 
 @pytest.fixture(scope="session")
 def world(tmp_path_factory):
-    """The service tests' world: simulated, trained and its champion registered, once a session."""
+    """The service tests' world: simulated, trained, its champion registered and a second version (the
+    challenger the reload tests promote) beside it, once a session."""
     from tests import test_serve_support
 
     return test_serve_support.train_world(tmp_path_factory)

@@ -1,8 +1,8 @@
 """A bounded load test on the service as a real process: 20,000 reads at concurrency 32, the champion
 reloaded halfway through, and not one request failed.
 
-The reads are what the service's users send: an analyst's pages of the ranked list (filtered, sorted,
-paged), scores for charities sent with their records as they are in the data (answered from the
+The reads are what the service's users send: an analyst's pages of the two review lists (filtered,
+sorted, paged), scores for charities sent with their records as they are in the data (answered from the
 stored list, with their reasons), a few with one figure changed (scored afresh, micro-batched), and
 now and then a case officer's charity page. When half the requests have been answered, the champion
 alias moves to a second registered version and an admin calls `POST /models/reload`. The last
@@ -95,11 +95,11 @@ class Timeline:
 
 @pytest.fixture
 def challenger(world):
-    """A second registered version (the grid's other model), not champion until the test makes it so."""
-    version = support.promote_other_model(world)
+    """The world's second registered version (other pipelines, other capacities), not champion until the
+    test makes it so."""
     support.restore_champion(world)
     try:
-        yield version
+        yield world.challenger_version
     finally:
         support.restore_champion(world)
 
@@ -143,6 +143,7 @@ def plan(listed: list[dict], world: support.TrainedWorld) -> list[Call]:
         lambda pick: {"income_band": incomes[pick % len(incomes)], "sort": "charity_name"},
         lambda pick: {"purpose": purposes[pick % len(purposes)],
                       "local_authority": authorities[pick % len(authorities)]},
+        lambda pick: {"list": "triage", "sort": ("rank", "-score")[pick % 2]},
     ]
 
     def score(charities: list[dict], kind: str) -> Call:

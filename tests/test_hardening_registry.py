@@ -53,6 +53,23 @@ def test_a_broken_new_champion_fails_the_reload_and_the_old_one_keeps_scoring(wo
         assert client.get("/health").json() == {"status": "ok", "model_version": world.champion_version}
 
 
+def test_a_champion_that_is_not_review_lists_is_refused_and_the_old_one_kept(world, tmp_path):
+    with TestClient(create_app(support.settings_for(world, f"sqlite:///{tmp_path / 'service.db'}"))) as client:
+        try:
+            plain = hardening.register_unloadable_version(world.tracking_uri, support.REGISTERED_MODEL,
+                                                          "serve-tests", "not review lists")
+            refused = client.post("/models/reload", headers=ADMIN)
+        finally:
+            support.restore_champion(world)
+        assert refused.status_code == 503, refused.text
+        assert f"version {plain}" in refused.json()["detail"] and "not the review lists" in refused.json()["detail"]
+        health = client.get("/health").json()
+        assert health["status"] == "unhealthy" and health["model_version"] == world.champion_version
+        page = client.get("/rankings", params={"list": "triage", "page_size": 1}, headers=ADMIN).json()
+        assert page["model"]["version"] == world.champion_version
+        assert page["capacity"] == support.CAPACITIES["triage"]
+
+
 def test_a_service_with_no_champion_starts_unhealthy_and_recovers_on_reload(world, tmp_path):
     registry = MlflowClient(tracking_uri=world.tracking_uri)
     app = create_app(support.settings_for(world, f"sqlite:///{tmp_path / 'service.db'}"))

@@ -103,25 +103,27 @@ def register_unloadable_version(tracking_uri: str, registered_model: str, experi
 
     `how="missing"`: the version points at a folder that does not exist. `how="corrupt"`: a real
     model is logged in a run of its own (so no other version shares its files) and its serialised
-    estimator is then overwritten with garbage.
+    estimator is then overwritten with garbage. `how="not review lists"`: a model that loads, but is
+    a plain classifier rather than the review lists the service serves.
     """
     client = MlflowClient(tracking_uri=tracking_uri)
     if how == "missing":
         gone = Path(tracking_uri.removeprefix("sqlite:///")).parent / "no-such-model"
         version = client.create_model_version(registered_model, source=gone.as_uri())
-    elif how == "corrupt":
+    elif how in ("corrupt", "not review lists"):
         from sklearn.dummy import DummyClassifier
 
         mlflow.set_tracking_uri(tracking_uri)
         mlflow.set_experiment(experiment)
-        with mlflow.start_run(run_name="corrupt-model"):
+        with mlflow.start_run(run_name=f"{how} model"):
             info = mlflow.sklearn.log_model(DummyClassifier().fit([[0], [1]], [0, 1]), name="model")
         version = mlflow.register_model(info.model_uri, registered_model)
-        folder = _local_model_folder(client, info.model_id)
-        serialised = list(folder.rglob("model.*"))  # model.pkl or model.skops, whichever format was used
-        assert serialised, f"no serialised model under {folder}"
-        for path in serialised:
-            path.write_bytes(b"not a model")
+        if how == "corrupt":
+            folder = _local_model_folder(client, info.model_id)
+            serialised = list(folder.rglob("model.*"))  # model.pkl or model.skops, whichever format was used
+            assert serialised, f"no serialised model under {folder}"
+            for path in serialised:
+                path.write_bytes(b"not a model")
     else:
         raise ValueError(how)
     client.set_registered_model_alias(registered_model, "champion", version.version)

@@ -8,6 +8,7 @@ import io
 import pytest
 from fastapi.testclient import TestClient
 
+from risk_model.lists import LIST_TITLES, REVIEW_LISTS, WHY_ON_LIST
 from risk_model.scoring import records_from_tables
 from serve.deps import get_principal
 from serve.main import create_app
@@ -28,8 +29,24 @@ def record_of(client: TestClient, number: str) -> dict:
     return records_from_tables(data.register, data.returns, data.case_log, [number])[number]
 
 
-def top_of_list(client: TestClient, n: int = 1) -> list[dict]:
-    return client.get("/rankings", params={"page_size": n}).json()["items"]
+def top_of_list(client: TestClient, n: int = 1, review_list: str = "proactive") -> list[dict]:
+    return client.get("/rankings", params={"page_size": n, "list": review_list}).json()["items"]
+
+
+def whole_list(client: TestClient, review_list: str) -> dict:
+    """Every row of one review list, in rank order, read a page at a time."""
+    page = client.get("/rankings", params={"list": review_list, "page_size": 1000}).json()
+    while len(page["items"]) < page["total"]:
+        more = client.get("/rankings", params={"list": review_list, "page_size": 1000,
+                                               "page": len(page["items"]) // 1000 + 1}).json()
+        page["items"] += more["items"]
+    return page
+
+
+def not_listed(client: TestClient, status: str) -> str:
+    """A charity on neither review list, with that status, in the current stored lists."""
+    entries = client.app.state.serving.current.current.entries
+    return sorted(n for n, (_, answer) in entries.items() if answer.review_list == status)[0]
 
 
 def test_health_needs_no_key_and_names_the_served_version(client, world):
@@ -60,6 +77,7 @@ def test_score_answers_from_the_stored_list_when_the_data_match(client, world):
     assert body["model"]["version"] == world.champion_version and body["as_of"] == "2021-12-31"
     (result,) = body["results"]
     assert result["from_stored_list"] is True
+    assert result["review_list"] == "proactive" and result["why"] == WHY_ON_LIST["proactive"]
     assert result["score"] == pytest.approx(top["score"])
     assert result["risk_band"] == top["risk_band"] == "very high"
     assert result["rank_percentile"] == 100.0
@@ -67,10 +85,31 @@ def test_score_answers_from_the_stored_list_when_the_data_match(client, world):
     assert result["reasons"] == page["reasons"] and len(result["reasons"]) > 0
 
 
+def test_score_says_which_list_each_charity_is_on_and_places_it_on_that_list(client):
+    top_triage = top_of_list(client, review_list="triage")[0]["charity_number"]
+    last_proactive = client.get("/rankings", params={"sort": "-rank", "page_size": 1}).json()["items"][0]
+    inquired = not_listed(client, "under inquiry")
+    changed = record_of(client, top_triage)
+    assert changed["returns"]
+    changed["returns"][-1]["income_gbp"] = (changed["returns"][-1]["income_gbp"] or 0) + 1
+    records = [record_of(client, top_triage), record_of(client, last_proactive["charity_number"]),
+               record_of(client, inquired), changed | {"charity_number": "SC999998"}]
+    results = client.post("/score", json={"charities": records}).json()["results"]
+    assert [r["review_list"] for r in results] == ["triage", "proactive", "under inquiry", "triage"]
+    # Each on its own list's scale: the top of the triage list, the bottom of the proactive list.
+    assert results[0]["rank_percentile"] == 100.0 and results[1]["rank_percentile"] == 0.0
+    assert results[1]["score"] == pytest.approx(last_proactive["score"])
+    assert results[2]["rank_percentile"] is None and results[2]["risk_band"] is None
+    assert results[2]["under_open_inquiry"] is True and results[2]["why"] == WHY_ON_LIST["under inquiry"]
+    assert results[3]["from_stored_list"] is False and 0 <= results[3]["rank_percentile"] <= 100
+    assert results[3]["why"] == WHY_ON_LIST["triage"]
+
+
 def test_score_computes_when_the_data_differ_and_keeps_the_order(client):
     first, second = (item["charity_number"] for item in top_of_list(client, 2))
     changed = record_of(client, second)
-    changed["returns"].append({**changed["returns"][-1], "year_end": "2020-12-31", "date_received": None})
+    year_end = next(d for d in ("2020-12-31", "2020-11-30") if d not in {r["year_end"] for r in changed["returns"]})
+    changed["returns"].append({**changed["returns"][-1], "year_end": year_end, "date_received": None})
     response = client.post("/score", json={"charities": [record_of(client, first), changed]})
     assert response.status_code == 200
     results = response.json()["results"]
@@ -87,9 +126,10 @@ def test_score_at_an_earlier_date_scores_that_date(client):
     assert response.status_code == 200
     body = response.json()
     assert body["as_of"] == "2020-12-31" and body["results"][0]["from_stored_list"] is True
-    earlier = client.get("/rankings", params={"as_of": "2020-12-31", "page_size": 1000, "sort": "charity_number"})
-    listed = {r["charity_number"]: r["score"] for r in earlier.json()["items"]}
-    assert body["results"][0]["score"] == pytest.approx(listed[number])
+    earlier = client.get(f"/charities/{number}", params={"as_of": "2020-12-31"}).json()
+    assert earlier["as_of"] == "2020-12-31" and earlier["review_list"] == body["results"][0]["review_list"]
+    assert body["results"][0]["score"] == pytest.approx(earlier["score"])
+    assert body["results"][0]["score"] != pytest.approx(top_of_list(client)[0]["score"])
 
 
 def test_score_takes_records_as_the_files_write_them(client):
@@ -107,15 +147,27 @@ def test_score_takes_records_as_the_files_write_them(client):
     assert response.status_code == 200, response.text
     (result,) = response.json()["results"]
     assert result["charity_number"] == "SC999999" and result["from_stored_list"] is False
-    sentences = " ".join(r["sentence"] for r in result["reasons"])
-    assert "overdue" in sentences or "concern" in sentences
+    # The concern of June 2021 has no inquiry yet: the charity is on the triage list.
+    assert result["review_list"] == "triage"
+    sources = " ".join(r["source"] for r in result["reasons"])
+    assert "31 Mar 2019, received 2 Feb 2020" in sources or "1 Jun 2021" in sources
+    canonical = {
+        "charity_number": "SC999999", "charity_name": "New Charity", "registered_date": "2015-05-01",
+        "constitutional_form": "SCIO (Scottish Charitable Incorporated Organisation)",
+        "main_operating_location": "Fife", "purposes": ["The advancement of education", "The advancement of health"],
+        "returns": [{"year_end": "2019-03-31", "date_received": "2020-02-02", "income_gbp": 12500.0,
+                     "expenditure_gbp": 13000.0, "trustees": 3.0}, {"year_end": "2020-03-31"}],
+        "case_log": [{"date": "2021-06-01", "event": "concern_received"}],
+    }
+    (same,) = client.post("/score", json={"charities": [canonical]}).json()["results"]
+    assert same == result and len(result["reasons"]) > 0
 
 
 def test_rankings_are_paged_sorted_and_filtered(client):
     first = client.get("/rankings", params={"page_size": 20}).json()
     second = client.get("/rankings", params={"page_size": 20, "page": 2}).json()
     assert [r["rank"] for r in first["items"] + second["items"]] == list(range(1, 41))
-    assert first["total"] == second["total"] > 1000
+    assert first["total"] == second["total"] == first["listed"] > 1000
     by_score = client.get("/rankings", params={"sort": "score", "page_size": 50}).json()["items"]
     assert [r["score"] for r in by_score] == sorted(r["score"] for r in by_score)
     assert by_score[0]["rank"] == first["total"]
@@ -132,16 +184,49 @@ def test_rankings_are_paged_sorted_and_filtered(client):
     assert both["total"] == sum(r["risk_band"] == "low" for r in health["items"])
 
 
-def test_rankings_export_every_matching_row_as_csv(client):
+def test_each_list_holds_only_its_own_charities_ranked_from_one(client):
+    pages = {name: whole_list(client, name) for name in REVIEW_LISTS}
+    assert client.get("/rankings", params={"page_size": 1}).json()["review_list"] == "proactive"
+    entries = client.app.state.serving.current.current.entries
+    for name, page in pages.items():
+        assert page["review_list"] == name and page["total"] == page["listed"] == len(page["items"]) > 1
+        assert {r["review_list"] for r in page["items"]} == {name}
+        assert [r["rank"] for r in page["items"]] == list(range(1, page["total"] + 1))
+        # The list's members are exactly the stored charities the library placed on it.
+        assert {r["charity_number"] for r in page["items"]} == {n for n, (_, a) in entries.items()
+                                                                 if a.review_list == name}
+        assert page["items"][0]["rank_percentile"] == 100.0 and page["items"][-1]["rank_percentile"] == 0.0
+    assert not {r["charity_number"] for r in pages["proactive"]["items"]} & {
+        r["charity_number"] for r in pages["triage"]["items"]}
+    # Charities on neither list are on neither page.
+    assert not_listed(client, "under inquiry") not in {r["charity_number"] for p in pages.values() for r in p["items"]}
+    assert client.get("/rankings", params={"list": "everyone"}).status_code == 422
+
+
+def test_each_list_is_within_the_capacity_the_model_gives_it(client, world):
+    capacities = client.get("/version").json()["model"]["capacities"]
+    assert capacities == support.CAPACITIES  # the trained model's, not a setting's
+    for name, capacity in support.CAPACITIES.items():
+        page = client.get("/rankings", params={"list": name, "page_size": 1000}).json()
+        assert page["capacity"] == capacity < page["listed"]
+        assert [r["rank"] for r in page["items"] if r["within_capacity"]] == list(range(1, capacity + 1))
+
+
+def test_rankings_export_every_matching_row_of_the_list_as_csv(client):
     total = client.get("/rankings", params={"band": "high"}).json()["total"]
     response = client.get("/rankings", params={"band": "high", "format": "csv", "page_size": 1})
     assert response.status_code == 200
     assert response.headers["content-type"].startswith("text/csv")
-    assert "ranking_2021-12-31.csv" in response.headers["content-disposition"]
+    assert "proactive_list_2021-12-31.csv" in response.headers["content-disposition"]
     rows = list(csv.DictReader(io.StringIO(response.text)))
     assert len(rows) == total > 0
-    assert {r["risk_band"] for r in rows} == {"high"}
+    assert {r["risk_band"] for r in rows} == {"high"} and {r["review_list"] for r in rows} == {"proactive"}
     assert [int(r["rank"]) for r in rows] == sorted(int(r["rank"]) for r in rows)
+    triage = client.get("/rankings", params={"list": "triage", "format": "csv"})
+    assert "triage_list_2021-12-31.csv" in triage.headers["content-disposition"]
+    rows = list(csv.DictReader(io.StringIO(triage.text)))
+    assert {r["review_list"] for r in rows} == {"triage"}
+    assert [int(r["rank"]) for r in rows] == list(range(1, len(rows) + 1))
 
 
 def test_charity_page_has_score_reasons_changes_and_returns(client):
@@ -149,6 +234,9 @@ def test_charity_page_has_score_reasons_changes_and_returns(client):
     number = top["charity_number"]
     page = client.get(f"/charities/{number}").json()
     assert page["rank"] == 1 and page["score"] == pytest.approx(top["score"]) and page["listed"] > 1000
+    assert (page["review_list"], page["list_title"], page["why"]) == (
+        "proactive", LIST_TITLES["proactive"], WHY_ON_LIST["proactive"])
+    assert page["capacity"] == support.CAPACITIES["proactive"] and page["within_capacity"] is True
     assert {"sentence", "source", "group", "contribution_log_odds"} <= set(page["reasons"][0])
     assert page["what_changed"]["since"] == "2020-12-31"
     assert page["what_changed"]["score_now"] == pytest.approx(top["score"])
@@ -157,7 +245,30 @@ def test_charity_page_has_score_reasons_changes_and_returns(client):
     assert all(r["due_date"] > r["year_end"] for r in page["returns"])
 
 
-def test_a_charity_not_on_the_list_is_not_found(client):
+def test_the_charity_page_names_the_list_and_the_rank_within_it(client):
+    triage = client.get("/rankings", params={"list": "triage", "page_size": 1000}).json()
+    second = triage["items"][1]
+    page = client.get(f"/charities/{second['charity_number']}").json()
+    assert (page["review_list"], page["list_title"], page["why"]) == ("triage", LIST_TITLES["triage"],
+                                                                       WHY_ON_LIST["triage"])
+    assert page["rank"] == 2 and page["listed"] == triage["listed"] == len(triage["items"])
+    assert page["capacity"] == support.CAPACITIES["triage"] and page["score"] == pytest.approx(second["score"])
+
+
+@pytest.mark.parametrize("status", ["under inquiry", "recently inquired"])
+def test_a_charity_on_neither_list_is_told_so_and_why(client, status):
+    number = not_listed(client, status)
+    response = client.get(f"/charities/{number}")
+    assert response.status_code == 200, response.text
+    page = response.json()
+    assert (page["review_list"], page["list_title"], page["why"]) == (status, LIST_TITLES[status],
+                                                                       WHY_ON_LIST[status])
+    assert page["rank"] is page["listed"] is page["capacity"] is page["risk_band"] is None
+    assert 0 < page["score"] < 1 and page["what_changed"]["score_now"] == pytest.approx(page["score"])
+    assert len(page["returns"]) > 0
+
+
+def test_a_charity_not_on_the_register_is_not_found(client):
     response = client.get("/charities/SC999999")
     assert response.status_code == 404
     assert "SC999999" in response.json()["detail"]
@@ -179,7 +290,12 @@ def test_models_lists_versions_with_the_champion_and_metrics(client, world):
     assert body["champion_version"] == body["serving_version"] == world.champion_version
     champion = next(v for v in body["versions"] if v["is_champion"])
     assert champion["aliases"] == ["champion"] and champion["is_serving"]
-    assert "precision_at_k_mean" in champion["metrics"] and champion["model"]
+    assert champion["capacities"] == support.CAPACITIES and champion["model"].startswith("proactive: ")
+    for name in REVIEW_LISTS:
+        assert {f"{name}.precision_at_k_mean", f"{name}.holdout_precision_at_k"} <= set(champion["metrics"])
+    assert "truth.proactive.champion.holdout.hits" in champion["metrics"]
+    challenger = next(v for v in body["versions"] if v["version"] == world.challenger_version)
+    assert not challenger["is_champion"] and challenger["capacities"] == support.CHALLENGER_CAPACITIES
 
 
 def test_reload_without_a_new_champion_changes_nothing(client, world):

@@ -11,19 +11,22 @@ import sys
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
+from datetime import date
 
+import pandas as pd
 import pytest
 import typer
 from fastapi.testclient import TestClient
 from mlflow.tracking import MlflowClient
-from sqlalchemy import func, select
+from sqlalchemy import create_engine, func, inspect, select, text
 from typer.testing import CliRunner
 
 from risk_model import cli_serve
+from risk_model.features import population
 from risk_model.scoring import records_from_tables
 from serve.access_log import AccessLogWriter
 from serve.batching import MicroBatcher
-from serve.db import AccessLogEntry, ScoredCharity, connect
+from serve.db import AccessLogEntry, Feedback, ScoredCharity, connect, utc_now
 from serve.main import create_app, create_app_from_env
 from serve.security import Principal, Role, hash_api_key
 from serve.settings import get_settings
@@ -96,6 +99,11 @@ def test_a_reload_swaps_the_champion_under_load_without_failing_a_request(world,
         assert {version for _, version in outcomes} == {world.champion_version, new_version}
         assert client.get("/health").json()["model_version"] == new_version
         assert client.get("/models", headers=ADMIN).json()["serving_version"] == new_version
+        # The new champion brings its own capacity for each list.
+        for name, capacity in support.CHALLENGER_CAPACITIES.items():
+            page = client.get("/rankings", params={"list": name, "page_size": 100}, headers=ADMIN).json()
+            assert page["model"]["version"] == new_version and page["capacity"] == capacity
+            assert [r["rank"] for r in page["items"] if r["within_capacity"]] == list(range(1, capacity + 1))
 
         # With no champion registered, a reload fails and the service keeps what it serves.
         MlflowClient(tracking_uri=world.tracking_uri).delete_registered_model_alias(support.REGISTERED_MODEL,
@@ -111,22 +119,64 @@ def test_a_reload_swaps_the_champion_under_load_without_failing_a_request(world,
 def test_settings_come_from_the_environment_and_nothing_is_built_before_start(world, tmp_path, monkeypatch):
     database = tmp_path / "env" / "service.db"
     analyst = {"name": "env-analyst", "role": "analyst", "sha256": hash_api_key("env-key")}
+    # CAPACITY_K is a setting of the single list of old: each list's capacity is now the model's.
     environment = {"DATA_DIR": str(world.data_dir), "DATABASE_URL": f"sqlite:///{database}",
                    "TRACKING_URI": world.tracking_uri, "REGISTERED_MODEL": support.REGISTERED_MODEL,
-                   "EXPERIMENT": "serve-tests", "CAPACITY_K": "12", "API_KEYS": json.dumps([analyst])}
+                   "EXPERIMENT": "serve-tests", "N_REASONS": "2", "CAPACITY_K": "12",
+                   "API_KEYS": json.dumps([analyst])}
     for name, value in environment.items():
         monkeypatch.setenv(f"RISK_SERVE_{name}", value)
     get_settings.cache_clear()
     try:
         app = create_app_from_env()
-        assert app.state.settings.capacity_k == 12
+        assert app.state.settings.n_reasons == 2 and "capacity_k" not in type(app.state.settings).model_fields
         assert not database.exists()
         with TestClient(app) as client:
             assert database.exists()
-            top = client.get("/rankings", params={"page_size": 20}, headers={"X-API-Key": "env-key"}).json()
-            assert sum(r["within_capacity"] for r in top["items"]) == 12
+            for name, capacity in support.CAPACITIES.items():
+                top = client.get("/rankings", params={"list": name, "page_size": 50},
+                                 headers={"X-API-Key": "env-key"}).json()
+                assert top["capacity"] == capacity and sum(r["within_capacity"] for r in top["items"]) == capacity
+            serving = client.app.state.serving.current
+            number = next(iter(serving.current.entries))
+            record = records_from_tables(serving.data.register, serving.data.returns, serving.data.case_log,
+                                         [number])[number]
+            scored = client.post("/score", json={"charities": [record]}, headers={"X-API-Key": "env-key"}).json()
+            reasons = scored["results"][0]["reasons"]
+            assert reasons and max(r["position"] for r in reasons) == 2
     finally:
         get_settings.cache_clear()
+
+
+def test_lists_stored_before_the_review_lists_are_scored_again_and_feedback_kept(world, tmp_path):
+    database = f"sqlite:///{tmp_path / 'service.db'}"
+    tables = support.world_tables(world)
+    number = population(tables.register, pd.Timestamp("2021-12-31"))["charity_number"].iloc[0]
+    engine = create_engine(database)
+    with engine.begin() as connection:  # the single ranked list's table, as the service used to store it
+        connection.execute(text("CREATE TABLE scored_list (as_of DATE, model_version VARCHAR(40), charity_number "
+                                "VARCHAR(20), rank INTEGER, score FLOAT, PRIMARY KEY (as_of, model_version, "
+                                "charity_number))"))
+        connection.execute(text(f"INSERT INTO scored_list VALUES ('2021-12-31', '{world.champion_version}', "
+                                f"'{number}', 1, 0.5)"))
+    engine.dispose()
+    db = connect(database)
+    with db.sessions.begin() as session:
+        session.add(Feedback(charity_number=number, outcome="not_reviewed", note="Kept.", recorded_by="x",
+                             role="case_officer", recorded_at=utc_now(), as_of=date(2021, 12, 31),
+                             model_version=world.champion_version))
+    assert "review_list" in {c["name"] for c in inspect(db.engine).get_columns("scored_list")}
+    db.dispose()
+    with TestClient(create_app(support.settings_for(world, database))) as client:
+        listed = client.get("/rankings", params={"list": "triage"}, headers=ADMIN).json()
+        assert listed["total"] == listed["listed"] > 0 and {r["review_list"] for r in listed["items"]} == {"triage"}
+        page = client.get(f"/charities/{number}", headers=ADMIN).json()
+        assert page["review_list"] and [f["note"] for f in page["feedback"]] == ["Kept."]
+        stored = client.app.state.db.sessions().scalar(select(func.count()).select_from(ScoredCharity))
+    # The new table is kept as it is at the next start.
+    again = connect(database)
+    assert again.sessions().scalar(select(func.count()).select_from(ScoredCharity)) == stored > 1000
+    again.dispose()
 
 
 def test_importing_the_service_touches_nothing(tmp_path):

@@ -1,4 +1,4 @@
-"""risk_model.scoring: records in, the library's scores and reasons out, the same as the full list's."""
+"""risk_model.scoring: records in, the library's scores, lists and reasons out, the same as the full lists'."""
 
 from __future__ import annotations
 
@@ -9,10 +9,13 @@ import pandas as pd
 import pytest
 
 from risk_model.config import TrackingConfig
+from risk_model.features import population
+from risk_model.lists import RECENTLY_INQUIRED, UNDER_INQUIRY, WHY_ON_LIST
+from risk_model.models import ReviewLists
 from risk_model.rank import rank_charities
 from risk_model.scoring import (
     changes_between, charity_record, fingerprint, rank_percentiles, ranked_list, records_from_tables,
-    score_records, tables_from_records,
+    register_lists, score_records, tables_from_records,
 )
 from risk_model.tracking import load_champion, use_tracking
 from serve.schemas import CharityRecord
@@ -28,8 +31,9 @@ def champion(world):
     config = TrackingConfig(tracking_uri=world.tracking_uri, experiment="serve-tests",
                             registered_model=support.REGISTERED_MODEL)
     use_tracking(config, world.store_dir)
-    pipeline, _ = load_champion(config)
-    return pipeline
+    model, _ = load_champion(config)
+    assert isinstance(model, ReviewLists) and model.capacities == support.CAPACITIES
+    return model
 
 
 @pytest.fixture(scope="module")
@@ -99,20 +103,53 @@ def test_rank_percentiles_match_the_list_for_its_own_members():
 
 
 def test_a_charity_scored_alone_gets_its_score_and_reasons_in_the_full_list(champion, tables):
-    ranked, reasons = ranked_list(champion, tables.register, tables.returns, tables.case_log, AS_OF, 30, "m", "1")
-    picks = ranked["charity_number"].iloc[[0, 7, len(ranked) // 2]].tolist()
+    ranked, reasons = ranked_list(champion, tables.register, tables.returns, tables.case_log, AS_OF,
+                                  support.CAPACITIES, "m", "1")
+    triage = ranked.loc[ranked["review_list"] == "triage"]
+    picks = ranked["charity_number"].iloc[[0, 7, len(ranked) // 2]].tolist() + [triage["charity_number"].iloc[0]]
     records = records_from_tables(tables.register, tables.returns, tables.case_log, picks)
     scored = score_records(champion, [records[n] for n in picks], AS_OF)
     expected = ranked.set_index("charity_number").loc[picks, "score"].to_numpy()
     np.testing.assert_allclose(scored.scores["score"], expected, rtol=1e-12)
     assert scored.scores["charity_number"].tolist() == picks
-    alone = scored.reasons.loc[scored.reasons["record"] == 0].drop(columns="record").reset_index(drop=True)
-    in_list = reasons.loc[reasons["charity_number"] == picks[0]].reset_index(drop=True)
-    pd.testing.assert_frame_equal(alone, in_list[alone.columns], check_dtype=False)
+    assert scored.scores["review_list"].tolist() == ["proactive"] * 3 + ["triage"]
+    for record in (0, 3):
+        alone = scored.reasons.loc[scored.reasons["record"] == record].drop(columns="record").reset_index(drop=True)
+        in_list = reasons.loc[reasons["charity_number"] == picks[record]].reset_index(drop=True)
+        assert len(alone) > 0
+        pd.testing.assert_frame_equal(alone, in_list[alone.columns], check_dtype=False)
+
+
+def test_every_charity_on_the_register_is_on_one_list_or_on_neither_with_why(champion, tables):
+    lists = register_lists(champion, tables.register, tables.returns, tables.case_log, AS_OF, support.CAPACITIES,
+                           "m", "1")
+    on_register = set(population(tables.register, AS_OF)["charity_number"])
+    listed, off = lists.ranked["charity_number"], lists.not_listed["charity_number"]
+    assert listed.is_unique and off.is_unique and not set(listed) & set(off)
+    assert set(listed) | set(off) == on_register
+    assert set(lists.not_listed["review_list"]) == {UNDER_INQUIRY, RECENTLY_INQUIRED}
+    assert (lists.not_listed["why"] == lists.not_listed["review_list"].map(WHY_ON_LIST)).all()
+    for name, capacity in support.CAPACITIES.items():
+        members = lists.ranked.loc[lists.ranked["review_list"] == name]
+        assert members["rank"].tolist() == list(range(1, len(members) + 1))
+        assert int(members["within_capacity"].sum()) == capacity
+    # A charity on neither list gets the score, list and reasons it gets when scored alone.
+    picks = off.iloc[:3].tolist()
+    records = records_from_tables(tables.register, tables.returns, tables.case_log, picks)
+    alone = score_records(champion, [records[n] for n in picks], AS_OF)
+    expected = lists.not_listed.set_index("charity_number").loc[picks]
+    np.testing.assert_allclose(alone.scores["score"], expected["score"], rtol=1e-12)
+    assert alone.scores["review_list"].tolist() == expected["review_list"].tolist()
+    assert set(lists.reasons["charity_number"]) >= set(picks) | {listed.iloc[0]}
+
+
+def on_register(tables, i: int) -> str:
+    """The i-th charity on the register at AS_OF."""
+    return population(tables.register, AS_OF)["charity_number"].iloc[i]
 
 
 def test_two_versions_of_one_charity_are_scored_apart(champion, tables):
-    number = tables.register["charity_number"].iloc[10]
+    number = on_register(tables, 10)
     record = records_from_tables(tables.register, tables.returns, tables.case_log, [number])[number]
     overdue = copy.deepcopy(record)
     overdue["returns"].append({**overdue["returns"][-1], "year_end": "2020-12-31", "date_received": None})
@@ -123,7 +160,7 @@ def test_two_versions_of_one_charity_are_scored_apart(champion, tables):
 
 
 def test_a_charity_not_on_the_register_at_the_date_gets_no_score(champion, tables):
-    number = tables.register["charity_number"].iloc[0]
+    number = on_register(tables, 0)
     record = records_from_tables(tables.register, tables.returns, tables.case_log, [number])[number]
     record["registered_date"] = "2022-06-01"
     scored = score_records(champion, [record], AS_OF)
@@ -133,7 +170,7 @@ def test_a_charity_not_on_the_register_at_the_date_gets_no_score(champion, table
 
 
 def test_a_new_concern_shows_as_a_change(champion, tables):
-    number = tables.register["charity_number"].iloc[20]
+    number = on_register(tables, 20)
     register = tables.register.loc[tables.register["charity_number"] == number]
     returns = tables.returns.loc[tables.returns["charity_number"] == number]
     concern = pd.DataFrame({"charity_number": pd.array([number], dtype="string"),

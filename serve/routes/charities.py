@@ -17,10 +17,11 @@ Number = Annotated[str, Path(pattern=f"^{DEFAULT_CHARITY_NUMBER_PATTERN}$", desc
 
 
 @router.get("/{number}", response_model=CharityPage,
-            responses={404: {"model": Problem, "description": "Not on the ranked list for that date."}})
+            responses={404: {"model": Problem, "description": "Not on the register at that date."}})
 def charity(number: Number, _: CharityAccess, serving: ServingDep, session: SessionDep, db: DatabaseDep,
             as_of: OptionalDay = None) -> CharityPage:
-    """One charity: score, rank, band, reasons, what changed in a year, return history and feedback."""
+    """One charity: which review list it is on and why (or why neither), its rank within that list, score,
+    band, reasons, what changed in a year, return history and feedback."""
     as_of: date = as_of or serving.as_of
     check_as_of(serving.data, as_of, ("query", "as_of"))
     serving.list_for(db, as_of)

@@ -1,4 +1,4 @@
-"""The list page's query: the API's filters and order, plus a search by name or number and a top k."""
+"""The list page's query: the API's list, filters and order, plus a search by name or number and a top k."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ from pydantic import Field, model_validator
 from sqlalchemy import Select, func, or_, select
 from sqlalchemy.orm import Session
 
+from risk_model.lists import REVIEW_LISTS
 from serve.db import ScoredCharity
 from serve.lists import matching_rows, in_order, ranked_charity, rows_as_csv
 from serve.schemas import IncomeBand, ModelInfo, Purpose, RankedCharity, RankingsQuery, RiskBand
@@ -22,7 +23,7 @@ class ListQuery(RankingsQuery):
     """A page of the list as the form asks for it: empty fields mean "any"."""
 
     search: Annotated[str, Field(max_length=100)] | None = None
-    top_k: int | None = Field(None, ge=1, le=100_000, description="Only the k highest-ranked charities.")
+    top_k: int | None = Field(None, ge=1, le=100_000, description="Only the k highest-ranked charities of the list.")
     format: None = None
 
     @model_validator(mode="before")
@@ -33,9 +34,13 @@ class ListQuery(RankingsQuery):
         return values
 
     def without_page(self) -> dict[str, str]:
-        """The filters as query parameters (for links to other pages and the CSV)."""
-        fields = self.model_dump(exclude={"page", "format"}, exclude_none=True)
+        """The list and filters as query parameters (for links to other pages and the CSV)."""
+        fields = self.model_dump(exclude={"page", "format"}, exclude_none=True, by_alias=True)
         return {k: str(v) for k, v in fields.items()}
+
+    def on_list(self, review_list: str) -> dict[str, str]:
+        """The same filters on another list: its own top k, from its first page."""
+        return {k: v for k, v in self.without_page().items() if k != "top_k"} | {"list": review_list}
 
 
 def matching(as_of: date, version: str, q: ListQuery) -> Select:
@@ -70,7 +75,9 @@ def list_csv(session: Session, as_of: date, model: ModelInfo, q: ListQuery) -> s
 
 
 def choices(session: Session, as_of: date, version: str, column) -> list[str]:
-    """The values a column takes on the list, for a filter's options."""
+    """The values a column takes on the review lists, for a filter's options (the same on both lists, so
+    that a filter kept while switching lists keeps its option)."""
     query = (select(column).distinct().where(ScoredCharity.as_of == as_of, ScoredCharity.model_version == version,
-                                            column.is_not(None)).order_by(column))
+                                            ScoredCharity.review_list.in_(REVIEW_LISTS), column.is_not(None))
+             .order_by(column))
     return list(session.scalars(query))

@@ -1,4 +1,4 @@
-"""The pages' routes: sign-in, the ranked list (and its CSV), a charity, and the models.
+"""The pages' routes: sign-in, the two review lists (and their CSV), a charity, and the models.
 
 Each handler gets what it shows from the same service and library calls as the JSON routes
 (`query_page`'s filters, `charity_page`, `record_feedback`, `registered_versions`) and hands it
@@ -19,9 +19,11 @@ from fastapi.responses import HTMLResponse, RedirectResponse
 from fastapi.templating import Jinja2Templates
 from pydantic import ValidationError
 
+from risk_model.lists import LIST_TITLES, REVIEW_LISTS, WHY_ON_LIST
 from risk_model.schemas import DEFAULT_CHARITY_NUMBER_PATTERN
 from serve.db import ScoredCharity
 from serve.deps import DatabaseDep, ServingDep, SessionDep, SettingsDep
+from serve.lists import csv_name
 from serve.pages import charity_page, record_feedback
 from serve.registry import registered_versions
 from serve.schemas import FeedbackIn, FeedbackOutcome
@@ -39,7 +41,7 @@ templates = Jinja2Templates(directory=Path(__file__).parent / "templates")
 
 def nav(principal: Principal | None) -> list[tuple[str, str]]:
     """The pages this role may open: only these are linked."""
-    links = [("Ranked list", f"{PREFIX}/list", Action.rankings), ("Charities", f"{PREFIX}/charities", Action.charity),
+    links = [("Review lists", f"{PREFIX}/list", Action.rankings), ("Charities", f"{PREFIX}/charities", Action.charity),
              ("Models", f"{PREFIX}/models", Action.models)]
     return [(label, href) for label, href, action in links if may(principal, action)]
 
@@ -83,43 +85,54 @@ def sign_out(request: Request) -> Response:
     return RedirectResponse(f"{PREFIX}/sign-in", status.HTTP_303_SEE_OTHER)
 
 
-def _expectation(settings, serving, k: int) -> runs.Expectation | None:
-    uri = runs.tracking_uri(settings)
-    run_id = runs.version_run_id(uri, serving.model.registered_model, serving.model.version)
-    return runs.expected_positives(uri, runs.training_run(uri, run_id), serving.model.model, k)
+def _champions(uri: str, serving) -> tuple[runs.TrainingRun | None, dict[str, str]]:
+    """The served version's training run and each list's champion in it (none when it cannot be found)."""
+    run = runs.version_training_run(uri, serving.model.registered_model, serving.model.version)
+    lists = runs.review_lists(uri, run.run_id) if run is not None else None
+    return run, dict((lists or {}).get("champions", {}))
 
 
 @router.get("/list")
-def ranked_list(request: Request, query: Annotated[ListQuery, Query()], _: RankingsPage, serving: ServingDep,
+def review_list(request: Request, query: Annotated[ListQuery, Query()], _: RankingsPage, serving: ServingDep,
                 session: SessionDep, db: DatabaseDep, settings: SettingsDep) -> HTMLResponse:
-    """The ranked list for an as-of date, filtered, searched and a page at a time."""
+    """One review list for an as-of date (a tab for each), filtered, searched and a page at a time."""
     as_of: date = query.as_of or serving.as_of
     check_as_of(serving.data, as_of, ("query", "as_of"))
-    serving.list_for(db, as_of)
+    stored = serving.list_for(db, as_of)
     total, items = list_page(session, as_of, serving.model.version, query)
-    k = query.top_k or settings.capacity_k
+    name = query.review_list
+    capacity = serving.champion.capacities[name]
+    # What the top k held in validation, for a k no longer than the list.
+    k = min(query.top_k or capacity, stored.listed(name)) or 1
+    uri = runs.tracking_uri(settings)
+    run, champions = _champions(uri, serving)
     version = serving.model.version
     params = query.without_page()
     return render(request, "list.html", {
         "query": query, "as_of": as_of, "model": serving.model, "total": total, "items": items,
+        "review_list": name, "title": LIST_TITLES[name], "why": WHY_ON_LIST[name], "champion": champions.get(name),
+        "tabs": [{"name": other, "title": LIST_TITLES[other], "listed": stored.listed(other),
+                  "capacity": serving.champion.capacities[other], "current": other == name,
+                  "link": f"{PREFIX}/list?{urlencode(query.on_list(other))}"} for other in REVIEW_LISTS],
         "pages": max(1, math.ceil(total / query.page_size)), "params": params,
         "page_link": lambda page: f"{PREFIX}/list?{urlencode(params | {'page': page})}",
-        "csv_link": f"{PREFIX}/list.csv?{urlencode(params)}", "capacity_k": settings.capacity_k,
-        "expectation": _expectation(settings, serving, k), "bands": BANDS, "income_bands": INCOME_BANDS,
-        "purposes": PURPOSES, "areas": choices(session, as_of, version, ScoredCharity.local_authority),
+        "csv_link": f"{PREFIX}/list.csv?{urlencode(params)}", "capacity": capacity, "listed": stored.listed(name),
+        "expectation": runs.expected_positives(uri, run, name, champions.get(name), k),
+        "label": runs.label_of(name, runs.review_lists(uri, run.run_id) if run is not None else None), "bands": BANDS, "income_bands": INCOME_BANDS, "purposes": PURPOSES,
+        "areas": choices(session, as_of, version, ScoredCharity.local_authority),
         "forms": choices(session, as_of, version, ScoredCharity.constitutional_form),
     })
 
 
 @router.get("/list.csv")
-def ranked_list_csv(query: Annotated[ListQuery, Query()], _: RankingsPage, serving: ServingDep, session: SessionDep,
+def review_list_csv(query: Annotated[ListQuery, Query()], _: RankingsPage, serving: ServingDep, session: SessionDep,
                     db: DatabaseDep) -> Response:
     """Every row matching the list page's form, as the API's CSV."""
     as_of: date = query.as_of or serving.as_of
     check_as_of(serving.data, as_of, ("query", "as_of"))
     serving.list_for(db, as_of)
     return Response(list_csv(session, as_of, serving.model, query), media_type="text/csv",
-                    headers={"Content-Disposition": f'attachment; filename="ranking_{as_of}.csv"'})
+                    headers={"Content-Disposition": f'attachment; filename="{csv_name(query.review_list, as_of)}"'})
 
 
 @router.get("/charities")
@@ -190,31 +203,32 @@ def feedback(request: Request, number: str, access: FeedbackPage, serving: Servi
 
 @router.get("/models")
 def models(request: Request, _: ModelsPage, settings: SettingsDep, serving: ServingDep) -> HTMLResponse:
-    """The champion and the other versions, their fold metrics, plots and bias audit."""
+    """The registered versions; per review list, the champion's metrics on the folds that chose it and on
+    the held-out one, its plots, its figures against the truth on a simulated world; and the bias audit."""
     registry = registered_versions(settings, serving.model.version)
     uri = runs.tracking_uri(settings)
     ui_url = request.app.state.web_settings.mlflow_ui_url
     versions = []
     for v in registry.versions:
-        run = runs.training_run(uri, v.run_id)
-        versions.append({
-            "info": v, "run": run, "folds": runs.folds_of(uri, run, v.model),
-            "means": {k: v.metrics[k] for k in sorted(v.metrics) if k.endswith("_mean")},
-            "link": runs.run_link(ui_url, run.experiment_id, run.run_id) if run else None,
-        })
+        run = runs.training_run(uri, v.training_run_id)
+        versions.append({"info": v, "run": run,
+                         "link": runs.run_link(ui_url, run.experiment_id, run.run_id) if run else None})
     champion = next((v for v in versions if v["info"].is_champion), versions[0] if versions else None)
     run = champion["run"] if champion else None
+    lists = (runs.review_lists(uri, run.run_id) if run else None) or {}
+    capacities = lists.get("capacities") or (champion["info"].capacities if champion else {})
+    sections = [runs.list_section(uri, run, name, lists, capacities) for name in REVIEW_LISTS]
     audit = runs.audit_of(uri, run)
     return render(request, "models.html", {
-        "registry": registry, "versions": versions, "champion": champion, "audit": audit,
+        "registry": registry, "versions": versions, "champion": champion, "run": run,
+        "holdout": lists.get("holdout_fold"), "lists": sections, "audit": audit,
         "audit_link": runs.run_link(ui_url, run.experiment_id, audit["run_id"]) if audit and run else None,
-        "plots": list(runs.PLOTS) if run else [],
     })
 
 
 @router.get("/models/runs/{run_id}/plots/{name}.png")
 def model_plot(run_id: str, name: str, settings: SettingsDep, _: ModelsPage) -> Response:
-    """A training run's precision@k or calibration plot, from MLflow."""
+    """One of a training run's per-list plots (precision at k, calibration), from MLflow."""
     if name not in runs.PLOTS or not (len(run_id) == 32 and all(c in "0123456789abcdef" for c in run_id)):
         raise HTTPException(status.HTTP_404_NOT_FOUND, "no such plot")
     png = runs.plot_png(runs.tracking_uri(settings), run_id, name)

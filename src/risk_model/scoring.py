@@ -1,9 +1,10 @@
-"""Score charities given as records: register, return and case-log facts in, scores and reasons out.
+"""Score charities given as records: register, return and case-log facts in, lists, scores and reasons out.
 
 The same library calls as training and `risk-model rank`: features from
-`features.build_features`, probabilities from `train.score`, contributions from
-`explain.explain(...).by_factor()` put into words by `reasons.reason_codes`. Nothing here
-re-implements a feature, so a charity scored on its own gets the score it has in the full list.
+`features.build_features`, the review list from `lists.review_list`, probabilities from
+`train.score`, contributions from `explain.explain(...).by_factor()` put into words by
+`reasons.reason_codes`. Nothing here re-implements a feature, so a charity scored on its own
+gets the list and the score it has in the full lists.
 
 A *record* is one charity as plain Python values under canonical names:
 
@@ -31,14 +32,13 @@ from datetime import date, datetime
 
 import numpy as np
 import pandas as pd
-from sklearn.pipeline import Pipeline
 
 from risk_model.columns import RETURNS_CANONICAL
-from risk_model.explain import explain, what_changed
+from risk_model.explain import explain, explainable, what_changed
 from risk_model.factors import FACTOR_BY_ID
-from risk_model.features import build_features, open_inquiries, population
+from risk_model.features import build_features, population
 from risk_model.ingest import CASE_LOG_DTYPES, REGISTER_DTYPES, RETURNS_DTYPES
-from risk_model.models import CentredLogisticRegression
+from risk_model.lists import REVIEW_LISTS, review_list
 from risk_model import rank
 from risk_model.rank import risk_band
 from risk_model.reasons import REASON_COLUMNS, reason_codes
@@ -54,7 +54,8 @@ CASE_LOG_FIELDS: tuple[str, ...] = ("date", "event", "outcome")
 LIST_FIELDS: tuple[str, ...] = ("purposes", "beneficiaries", "activities")
 DATE_FIELDS: frozenset[str] = frozenset({"registered_date", "ceased_date", "year_end", "date_received", "date"})
 _TEXT_FIELDS = frozenset(REGISTER_FIELDS) - DATE_FIELDS - frozenset(LIST_FIELDS) | {"event", "outcome"}
-SCORE_COLUMNS: tuple[str, ...] = ("record", "charity_number", "in_population", "under_open_inquiry", "score")
+SCORE_COLUMNS: tuple[str, ...] = ("record", "charity_number", "in_population", "under_open_inquiry", "review_list",
+                                  "score")
 CHANGE_COLUMNS: tuple[str, ...] = (
     "charity_number", "position", "factor", "label", "group", "change_log_odds", "before_log_odds", "now_log_odds",
 )
@@ -181,14 +182,8 @@ def tables_from_records(
 
 # --- scoring --------------------------------------------------------------------------------------
 
-def explainable(pipeline: Pipeline) -> bool:
-    """Whether the model has exact log-odds contributions (LightGBM and logistic regression do)."""
-    model = pipeline[-1]
-    return hasattr(model, "booster_") or isinstance(model, CentredLogisticRegression)
-
-
 def reasons_for(
-    pipeline: Pipeline, features: pd.DataFrame, returns: pd.DataFrame, case_log: pd.DataFrame, n_reasons: int,
+    pipeline, features: pd.DataFrame, returns: pd.DataFrame, case_log: pd.DataFrame, n_reasons: int,
 ) -> pd.DataFrame:
     """Reason codes for each row of a feature frame; none when the model cannot be explained."""
     if not explainable(pipeline) or features.empty:
@@ -204,7 +199,7 @@ class ScoredRecords:
     reasons: pd.DataFrame  # "record" plus REASON_COLUMNS
 
 
-def score_records(pipeline: Pipeline, records: Sequence[Mapping], as_of, n_reasons: int = 3) -> ScoredRecords:
+def score_records(pipeline, records: Sequence[Mapping], as_of, n_reasons: int = 3) -> ScoredRecords:
     """Score records as of a date, with their top reasons; one pass over all of them."""
     as_of = pd.Timestamp(as_of).normalize()
     keys = [f"R{i:08d}" for i in range(len(records))]
@@ -214,7 +209,8 @@ def score_records(pipeline: Pipeline, records: Sequence[Mapping], as_of, n_reaso
         "record": np.arange(len(records)),
         "charity_number": [r["charity_number"] for r in records],
         "in_population": np.asarray(pd.Series(keys).isin(in_population)),
-        "under_open_inquiry": np.asarray(pd.Series(keys).isin(open_inquiries(case_log, as_of))),
+        "under_open_inquiry": False,
+        "review_list": None,
         "score": np.nan,
     })
     if in_population.empty:
@@ -222,6 +218,8 @@ def score_records(pipeline: Pipeline, records: Sequence[Mapping], as_of, n_reaso
     features = build_features(register, returns, case_log, as_of)
     position = features["charity_number"].str.slice(1).astype(int).to_numpy()
     scores.loc[position, "score"] = score(pipeline, features)
+    scores.loc[position, "review_list"] = review_list(features).to_numpy()
+    scores.loc[position, "under_open_inquiry"] = features["open_inquiry"].to_numpy() > 0
     reasons = reasons_for(pipeline, features, returns, case_log, n_reasons)
     reasons.insert(0, "record", reasons["charity_number"].str.slice(1).astype(int))
     reasons["charity_number"] = scores["charity_number"].to_numpy()[reasons["record"].to_numpy()]
@@ -248,21 +246,59 @@ def bands(percentiles: np.ndarray) -> np.ndarray:
 
 
 def ranked_list(
-    pipeline: Pipeline,
+    pipeline,
     register: pd.DataFrame,
     returns: pd.DataFrame,
     case_log: pd.DataFrame,
     as_of,
-    capacity_k: int,
+    capacities: dict[str, int],
     model: str,
     model_version: str,
     n_reasons: int = 3,
-    exclude_open_inquiries: bool = True,
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """The ranked list at a date (as `risk-model rank` writes it) and each listed charity's reasons."""
-    ranked, listed, _ = rank.ranked_list(pipeline, register, returns, case_log, pd.Timestamp(as_of), capacity_k,
-                                         exclude_open_inquiries, model=model, model_version=model_version)
+    """The review lists at a date (as `risk-model rank` writes them) and each listed charity's reasons."""
+    ranked, listed, _ = rank.ranked_lists(pipeline, register, returns, case_log, pd.Timestamp(as_of), capacities,
+                                          model_name=model, model_version=model_version)
     return ranked, reasons_for(pipeline, listed, returns, case_log, n_reasons)
+
+
+@dataclass(frozen=True)
+class RegisterLists:
+    """Every charity on the register at a date: on its review list, or on neither and why, with reasons."""
+
+    ranked: pd.DataFrame  # rank.LIST_COLUMNS: both lists, each ranked on its own
+    not_listed: pd.DataFrame  # NOT_LISTED_COLUMNS: the status and why, and the score the model gives them
+    reasons: pd.DataFrame  # REASON_COLUMNS, for the charities of both frames
+
+
+NOT_LISTED_COLUMNS: tuple[str, ...] = rank.NOT_LISTED_COLUMNS + (
+    "main_operating_location", "income_band", "constitutional_form", "geographical_spread",
+)
+
+
+def register_lists(
+    pipeline,
+    register: pd.DataFrame,
+    returns: pd.DataFrame,
+    case_log: pd.DataFrame,
+    as_of,
+    capacities: dict[str, int],
+    model: str,
+    model_version: str,
+    n_reasons: int = 3,
+) -> RegisterLists:
+    """`ranked_list`, and the charities on neither list with the score the model gives them (a
+    `ReviewLists` scores them with the proactive model), so that a service can say where any charity
+    on the register stands."""
+    features = build_features(register, returns, case_log, pd.Timestamp(as_of))
+    ranked, listed, not_listed = rank.ranked_lists(pipeline, register, returns, case_log, pd.Timestamp(as_of),
+                                                   capacities, model_name=model, model_version=model_version,
+                                                   features=features)
+    off = features.loc[~review_list(features).isin(REVIEW_LISTS).to_numpy()].reset_index(drop=True)
+    described = ["main_operating_location", "income_band", "constitutional_form", "geographical_spread"]
+    not_listed = not_listed.assign(**{c: off[c].to_numpy() for c in described})
+    reasons = reasons_for(pipeline, pd.concat([listed, off], ignore_index=True), returns, case_log, n_reasons)
+    return RegisterLists(ranked, not_listed[list(NOT_LISTED_COLUMNS)], reasons)
 
 
 @dataclass(frozen=True)
@@ -274,7 +310,7 @@ class Changes:
 
 
 def changes_between(
-    pipeline: Pipeline,
+    pipeline,
     register: pd.DataFrame,
     returns: pd.DataFrame,
     case_log: pd.DataFrame,
