@@ -223,9 +223,6 @@ def _sentence_and_source(factor: str, r: dict) -> tuple[str, str]:
         if k == 0:
             return f"Spending stayed within income in each of the last {m} returns ({span})", source
         return f"Spending exceeded income in {k} of the last {m} returns ({r['last3_over_years']})", source
-    if factor in {"income_change", "spending_change", "income_sources_change", "spending_parts_change",
-                  "trustees_change", "staff_change"}:
-        return _change_sentence(factor, r), latest
     if factor == "year_end_change":
         if no_return:
             return "No annual return has been received, so its year end is unknown", latest
@@ -302,37 +299,72 @@ def _sentence_and_source(factor: str, r: dict) -> tuple[str, str]:
     raise KeyError(f"no sentence for factor {factor!r}")
 
 
-def _money_or_count(field: str, value) -> str:
-    if _missing(value):
-        return "not given"
-    return _gbp(value) if field.endswith("_gbp") else f"{int(value):,}"
+CHANGE_FACTORS: dict[str, tuple[str, ...]] = {
+    "income_change": ("income_gbp",), "spending_change": ("expenditure_gbp",), "trustees_change": ("trustees",),
+    **_PARTS_OF,
+}
 
 
-def _change_sentence(factor: str, r: dict) -> str:
-    """What changed in a return field (the one that moved most, for factors of several)."""
-    fields = _PARTS_OF.get(factor) or {"income_change": ("income_gbp",), "spending_change": ("expenditure_gbp",),
-                                       "trustees_change": ("trustees",)}[factor]
-    moves = [abs(r[f"{_STEM_OF[f]}_change_1y"]) if not _missing(r[f"{_STEM_OF[f]}_change_1y"]) else -1.0
-             for f in fields]
-    field = fields[int(np.argmax(moves))]
-    stem, words = _STEM_OF[field], FIELD_WORDS[field]
-    now, before = r[f"latest__{field}"], r[f"previous__{field}"]
-    if _missing(r[f"{stem}_change_1y"]):
-        if _missing(r["previous_year_end"]):
-            return f"Only one return received, so no change in {words} yet"
-        return f"The returns do not give {words} for both of the last two years"
-    span = f"between the returns for {_year(r['previous_year_end'])} and {_year(r['latest_year_end'])}"
-    if _money_or_count(field, now) == _money_or_count(field, before):
-        since = r[f"{stem}_years_since_change"]
-        held = (f"; the last marked change was {since:.1f} years ago" if not _missing(since)
-                else "; no marked change in the returns on record")
-        return f"{words.capitalize()} unchanged at {_money_or_count(field, now)} {span}{held}"
-    verb = "rose" if (not _missing(now) and not _missing(before) and now > before) else "fell"
-    sentence = f"{words.capitalize()} {verb} from {_money_or_count(field, before)} to {_money_or_count(field, now)} {span}"
-    earlier = r[f"earlier_mean__{field}"]
-    if field.endswith("_gbp") and not _missing(earlier) and not _missing(r["previous_year_end"]):
-        sentence += f" ({_gbp(earlier)} a year on average in up to three returns before)"
-    return sentence
+def _figures(values: np.ndarray, money: np.ndarray) -> np.ndarray:
+    """'£12,500' for money, '12' for counts, 'not given' where missing; one pass over the values."""
+    text = np.array(["not given" if v != v else f"{v:,.0f}" for v in values.tolist()], dtype=object)
+    return np.where(money & (text != "not given"), "£" + text, text)
+
+
+def _change_sentences(factor: str, frame: pd.DataFrame) -> np.ndarray:
+    """What changed in a return field, for every row of `frame` at once (the field that moved most,
+    for factors of several): built column-wise, as a register has tens of thousands of rows."""
+    fields = CHANGE_FACTORS[factor]
+    n = len(frame)
+
+    def stacked(template: str) -> np.ndarray:
+        return np.column_stack([frame[template.format(field=f, stem=_STEM_OF[f])].to_numpy(dtype=float)
+                                for f in fields]) if n else np.empty((0, len(fields)))
+
+    steps = stacked("{stem}_change_1y")
+    pick = np.argmax(np.where(np.isnan(steps), -1.0, np.abs(steps)), axis=1) if n else np.empty(0, dtype=int)
+    rows = np.arange(n)
+
+    def chosen(template: str) -> np.ndarray:
+        return stacked(template)[rows, pick]
+
+    step, now, before = chosen("{stem}_change_1y"), chosen("latest__{field}"), chosen("previous__{field}")
+    earlier, since = chosen("earlier_mean__{field}"), chosen("{stem}_years_since_change")
+    words = np.array([FIELD_WORDS[f] for f in fields], dtype=object)[pick]
+    capitalised = np.array([FIELD_WORDS[f].capitalize() for f in fields], dtype=object)[pick]
+    money = np.array([f.endswith("_gbp") for f in fields])[pick]
+    now_text, before_text = _figures(now, money), _figures(before, money)
+    previous = frame["previous_year_end"]
+    latest_year, previous_year = _years(frame["latest_year_end"]), _years(previous)
+    span = "between the returns for " + previous_year + " and " + latest_year
+    held = np.where(np.isnan(since), "; no marked change in the returns on record",
+                    np.array([f"; the last marked change was {y:.1f} years ago" for y in since.tolist()], dtype=object))
+    verb = np.where(now > before, " rose from ", " fell from ")
+    averaged = np.array([f" ({v} a year on average in up to three returns before)" for v in
+                         _figures(earlier, np.ones(n, dtype=bool)).tolist()], dtype=object)
+    moved = capitalised + verb + before_text + " to " + now_text + " " + span
+    moved = np.where(money & ~np.isnan(earlier), moved + averaged, moved)
+    return np.select(
+        [previous.isna().to_numpy(), np.isnan(step), now_text == before_text],
+        ["Only one return received, so no change in " + words + " yet",
+         "The returns do not give " + words + " for both of the last two years",
+         capitalised + " unchanged at " + now_text + " " + span + held],
+        moved,
+    )
+
+
+def _years(dates: pd.Series) -> np.ndarray:
+    """'2024' for each date, '?' where unknown."""
+    return np.array(["?" if y != y else str(int(y)) for y in dates.dt.year.to_numpy(dtype=float).tolist()],
+                    dtype=object)
+
+
+def _latest_return_sources(frame: pd.DataFrame) -> np.ndarray:
+    """'return for year ending 31 Mar 2024, received 2 Nov 2024' (or 'no return received'), column-wise."""
+    year_end = _format_dates(frame["latest_year_end"])
+    received = _format_dates(frame["latest_received"])
+    return np.where(frame["latest_year_end"].isna().to_numpy(), "no return received",
+                    "return for year ending " + year_end.astype(object) + ", received " + received.astype(object))
 
 
 def reason_codes(
@@ -352,14 +384,19 @@ def reason_codes(
     # under a second, where a row-by-row pass over every column would take many.
     for factor, positions in chosen.groupby("factor", sort=False).indices.items():
         needed = [c for c in facts.columns if _needs(factor, c)]
+        if factor in CHANGE_FACTORS:
+            frame = facts.loc[chosen["index"].to_numpy()[positions], needed]
+            sentences[positions] = _change_sentences(factor, frame)
+            sources[positions] = _latest_return_sources(frame)
+            continue
         records = _records(facts.loc[chosen["index"].to_numpy()[positions], needed])
         pairs = [_sentence_and_source(factor, r) for r in records]
         sentences[positions] = [p[0] for p in pairs]
         sources[positions] = [p[1] for p in pairs]
     rows = facts.loc[chosen["index"].to_numpy()]
     chosen["charity_number"] = rows["charity_number"].to_numpy()
-    chosen["label"] = chosen["factor"].map(lambda f: FACTOR_BY_ID[f].label)
-    chosen["group"] = chosen["factor"].map(lambda f: FACTOR_BY_ID[f].group)
+    chosen["label"] = chosen["factor"].map({f: factor.label for f, factor in FACTOR_BY_ID.items()})
+    chosen["group"] = chosen["factor"].map({f: factor.group for f, factor in FACTOR_BY_ID.items()})
     chosen["sentence"] = sentences
     chosen["source"] = sources
     return chosen[list(REASON_COLUMNS)]
