@@ -61,8 +61,9 @@ def main() -> None:
     world, tables, out = work / "world", work / "tables", work / "out"
     experiment = load_config().model_dump(mode="json")
     experiment["sampling"]["negative_rate"] = args.negative_rate
-    # as-of dates from the third year on, once charities have a few returns behind them
-    experiment["splits"]["first_as_of_year"] = int(args.years.split("-")[0]) + 3
+    # as-of dates from the end of the third year on, once charities have a few returns behind them;
+    # five test folds, each leaving a year's follow-up, need seven of them in 2016-2025
+    experiment["splits"]["first_as_of_year"] = int(args.years.split("-")[0]) + 2
     experiment["tracking"] |= {"experiment": "scale", "registered_model": "scale-risk"}
     config = work / "experiment.yaml"
     config.write_text(yaml.safe_dump(experiment))

@@ -48,7 +48,7 @@ from risk_model.train import infer_extract_date
 
 REGISTERED_MODEL = "charity-risk-bench"
 EXPERIMENT = {
-    "config_version": 1,
+    "config_version": 2,
     "seed": 20260101,
     "splits": {"first_as_of_year": 2015, "n_folds": 2},
     "models": [
