@@ -18,11 +18,15 @@ from pathlib import Path
 
 import pandas as pd
 
-from risk_model.adapters import read_extract
-from risk_model.snapshot import build_snapshot_features
-from risk_model.snapshot_validation import (
-    VALIDATION_NOTE, SnapshotConfig, beats_every_baseline, comparison_summary, run_snapshot_benchmark,
+from risk_model.ccni.snapshot import build_snapshot_features
+from risk_model.ccni.validation import (
+    VALIDATION_NOTE,
+    SnapshotConfig,
+    beats_every_baseline,
+    comparison_summary,
+    run_snapshot_benchmark,
 )
+from risk_model.ingest.adapters import read_extract
 
 
 def default_data() -> Path:

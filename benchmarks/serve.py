@@ -40,10 +40,10 @@ import numpy as np
 import yaml
 
 from risk_model.features import build_features, open_inquiries
-from risk_model.ingest import ingest_folder
+from risk_model.ingest.folder import ingest_folder
+from risk_model.lists.records import records_from_tables
 from risk_model.models import model_inputs
-from risk_model.scoring import records_from_tables
-from risk_model.simulate import SimulationConfig, simulate, write_world
+from risk_model.simulate.world import SimulationConfig, simulate, write_world
 from risk_model.train import infer_extract_date
 
 REGISTERED_MODEL = "charity-risk-bench"
@@ -226,7 +226,7 @@ def main() -> None:
         results: dict[str, dict[str, float]] = {}
         servers = []
         try:
-            ours_command = [sys.executable, "-m", "risk_model.cli_serve", "--port", str(ours_port), "--log-level",
+            ours_command = [sys.executable, "-m", "risk_model.cli.serve", "--port", str(ours_port), "--log-level",
                             "warning"]
             servers.append(ours_server := start(ours_command, ours_env, ours_log))
             ready = wait_ready(f"http://127.0.0.1:{ours_port}/health", ours_server, ours_log)

@@ -25,9 +25,9 @@ import pandas as pd
 
 from risk_model.config import load_config
 from risk_model.features import build_features
-from risk_model.ingest import ingest_folder
-from risk_model.simulate import SimulationConfig, simulate, write_world
-from risk_model.tracking import log_training, run_findings, use_tracking
+from risk_model.ingest.folder import ingest_folder
+from risk_model.simulate.world import SimulationConfig, simulate, write_world
+from risk_model.tracking.runs import log_training, run_findings, use_tracking
 from risk_model.train import run_training
 from risk_model.truth import read_truth
 

@@ -17,10 +17,10 @@ from sqlalchemy import Select, func, insert, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from risk_model.lists import REVIEW_LISTS, UNDER_INQUIRY, WHY_ON_LIST
-from risk_model.reasons import REASON_COLUMNS
-from risk_model.scoring import fingerprint, records_from_tables, register_lists
-from risk_model.vocab import PURPOSE_SHORT
+from risk_model.domain.vocab import PURPOSE_SHORT
+from risk_model.lists.membership import REVIEW_LISTS, UNDER_INQUIRY, WHY_ON_LIST
+from risk_model.lists.reasons import REASON_COLUMNS
+from risk_model.lists.records import fingerprint, records_from_tables, register_lists
 from serve.db import Database, ScoredCharity, utc_now
 from serve.registry import Champion
 from serve.schemas import CharityScore, ModelInfo, RankedCharity, RankingsQuery, Reason

@@ -19,7 +19,7 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 
-from risk_model.lists import REVIEW_LISTS
+from risk_model.lists.membership import REVIEW_LISTS
 from serve.access_log import AccessLogWriter
 from serve.db import connect
 from serve.routes import audit, charities, meta, models, rankings, scoring

@@ -11,8 +11,8 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from risk_model.features import due_dates
-from risk_model.lists import LIST_TITLES, REVIEW_LISTS, WHY_ON_LIST
-from risk_model.scoring import RETURN_FIELDS, changes_between
+from risk_model.lists.membership import LIST_TITLES, REVIEW_LISTS, WHY_ON_LIST
+from risk_model.lists.records import RETURN_FIELDS, changes_between
 from serve.db import Feedback, utc_now
 from serve.lists import list_size, stored_row
 from serve.schemas import CharityPage, FactorChange, FeedbackIn, FeedbackOut, Reason, ReturnRow, WhatChanged

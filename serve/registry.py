@@ -10,10 +10,10 @@ from datetime import UTC, datetime
 from mlflow.exceptions import MlflowException
 from mlflow.tracking import MlflowClient
 
-from risk_model import tracking
-from risk_model.explain import explainable
-from risk_model.lists import REVIEW_LISTS
+from risk_model.lists.explain import explainable
+from risk_model.lists.membership import REVIEW_LISTS
 from risk_model.models import ReviewLists
+from risk_model.tracking import runs as tracking
 from serve.schemas import ModelInfo, ModelsOut, ModelVersionInfo
 from serve.settings import Settings
 

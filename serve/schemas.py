@@ -15,11 +15,11 @@ from typing import Annotated, Any, ClassVar, Literal
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, model_validator
 
-from risk_model import columns as C
-from risk_model.lists import RECENTLY_INQUIRED, REVIEW_LISTS, UNDER_INQUIRY
-from risk_model.rank import RISK_BANDS
-from risk_model.schemas import MAX_RECEIPT_LAG_DAYS
-from risk_model.vocab import CASE_EVENTS, INCOME_BANDS_GBP, PURPOSE_SHORT
+from risk_model.domain import columns as C
+from risk_model.domain.bands import RISK_BANDS
+from risk_model.domain.vocab import CASE_EVENTS, INCOME_BANDS_GBP, PURPOSE_SHORT
+from risk_model.ingest.schemas import MAX_RECEIPT_LAG_DAYS
+from risk_model.lists.membership import RECENTLY_INQUIRED, REVIEW_LISTS, UNDER_INQUIRY
 from serve.values import Amount, CharityNumber, Count, Day, Items, OptionalDay, Text, Total, code
 
 MAX_CHARITIES_PER_REQUEST = 1000

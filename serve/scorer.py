@@ -11,8 +11,9 @@ import numpy as np
 from fastapi.concurrency import run_in_threadpool
 from fastapi.exceptions import RequestValidationError
 
-from risk_model.lists import REVIEW_LISTS, WHY_ON_LIST
-from risk_model.scoring import bands, fingerprint, rank_percentiles, score_records
+from risk_model.domain.bands import percentile_among, risk_band
+from risk_model.lists.membership import REVIEW_LISTS, WHY_ON_LIST
+from risk_model.lists.records import fingerprint, score_records
 from serve.batching import MicroBatcher
 from serve.db import Database
 from serve.lists import StoredList
@@ -46,7 +47,7 @@ _NOT_IN_RECORDS = {"returns": {"__all__": {"charity_number"}}, "case_log": {"__a
 
 
 def record_of(charity: CharityRecord) -> dict:
-    """The library's record (`risk_model.scoring.charity_record`) of a charity sent to the service.
+    """The library's record (`risk_model.lists.records.charity_record`) of a charity sent to the service.
 
     Validated fields already hold a record's values, so pydantic's own serialiser writes the record
     (dates as ISO text); only the library's ordering of returns and events is applied here.
@@ -101,8 +102,8 @@ class Scorer:
         percentiles = np.full(len(records), np.nan)
         for name in REVIEW_LISTS:
             rows = np.flatnonzero(on == name)
-            percentiles[rows] = rank_percentiles(scores[rows], stored.sorted_scores[name])
-        risk_bands = bands(percentiles)
+            percentiles[rows] = percentile_among(scores[rows], stored.sorted_scores[name])
+        risk_bands = risk_band(percentiles).to_numpy()
         reasons: dict[int, list[Reason]] = {}
         for row in scored.reasons.to_dict("records"):
             reasons.setdefault(int(row["record"]), []).append(Reason(

@@ -18,7 +18,7 @@ import numpy as np
 import pandas as pd
 
 from risk_model.features import prepare_returns
-from risk_model.ingest import ingest_folder
+from risk_model.ingest.folder import ingest_folder
 from risk_model.train import infer_extract_date
 from serve.db import Database
 from serve.lists import StoredList, load_stored, score_and_store

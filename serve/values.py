@@ -13,8 +13,8 @@ from typing import Annotated, Any
 import pandas as pd
 from pydantic import AfterValidator, BeforeValidator, Field, StringConstraints
 
-from risk_model.parsing import DATE_FORMATS, DATE_FORMATS_TEXT, parse_multi_valued
-from risk_model.schemas import DEFAULT_CHARITY_NUMBER_PATTERN
+from risk_model.ingest.parsing import DATE_FORMATS, DATE_FORMATS_TEXT, parse_multi_valued
+from risk_model.ingest.schemas import DEFAULT_CHARITY_NUMBER_PATTERN
 
 EARLIEST_DATE, LATEST_DATE = date(1800, 1, 1), date(2199, 12, 31)
 

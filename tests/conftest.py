@@ -1,25 +1,19 @@
-"""Shared fixtures: a small simulated world, ingested once per session, and the real-data folder."""
+"""Shared fixtures: the small simulated world, ingested and trained once per session, and the service
+tests' trained world."""
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import pytest
 import yaml
 from typer.testing import CliRunner
 
-from risk_model.cli import app
-from risk_model.ingest import ingest_folder
-from risk_model.simulate import SimulationConfig, simulate, write_world
-
-SMALL_WORLD = SimulationConfig(charities=3_000, first_year=2010, last_year=2021, seed=7)
-
-
-def shared_data_dir() -> Path:
-    """The real regulator extracts: $RISK_MODEL_SHARED_DATA, else ../shared/data beside the checkout."""
-    env = os.environ.get("RISK_MODEL_SHARED_DATA")
-    return Path(env) if env else Path(__file__).resolve().parents[2] / "shared" / "data"
+from risk_model.cli.main import app
+from risk_model.ingest.folder import ingest_folder
+from risk_model.simulate.world import simulate, write_world
+from tests.support import serve as serve_support
+from tests.support.worlds import SMALL_EXPERIMENT, SMALL_WORLD
 
 
 @pytest.fixture(scope="session")
@@ -34,9 +28,13 @@ def small_world_dir(tmp_path_factory) -> Path:
 def world(tmp_path_factory):
     """The service tests' world: simulated, trained, its champion registered and a second version (the
     challenger the reload tests promote) beside it, once a session."""
-    from tests import test_serve_support
+    return serve_support.train_world(tmp_path_factory)
 
-    return test_serve_support.train_world(tmp_path_factory)
+
+@pytest.fixture(scope="session")
+def world_tables(world):
+    """The service tests' world, ingested."""
+    return ingest_folder(world.data_dir)
 
 
 @pytest.fixture(scope="session")
@@ -45,21 +43,6 @@ def small_world(small_world_dir):
     return ingest_folder(small_world_dir)
 
 
-SMALL_EXPERIMENT = {
-    "config_version": 2,
-    "seed": 11,
-    # The proactive list learns late returns: plenty of positives even in a small world.
-    "lists": {"proactive": {"capacity": 30, "labels": ["late_return", "substantiated"]},
-              "triage": {"capacity": 8, "labels": ["substantiated_given_inquiry"]}},
-    "splits": {"first_as_of_year": 2013, "n_folds": 2},
-    "models": [
-        {"name": "rule_baseline", "kind": "rule"},
-        {"name": "logistic", "kind": "logistic", "params": {"C": 0.1, "max_iter": 500}},
-        {"name": "lightgbm", "kind": "lightgbm", "params": {"n_estimators": 40, "num_leaves": 7,
-                                                            "min_child_samples": 20}},
-    ],
-    "tracking": {"experiment": "e2e", "registered_model": "e2e-risk"},
-}
 
 
 @pytest.fixture(scope="session")
@@ -74,3 +57,16 @@ def trained(small_world_dir, tmp_path_factory):
                                  "--store", str(work / "mlruns")])
     assert result.exit_code == 0, result.output + repr(result.exception)
     return work, config, uri, result.output
+
+
+# Fixtures that train a world (or ingest one twice, or fit the real CCNI benchmark): a test that asks
+# for one is slow, whatever its own body costs.
+SLOW_FIXTURES = frozenset({"trained", "trained_run", "world", "world_tables", "challenger", "service",
+                           "whole_and_chunked", "benchmark"})
+
+
+def pytest_collection_modifyitems(config, items):
+    """Mark every test that needs a trained world `slow`, so that `-m "not slow"` is the inner loop."""
+    for item in items:
+        if SLOW_FIXTURES & set(getattr(item, "fixturenames", ())):
+            item.add_marker(pytest.mark.slow)

@@ -8,12 +8,12 @@ the default complaint rates the list must follow the cities' true risk.
 import pandas as pd
 import pytest
 
-from risk_model.audit import AuditSettings
-from risk_model.audit_report import build_audit
+from risk_model.audit.fairness import AuditSettings
+from risk_model.audit.report import build_audit
 from risk_model.config import ExperimentConfig
-from risk_model.ingest import ingest_folder
+from risk_model.ingest.folder import ingest_folder
 from risk_model.labels import cases
-from risk_model.simulate import SimulationConfig, simulate, write_world
+from risk_model.simulate.world import SimulationConfig, simulate, write_world
 from risk_model.splits import labelled_as_of_dates, temporal_folds
 from risk_model.train import build_panel, cross_validate
 from risk_model.truth import read_truth
@@ -66,8 +66,8 @@ def fair(tmp_path_factory):
 
 def by_area(predictions: pd.DataFrame):
     """Bias audit and label-bias check grouped by city / elsewhere (the truth is in the predictions)."""
-    from risk_model.audit import bias_audit, select_top_k
-    from risk_model.label_bias import label_bias
+    from risk_model.audit.fairness import bias_audit, select_top_k
+    from risk_model.audit.label_bias import label_bias
 
     ranked = select_top_k(predictions, CAPACITY)
     audit = bias_audit(ranked, SETTINGS, attributes=("area_type",))

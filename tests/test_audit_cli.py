@@ -7,8 +7,8 @@ import yaml
 from mlflow.tracking import MlflowClient
 from typer.testing import CliRunner
 
-from risk_model.cli import app
-from risk_model.cli_audit import audit
+from risk_model.cli.audit import audit
+from risk_model.cli.main import app
 
 pytestmark = pytest.mark.e2e
 

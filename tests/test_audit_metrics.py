@@ -4,7 +4,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from risk_model.audit import (
+from risk_model.audit.fairness import (
     AuditSettings,
     bias_audit,
     bootstrap_cell_counts,
@@ -12,7 +12,8 @@ from risk_model.audit import (
     group_metrics,
     select_top_k,
 )
-from risk_model.score_bands import decile_of_rank, risk_bands, score_deciles, wilson_interval
+from risk_model.audit.score_bands import decile_of_rank, risk_bands, score_deciles
+from risk_model.evaluate import wilson_interval
 
 FAST = AuditSettings(min_group_size=1, n_boot=50, seed=3)
 
@@ -185,7 +186,7 @@ def test_wilson_interval_of_an_empty_band_is_nan():
 
 
 def test_label_bias_compares_the_models_selections_with_the_true_risk_rankings():
-    from risk_model.label_bias import label_bias
+    from risk_model.audit.label_bias import label_bias
 
     # k = 3. The model picks c1, c2, r1; the true risk picks c1, r1, r2.
     # City: 2 labels from 1 misconduct; rest: no label from 2 misconducts (3 in all, 2 labels).

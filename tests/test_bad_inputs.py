@@ -13,7 +13,7 @@ from typing import Callable
 
 import pytest
 
-from risk_model.ingest import InputFileError, ingest_folder
+from risk_model.ingest.folder import InputFileError, ingest_folder
 
 REGISTER = ["Charity Number", "Charity Name", "Registered Date"]
 RETURNS = ["Charity Number", "Year End", "Date Received", "Total income", "Total expenditure",

@@ -6,11 +6,11 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from risk_model.adapters import ADAPTERS, locate, read_extract
-from risk_model.adapters.ccni import COLUMNS, read, split_categories, website_listed
-from risk_model.ingest import REGISTER_DTYPES, REJECTIONS_DTYPES, RETURNS_DTYPES
-from risk_model.parsing import InputFileError
-from tests.test_ccni_support import EDUCATION, RELIEF, row, write
+from risk_model.ingest.adapters import ADAPTERS, locate, read_extract
+from risk_model.ingest.adapters.ccni import COLUMNS, read, split_categories, website_listed
+from risk_model.ingest.folder import REGISTER_DTYPES, REJECTIONS_DTYPES, RETURNS_DTYPES
+from risk_model.ingest.parsing import InputFileError
+from tests.support.ccni import EDUCATION, RELIEF, row, write
 
 FILE = "charity-register-2020-06-30.csv"
 

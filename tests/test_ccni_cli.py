@@ -10,10 +10,10 @@ import yaml
 from mlflow.tracking import MlflowClient
 from typer.testing import CliRunner
 
-from risk_model import cli_ccni
-from risk_model.snapshot_tracking import load_snapshot_model
-from risk_model.snapshot_validation import VALIDATION, SnapshotConfig
-from tests.test_ccni_support import synthetic_rows, write
+from risk_model.ccni.tracking import load_snapshot_model
+from risk_model.ccni.validation import VALIDATION, SnapshotConfig
+from risk_model.cli import ccni as cli_ccni
+from tests.support.ccni import synthetic_rows, write
 
 SMALL = {
     "config_version": 1, "seed": 3, "n_folds": 3,

@@ -6,15 +6,19 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from risk_model.adapters import read_extract
-from risk_model.adapters.ccni import read
-from risk_model.snapshot import build_snapshot_features, model_inputs, snapshot_pipeline
-from risk_model.snapshot_reasons import score_extract
-from risk_model.snapshot_validation import (
-    DEFAULT_MODELS, SnapshotConfig, beats_every_baseline, labelled_rows, run_snapshot_benchmark,
+from risk_model.ccni.reasons import score_extract
+from risk_model.ccni.snapshot import build_snapshot_features, model_inputs, snapshot_pipeline
+from risk_model.ccni.validation import (
+    DEFAULT_MODELS,
+    SnapshotConfig,
+    beats_every_baseline,
+    labelled_rows,
+    run_snapshot_benchmark,
 )
-from tests.conftest import shared_data_dir
-from tests.test_ccni_support import CCNI_FILE
+from risk_model.ingest.adapters import read_extract
+from risk_model.ingest.adapters.ccni import read
+from tests.support.ccni import CCNI_FILE
+from tests.support.worlds import shared_data_dir
 
 pytestmark = pytest.mark.data
 

@@ -8,17 +8,27 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from risk_model.adapters.ccni import read
-from risk_model.config import ModelSpec
-from risk_model.snapshot import (
-    BASELINES, FEATURE_COLUMNS, YEAR_END_FEATURE, build_snapshot_features, feature_columns, model_inputs,
+from risk_model.ccni.reasons import RANKED_COLUMNS, SNAPSHOT_FACTORS, score_extract, snapshot_contributions
+from risk_model.ccni.snapshot import (
+    BASELINES,
+    FEATURE_COLUMNS,
+    YEAR_END_FEATURE,
+    build_snapshot_features,
+    feature_columns,
+    model_inputs,
     score_snapshot,
 )
-from risk_model.snapshot_reasons import RANKED_COLUMNS, SNAPSHOT_FACTORS, score_extract, snapshot_contributions
-from risk_model.snapshot_validation import (
-    SnapshotConfig, beats_every_baseline, compare, cross_validate, labelled_rows, run_snapshot_benchmark,
+from risk_model.ccni.validation import (
+    SnapshotConfig,
+    beats_every_baseline,
+    compare,
+    cross_validate,
+    labelled_rows,
+    run_snapshot_benchmark,
 )
-from tests.test_ccni_support import row, synthetic_rows, write
+from risk_model.config import ModelSpec
+from risk_model.ingest.adapters.ccni import read
+from tests.support.ccni import row, synthetic_rows, write
 
 SMALL = SnapshotConfig(
     seed=5, n_folds=3,

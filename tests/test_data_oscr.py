@@ -8,8 +8,8 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from risk_model.ingest import read_register_file
-from risk_model.vocab import PURPOSES, REMOVAL_CATEGORIES
+from risk_model.domain.vocab import PURPOSES, REMOVAL_CATEGORIES
+from risk_model.ingest.folder import read_register_file
 
 pytestmark = pytest.mark.data
 

@@ -8,8 +8,8 @@ import pytest
 from mlflow.tracking import MlflowClient
 from typer.testing import CliRunner
 
-from risk_model.cli import app
-from risk_model.lists import REVIEW_LISTS
+from risk_model.cli.main import app
+from risk_model.lists.membership import REVIEW_LISTS
 
 pytestmark = pytest.mark.e2e
 AS_OF = "2021-06-30"
@@ -65,10 +65,10 @@ def test_logged_model_loads_with_its_signature_and_scores_as_the_library_does(tr
     mlflow.set_tracking_uri(uri)
     model = mlflow.pyfunc.load_model("models:/e2e-risk@champion")
     assert model.metadata.signature is not None
+    from risk_model.config import TrackingConfig
     from risk_model.features import build_features
     from risk_model.models import model_inputs
-    from risk_model.tracking import load_champion
-    from risk_model.config import TrackingConfig
+    from risk_model.tracking.runs import load_champion
 
     features = build_features(small_world.register, small_world.returns, small_world.case_log, AS_OF)
     scores = model.predict(model_inputs(features.head(50)))

@@ -10,11 +10,11 @@ import pytest
 import typer
 from typer.testing import CliRunner
 
-from risk_model import cli_ccni
-from risk_model.columns import FORMER_COLUMNS
-from risk_model.exits import HEADER, NOT_RECORDED, SHARE_COLUMNS, exit_base_rates
-from risk_model.ingest import read_register_file
-from tests.conftest import shared_data_dir
+from risk_model.cli import ccni as cli_ccni
+from risk_model.describe.exits import HEADER, NOT_RECORDED, SHARE_COLUMNS, exit_base_rates
+from risk_model.domain.columns import FORMER_COLUMNS
+from risk_model.ingest.folder import read_register_file
+from tests.support.worlds import shared_data_dir
 
 UNINC = "Unincorporated association"
 SCIO = "SCIO (Scottish Charitable Incorporated Organisation)"

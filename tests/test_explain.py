@@ -5,15 +5,15 @@ import pandas as pd
 import pytest
 
 from risk_model.config import ModelSpec
-from risk_model.explain import explain, global_importance, sum_to_factors, top_factors, what_changed
-from risk_model.factors import FACTORS, factor_of
+from risk_model.domain.factors import FACTORS, factor_of
 from risk_model.features import build_features
 from risk_model.labels import cases
-from risk_model.lists import review_list
+from risk_model.lists.explain import explain, global_importance, sum_to_factors, top_factors, what_changed
+from risk_model.lists.membership import review_list
+from risk_model.lists.reasons import reason_codes
 from risk_model.models import ReviewLists, build_pipeline, model_inputs
-from risk_model.reasons import reason_codes
 from risk_model.train import build_panel, panel_labels
-from tests import factories as f
+from tests.support import factories as f
 
 SPECS = {
     "lightgbm": ModelSpec(name="lightgbm", kind="lightgbm", params={"n_estimators": 60, "num_leaves": 7,

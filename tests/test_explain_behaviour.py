@@ -5,14 +5,14 @@ import pandas as pd
 import pytest
 
 from risk_model.config import load_config
-from risk_model.explain import explain
 from risk_model.features import build_features
-from risk_model.ingest import ingest_folder
+from risk_model.ingest.folder import ingest_folder
 from risk_model.labels import cases
+from risk_model.lists.explain import explain
+from risk_model.lists.rank import rank_charities
+from risk_model.lists.reasons import reason_codes
 from risk_model.models import build_pipeline, model_inputs
-from risk_model.rank import rank_charities
-from risk_model.reasons import reason_codes
-from risk_model.simulate import SimulationConfig, simulate, write_world
+from risk_model.simulate.world import SimulationConfig, simulate, write_world
 from risk_model.train import build_panel, panel_labels, score
 
 pytestmark = pytest.mark.slow

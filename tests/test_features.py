@@ -5,7 +5,7 @@ import pandas as pd
 import pytest
 
 from risk_model.features import FEATURE_COLUMNS, build_features, income_band
-from tests import factories as f
+from tests.support import factories as f
 
 AS_OF = pd.Timestamp("2020-04-01")
 

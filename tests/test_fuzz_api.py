@@ -32,13 +32,19 @@ from fastapi.testclient import TestClient
 from hypothesis import configuration
 from schemathesis.checks import not_a_server_error
 from schemathesis.pytest.lazy import get_all_tests
-from schemathesis.specs.openapi.checks import (content_type_conformance, response_headers_conformance,
-                                               response_schema_conformance, status_code_conformance)
+from schemathesis.specs.openapi.checks import (
+    content_type_conformance,
+    response_headers_conformance,
+    response_schema_conformance,
+    status_code_conformance,
+)
 
 from serve.main import create_app
 from serve.security import Role
 from serve.settings import Settings
-from tests import test_serve_support as support
+from tests.support import serve as support
+
+pytestmark = pytest.mark.service
 
 SEED = 20240601
 # What every answer is held to. Not among them: schemathesis's checks that send requests of their

@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import httpx
+import pytest
 
 from serve.security import Role
-from tests import test_hardening_support as hardening
-from tests import test_serve_support as support
+from tests.support import hardening
+from tests.support import serve as support
+
+pytestmark = pytest.mark.service
 
 CASE_OFFICER = support.headers(Role.case_officer)
 ANALYST = support.headers(Role.analyst)

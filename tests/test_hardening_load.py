@@ -32,10 +32,12 @@ import pytest
 from mlflow.tracking import MlflowClient
 
 from risk_model.features import prepare_returns
-from risk_model.scoring import records_from_tables
+from risk_model.lists.records import records_from_tables
 from serve.security import Role
-from tests import test_hardening_support as hardening
-from tests import test_serve_support as support
+from tests.support import hardening
+from tests.support import serve as support
+
+pytestmark = pytest.mark.service
 
 REQUESTS = 20_000
 CONCURRENCY = 32
@@ -115,9 +117,8 @@ def service(world, challenger, tmp_path):
         process.stop()
 
 
-def plan(listed: list[dict], world: support.TrainedWorld) -> list[Call]:
+def plan(listed: list[dict], tables) -> list[Call]:
     """The run's calls, in order: a fixed mix over the charities at the top of the list."""
-    tables = support.world_tables(world)
     top = [row["charity_number"] for row in listed[:200]]
     records = records_from_tables(tables.register, prepare_returns(tables.returns), tables.case_log, top)
     changed = []
@@ -268,13 +269,13 @@ def failures_summary(outcomes: list[Outcome], service: hardening.ServiceProcess)
             f"first ones:\n{examples}\nservice log (tail):\n{service.log()}")
 
 
-def test_20000_reads_at_concurrency_32_with_a_reload_halfway_fail_none(world, challenger, service):
+def test_20000_reads_at_concurrency_32_with_a_reload_halfway_fail_none(world, world_tables, challenger, service):
     old = world.champion_version
     with httpx.Client(base_url=service.url, timeout=60, trust_env=False) as client:
         listed = client.get("/rankings", params={"page_size": 1000}, headers=AUDITOR)
         assert listed.status_code == 200, listed.text
         assert listed.json()["model"]["version"] == old
-    calls = plan(listed.json()["items"], world)
+    calls = plan(listed.json()["items"], world_tables)
     registry = MlflowClient(tracking_uri=world.tracking_uri)
     timeline = Timeline()
 

@@ -6,11 +6,13 @@ import pytest
 from fastapi.testclient import TestClient
 from mlflow.tracking import MlflowClient
 
-from risk_model.scoring import records_from_tables
+from risk_model.lists.records import records_from_tables
 from serve.main import create_app
 from serve.security import Role
-from tests import test_hardening_support as hardening
-from tests import test_serve_support as support
+from tests.support import hardening
+from tests.support import serve as support
+
+pytestmark = pytest.mark.service
 
 ADMIN = support.headers(Role.admin)
 

@@ -11,7 +11,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from risk_model.ingest import (
+from risk_model.domain.vocab import REMOVAL_CATEGORIES
+from risk_model.ingest.folder import (
     IngestResult,
     InputFileError,
     ingest_folder,
@@ -22,8 +23,7 @@ from risk_model.ingest import (
     table_fingerprint,
     write_ingested,
 )
-from risk_model.parsing import parse_dates, parse_multi_valued, parse_numbers
-from risk_model.vocab import REMOVAL_CATEGORIES
+from risk_model.ingest.parsing import parse_dates, parse_multi_valued, parse_numbers
 
 ARTS = "The advancement of the arts, heritage, culture or science"
 HEALTH = "The advancement of health"

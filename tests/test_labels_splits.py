@@ -7,7 +7,7 @@ import pytest
 from risk_model.config import LabelConfig, SplitConfig
 from risk_model.labels import build_labels, cases, label_window
 from risk_model.splits import labelled_as_of_dates, temporal_folds
-from tests import factories as f
+from tests.support import factories as f
 
 AS_OF = pd.Timestamp("2020-04-01")
 EXTRACT = pd.Timestamp("2025-12-31")

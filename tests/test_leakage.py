@@ -93,7 +93,7 @@ def test_no_feature_depends_on_a_charitys_later_removal(small_world):
 
 
 def test_a_removal_after_the_as_of_date_changes_no_feature_of_that_charity():
-    from tests import factories as f
+    from tests.support import factories as f
 
     register = f.register({})
     removed = register.assign(ceased_date=pd.Timestamp("2021-02-01"))

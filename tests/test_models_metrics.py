@@ -5,12 +5,25 @@ import pandas as pd
 import pytest
 
 from risk_model.config import ExperimentConfig, ModelSpec, load_config
-from risk_model.evaluate import (calibration_table, k_from_percent, precision_at_k, precision_curve,
-                                 ranking_metrics, recall_at_k)
+from risk_model.evaluate import (
+    calibration_table,
+    k_from_percent,
+    precision_at_k,
+    precision_curve,
+    ranking_metrics,
+    recall_at_k,
+)
 from risk_model.features import CATEGORICAL_FEATURES, NUMERIC_FEATURES
-from risk_model.models import (ConcernQueue, ReviewLists, RiskIndicatorRule, build_pipeline, model_inputs,
-                               platt_calibration, raw_log_odds)
-from risk_model.rank import rank_charities
+from risk_model.lists.rank import rank_charities
+from risk_model.models import (
+    ConcernQueue,
+    ReviewLists,
+    RiskIndicatorRule,
+    build_pipeline,
+    model_inputs,
+    platt_calibration,
+    raw_log_odds,
+)
 
 
 def test_precision_and_recall_at_k_by_hand():

@@ -5,6 +5,7 @@ from pathlib import Path
 
 import mlflow
 import nbformat
+import pytest
 from mlflow.tracking import MlflowClient
 from nbclient import NotebookClient
 
@@ -30,6 +31,7 @@ def test_notebook_cells_hold_no_definitions():
                 assert "def " not in cell.source and "class " not in cell.source, (path.name, cell.source)
 
 
+@pytest.mark.slow  # executes a notebook in a kernel
 def test_exploration_notebook_runs(small_world_dir, monkeypatch):
     notebook = _run("01_explore_register.ipynb", {"RISK_MODEL_DATA": str(small_world_dir)}, monkeypatch)
     text = _outputs(notebook)

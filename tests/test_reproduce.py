@@ -10,10 +10,10 @@ import yaml
 from mlflow.tracking import MlflowClient
 from typer.testing import CliRunner
 
-from risk_model import manifest as manifest_module
-from risk_model.cli import app
-from risk_model.manifest import Check, compare
-from risk_model.simulate import SimulationConfig, simulate, write_world
+from risk_model.cli.main import app
+from risk_model.simulate.world import SimulationConfig, simulate, write_world
+from risk_model.tracking import manifest as manifest_module
+from risk_model.tracking.manifest import Check, compare
 
 TINY_EXPERIMENT = {
     "config_version": 2,

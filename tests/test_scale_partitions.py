@@ -15,12 +15,12 @@ import pytest
 
 from risk_model.config import ModelSpec
 from risk_model.features import build_features
+from risk_model.ingest.folder import ingest_folder, table_fingerprint
 from risk_model.labels import cases
-from risk_model.partitions import charity_ranges, rows_between
+from risk_model.lists.rank import ranked_lists, review_list_of, with_reasons
 from risk_model.models import ReviewLists, build_pipeline, model_inputs
-from risk_model.rank import ranked_lists, review_list_of, with_reasons
+from risk_model.partitions import charity_ranges, rows_between
 from risk_model.train import build_panel, panel_labels, score
-from risk_model.ingest import ingest_folder, table_fingerprint
 
 CHUNK_ROWS = 97
 
@@ -146,8 +146,8 @@ def test_reasons_in_batches_equal_reasons_at_once(small_world, lightgbm):
 
 
 def test_reasons_are_each_charitys_sentences_in_order(small_world, lightgbm):
-    from risk_model.explain import explain
-    from risk_model.reasons import reason_codes
+    from risk_model.lists.explain import explain
+    from risk_model.lists.reasons import reason_codes
 
     tables = (small_world.register, small_world.returns, small_world.case_log)
     ranked, listed, _ = ranked_lists(lightgbm, *tables, pd.Timestamp("2021-12-31"), CAPACITIES, "lightgbm", "1")

@@ -4,8 +4,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from risk_model.audit import select_top_k
-from risk_model.selective import (
+from risk_model.audit.fairness import select_top_k
+from risk_model.audit.selective import (
     apply_random_quota,
     coverage_ks,
     estimate_precision_with_quota,
@@ -150,7 +150,7 @@ def test_quota_check_sets_labels_beside_the_truth():
 
 
 def test_quota_on_a_ranked_list_keeps_its_columns_and_marks_the_random_reviews():
-    from risk_model.rank import LIST_COLUMNS, rank_charities
+    from risk_model.lists.rank import LIST_COLUMNS, rank_charities
 
     features = pd.DataFrame({
         "charity_number": [f"SC{i:06d}" for i in range(300)], "charity_name": "A charity", "as_of": "2021-04-01",

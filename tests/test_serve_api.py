@@ -8,11 +8,13 @@ import io
 import pytest
 from fastapi.testclient import TestClient
 
-from risk_model.lists import LIST_TITLES, REVIEW_LISTS, WHY_ON_LIST
-from risk_model.scoring import records_from_tables
+from risk_model.lists.membership import LIST_TITLES, REVIEW_LISTS, WHY_ON_LIST
+from risk_model.lists.records import records_from_tables
 from serve.deps import get_principal
 from serve.main import create_app
-from tests import test_serve_support as support
+from tests.support import serve as support
+
+pytestmark = pytest.mark.service
 
 
 @pytest.fixture(scope="module", params=support.BACKENDS)

@@ -21,16 +21,18 @@ from mlflow.tracking import MlflowClient
 from sqlalchemy import create_engine, func, inspect, select, text
 from typer.testing import CliRunner
 
-from risk_model import cli_serve
+from risk_model.cli import serve as cli_serve
 from risk_model.features import population
-from risk_model.scoring import records_from_tables
+from risk_model.lists.records import records_from_tables
 from serve.access_log import AccessLogWriter
 from serve.batching import MicroBatcher
 from serve.db import AccessLogEntry, Feedback, ScoredCharity, connect, utc_now
 from serve.main import create_app, create_app_from_env
 from serve.security import Principal, Role, hash_api_key
 from serve.settings import get_settings
-from tests import test_serve_support as support
+from tests.support import serve as support
+
+pytestmark = pytest.mark.service
 
 CASE_OFFICER = support.headers(Role.case_officer)
 AUDITOR = support.headers(Role.auditor)
@@ -148,9 +150,9 @@ def test_settings_come_from_the_environment_and_nothing_is_built_before_start(wo
         get_settings.cache_clear()
 
 
-def test_lists_stored_before_the_review_lists_are_scored_again_and_feedback_kept(world, tmp_path):
+def test_lists_stored_before_the_review_lists_are_scored_again_and_feedback_kept(world, world_tables, tmp_path):
     database = f"sqlite:///{tmp_path / 'service.db'}"
-    tables = support.world_tables(world)
+    tables = world_tables
     number = population(tables.register, pd.Timestamp("2021-12-31"))["charity_number"].iloc[0]
     engine = create_engine(database)
     with engine.begin() as connection:  # the single ranked list's table, as the service used to store it
@@ -180,7 +182,7 @@ def test_lists_stored_before_the_review_lists_are_scored_again_and_feedback_kept
 
 
 def test_importing_the_service_touches_nothing(tmp_path):
-    code = "import serve.main, serve.deps, serve.routes.scoring, risk_model.cli_serve; serve.main.create_app_from_env()"
+    code = "import serve.main, serve.deps, serve.routes.scoring, risk_model.cli.serve; serve.main.create_app_from_env()"
     result = subprocess.run([sys.executable, "-c", code], cwd=tmp_path, capture_output=True, text=True)
     assert result.returncode == 0, result.stderr
     assert list(tmp_path.iterdir()) == []

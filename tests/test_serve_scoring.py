@@ -1,4 +1,4 @@
-"""risk_model.scoring: records in, the library's scores, lists and reasons out, the same as the full lists'."""
+"""risk_model.lists.records: records in, the library's scores, lists and reasons out, the same as the full lists'."""
 
 from __future__ import annotations
 
@@ -9,19 +9,28 @@ import pandas as pd
 import pytest
 
 from risk_model.config import TrackingConfig
+from risk_model.domain.bands import percentile_among
 from risk_model.features import population
-from risk_model.lists import RECENTLY_INQUIRED, UNDER_INQUIRY, WHY_ON_LIST
-from risk_model.models import ReviewLists
-from risk_model.rank import rank_charities
-from risk_model.scoring import (
-    changes_between, charity_record, fingerprint, rank_percentiles, ranked_list, records_from_tables,
-    register_lists, score_records, tables_from_records,
+from risk_model.lists.membership import RECENTLY_INQUIRED, UNDER_INQUIRY, WHY_ON_LIST
+from risk_model.lists.rank import rank_charities
+from risk_model.lists.records import (
+    changes_between,
+    charity_record,
+    fingerprint,
+    ranked_list,
+    records_from_tables,
+    register_lists,
+    score_records,
+    tables_from_records,
 )
-from risk_model.tracking import load_champion, use_tracking
+from risk_model.models import ReviewLists
+from risk_model.tracking.runs import load_champion, use_tracking
 from serve.schemas import CharityRecord
 from serve.scorer import record_of
-from tests import factories as f
-from tests import test_serve_support as support
+from tests.support import factories as f
+from tests.support import serve as support
+
+pytestmark = pytest.mark.service
 
 AS_OF = pd.Timestamp("2021-12-31")
 
@@ -37,8 +46,8 @@ def champion(world):
 
 
 @pytest.fixture(scope="module")
-def tables(world):
-    return support.world_tables(world)
+def tables(world_tables):
+    return world_tables
 
 
 def _mini_world():
@@ -98,8 +107,8 @@ def test_rank_percentiles_match_the_list_for_its_own_members():
                              "constitutional_form": "Other", "geographical_spread": "x", "as_of": AS_OF})
     scores = rng.random(200)
     ranked = rank_charities(features, scores, 10, "m", "1")
-    np.testing.assert_allclose(rank_percentiles(ranked["score"].to_numpy(), scores), ranked["rank_percentile"])
-    assert rank_percentiles(np.array([2.0, -1.0]), scores).tolist() == [100.0, 0.0]
+    np.testing.assert_allclose(percentile_among(ranked["score"].to_numpy(), scores), ranked["rank_percentile"])
+    assert percentile_among(np.array([2.0, -1.0]), scores).tolist() == [100.0, 0.0]
 
 
 def test_a_charity_scored_alone_gets_its_score_and_reasons_in_the_full_list(champion, tables):

@@ -9,7 +9,9 @@ from fastapi.testclient import TestClient
 
 from serve.deps import get_principal
 from serve.main import create_app
-from tests import test_serve_support as support
+from tests.support import serve as support
+
+pytestmark = pytest.mark.service
 
 CHARITY = {
     "Charity Number": "SC900001", "Charity Name": "Valid Charity", "Registered Date": "01/04/2010",

@@ -13,7 +13,7 @@ import pandas as pd
 import pytest
 from pydantic import ValidationError
 
-from risk_model.columns import (
+from risk_model.domain.columns import (
     CASE_LOG_COLUMNS,
     FORMER_COLUMNS,
     INCOME_BREAKDOWN,
@@ -23,10 +23,7 @@ from risk_model.columns import (
     RETURNS_COLUMNS,
     SPENDING_BREAKDOWN,
 )
-from risk_model.simulate import FILE_NAMES, SimulationConfig, simulate, write_world
-from risk_model.simulate_misconduct import MISCONDUCT_COLUMNS
-from risk_model.simulate_text import OBJECTIVES
-from risk_model.vocab import (
+from risk_model.domain.vocab import (
     ACTIVITIES,
     BENEFICIARIES,
     CASE_EVENTS,
@@ -37,6 +34,9 @@ from risk_model.vocab import (
     PURPOSES,
     REGULATORY_TYPES,
 )
+from risk_model.simulate.misconduct import MISCONDUCT_COLUMNS
+from risk_model.simulate.text import OBJECTIVES
+from risk_model.simulate.world import FILE_NAMES, SimulationConfig, simulate, write_world
 
 SMALL = SimulationConfig(charities=2_000, first_year=2015, last_year=2025, seed=11)
 MEDIUM = SimulationConfig(charities=5_000, first_year=2015, last_year=2025, seed=12)

@@ -4,14 +4,14 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from risk_model.audit.stability import compare_lists, mover_factors
 from risk_model.config import ModelSpec
-from risk_model.explain import explain
-from risk_model.factors import FACTORS
+from risk_model.domain.factors import FACTORS
 from risk_model.features import build_features
 from risk_model.labels import build_labels, cases
+from risk_model.lists.explain import explain
+from risk_model.lists.rank import rank_charities
 from risk_model.models import build_pipeline, model_inputs
-from risk_model.rank import rank_charities
-from risk_model.stability import compare_lists, mover_factors
 from risk_model.train import score
 
 

@@ -17,9 +17,9 @@ import yaml
 from sqlalchemy import create_engine, text
 from typer.testing import CliRunner
 
-from risk_model import manifest as manifest_module
-from risk_model.cli import app
-from risk_model.simulate import SimulationConfig, simulate, write_world
+from risk_model.cli.main import app
+from risk_model.simulate.world import SimulationConfig, simulate, write_world
+from risk_model.tracking import manifest as manifest_module
 
 POSTGRES_URL = os.environ.get("RISK_MODEL_TEST_MLFLOW_POSTGRES_URL")
 pytestmark = pytest.mark.skipif(

@@ -3,12 +3,13 @@ happens on a world with too few cases to learn a list."""
 
 import numpy as np
 import pandas as pd
+import pytest
 
 from risk_model.config import ExperimentConfig
 from risk_model.labels import cases
-from risk_model.lists import REVIEW_LISTS
+from risk_model.lists.membership import REVIEW_LISTS
 from risk_model.train import build_panel, evaluated_on, panel_days_to_first_inquiry, run_training
-from tests.conftest import SMALL_EXPERIMENT
+from tests.support.worlds import SMALL_EXPERIMENT
 
 DATES = [pd.Timestamp(f"{y}-12-31") for y in (2016, 2017, 2018)]
 
@@ -42,6 +43,7 @@ def test_the_triage_list_is_judged_on_the_inquiries_of_the_window(small_world):
     assert (panel["review_list"].to_numpy()[proactive] == "proactive").all()
 
 
+@pytest.mark.slow  # trains every candidate
 def test_a_world_with_no_cases_still_gives_both_lists(small_world):
     config = ExperimentConfig.model_validate(SMALL_EXPERIMENT)
     result = run_training(small_world.register, small_world.returns, small_world.case_log.iloc[:0], config)

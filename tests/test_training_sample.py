@@ -15,11 +15,11 @@ import yaml
 from mlflow.tracking import MlflowClient
 from typer.testing import CliRunner
 
-from risk_model.cli import app
+from risk_model.cli.main import app
 from risk_model.config import ModelSpec, SamplingConfig
 from risk_model.labels import cases
 from risk_model.train import FIT_SAMPLING_FROM, _fit, build_panel, panel_days_to_first_inquiry
-from tests.conftest import SMALL_EXPERIMENT
+from tests.support.worlds import SMALL_EXPERIMENT
 
 DATES = [pd.Timestamp(f"{y}-12-31") for y in (2015, 2016, 2017)]
 
@@ -58,6 +58,7 @@ def test_the_draw_is_seeded(small_world):
     assert first["charity_number"].tolist() != other["charity_number"].tolist()
 
 
+@pytest.mark.slow  # trains the small world through the CLI
 def test_a_sampled_run_states_it_in_output_tags_and_model_card(small_world_dir, tmp_path):
     experiment = copy.deepcopy(SMALL_EXPERIMENT)
     experiment["sampling"] = {"negative_rate": 0.3}

@@ -10,13 +10,13 @@ import pytest
 from risk_model.config import ExperimentConfig, SplitConfig
 from risk_model.features import build_features
 from risk_model.labels import cases
-from risk_model.lists import review_list
+from risk_model.lists.membership import review_list
 from risk_model.models import model_inputs
 from risk_model.splits import labelled_as_of_dates
 from risk_model.train import REFERENCES, build_panel, run_training
 from risk_model.truth import Truth, read_truth
-from tests import factories as f
-from tests.conftest import SMALL_EXPERIMENT
+from tests.support import factories as f
+from tests.support.worlds import SMALL_EXPERIMENT
 
 AS_OF = pd.Timestamp("2020-12-31")
 

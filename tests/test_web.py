@@ -24,10 +24,12 @@ from mlflow.tracking import MlflowClient
 
 from risk_model.evaluate import pooled_precision_curve
 from risk_model.findings import TARGET_LABEL
-from risk_model.lists import LIST_TITLES, WHY_ON_LIST
+from risk_model.lists.membership import LIST_TITLES, WHY_ON_LIST
 from serve.main import create_app
 from serve.security import Role
-from tests import test_serve_support as support
+from tests.support import serve as support
+
+pytestmark = [pytest.mark.service, pytest.mark.browser]
 
 CHROMIUM = "/usr/bin/chromium"
 SCREENSHOTS = Path(__file__).resolve().parents[1] / "test-output" / "screenshots"

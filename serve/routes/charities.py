@@ -5,7 +5,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Path, status
 
-from risk_model.schemas import DEFAULT_CHARITY_NUMBER_PATTERN
+from risk_model.ingest.schemas import DEFAULT_CHARITY_NUMBER_PATTERN
 from serve.deps import BODY_ERRORS, KEYED_ERRORS, CharityAccess, DatabaseDep, FeedbackAccess, ServingDep, SessionDep
 from serve.pages import charity_page, record_feedback
 from serve.schemas import CharityPage, FeedbackIn, FeedbackOut, Problem

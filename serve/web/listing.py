@@ -9,9 +9,9 @@ from pydantic import Field, model_validator
 from sqlalchemy import Select, func, or_, select
 from sqlalchemy.orm import Session
 
-from risk_model.lists import REVIEW_LISTS
+from risk_model.lists.membership import REVIEW_LISTS
 from serve.db import ScoredCharity
-from serve.lists import matching_rows, in_order, ranked_charity, rows_as_csv
+from serve.lists import in_order, matching_rows, ranked_charity, rows_as_csv
 from serve.schemas import IncomeBand, ModelInfo, Purpose, RankedCharity, RankingsQuery, RiskBand
 
 BANDS: tuple[str, ...] = get_args(RiskBand)

@@ -19,8 +19,8 @@ from fastapi.responses import HTMLResponse, RedirectResponse
 from fastapi.templating import Jinja2Templates
 from pydantic import ValidationError
 
-from risk_model.lists import LIST_TITLES, REVIEW_LISTS, WHY_ON_LIST
-from risk_model.schemas import DEFAULT_CHARITY_NUMBER_PATTERN
+from risk_model.ingest.schemas import DEFAULT_CHARITY_NUMBER_PATTERN
+from risk_model.lists.membership import LIST_TITLES, REVIEW_LISTS, WHY_ON_LIST
 from serve.db import ScoredCharity
 from serve.deps import DatabaseDep, ServingDep, SessionDep, SettingsDep
 from serve.lists import csv_name

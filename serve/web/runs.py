@@ -19,10 +19,10 @@ import pandas as pd
 from mlflow.exceptions import MlflowException
 from mlflow.tracking import MlflowClient
 
-from risk_model import tracking
 from risk_model.evaluate import pooled_precision_curve
 from risk_model.findings import TARGET_LABEL
-from risk_model.lists import LIST_TITLES, REVIEW_LISTS, WHY_ON_LIST
+from risk_model.lists.membership import LIST_TITLES, REVIEW_LISTS, WHY_ON_LIST
+from risk_model.tracking import runs as tracking
 from risk_model.train import REFERENCES
 from serve.registry import training_run_id
 from serve.settings import Settings

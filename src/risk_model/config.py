@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import difflib
 import hashlib
 import json
 from datetime import date
@@ -10,9 +11,11 @@ from pathlib import Path
 from typing import Annotated, Literal
 
 import yaml
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 CONFIG_VERSION = 2
+# The one default seed: of the experiment, the simulated world, the audit's draws and the CCNI benchmark.
+DEFAULT_SEED = 20_260_101
 
 
 def version_field(supported: int):
@@ -82,12 +85,91 @@ class SplitConfig(_Frozen):
     min_history_years: int = Field(3, ge=0)
 
 
+class _ModelParams(_Frozen):
+    """Hyperparameters of one kind of model: every key named and typed, an unknown one refused."""
+
+    def estimator_kwargs(self) -> dict:
+        """The keyword arguments of the estimator, as set (unset optional ones left to its defaults)."""
+        return self.model_dump(exclude_none=True)
+
+
+class RuleParams(_ModelParams):
+    """The indicator rule and the concern queue: the rate of each points total is shrunk towards the
+    overall rate with this weight, so a rare total does not get an extreme rate."""
+
+    prior_weight: float = Field(1.0, ge=0)
+
+
+class LogisticParams(_ModelParams):
+    """Logistic regression. No `class_weight`: a re-weighted fit would no longer give calibrated scores."""
+
+    C: float = Field(1.0, gt=0, description="Inverse strength of the L2 penalty.")
+    solver: Literal["lbfgs", "newton-cholesky", "newton-cg", "liblinear", "sag", "saga"] = "lbfgs"
+    max_iter: int = Field(100, ge=1)
+    tol: float | None = Field(None, gt=0)
+
+
+class LightGBMParams(_ModelParams):
+    """LightGBM's sklearn estimator; unset values keep LightGBM's defaults."""
+
+    n_estimators: int = Field(100, ge=1)
+    learning_rate: float = Field(0.1, gt=0)
+    num_leaves: int = Field(31, ge=2)
+    max_depth: int = Field(-1, ge=-1, description="-1: no limit.")
+    min_child_samples: int = Field(20, ge=1)
+    subsample: float = Field(1.0, gt=0, le=1)
+    subsample_freq: int = Field(0, ge=0)
+    colsample_bytree: float = Field(1.0, gt=0, le=1)
+    reg_alpha: float = Field(0.0, ge=0)
+    reg_lambda: float = Field(0.0, ge=0)
+    min_split_gain: float = Field(0.0, ge=0)
+    max_bin: int | None = Field(None, ge=2, description="None: LightGBM's 255.")
+    n_jobs: int | None = Field(None, description="Threads; None: the pipeline's default.")
+    monotone_risk_indicators: bool = Field(
+        True, description="Constrain the score never to fall as a risk indicator grows (models.MONOTONE_INCREASING).")
+
+    def estimator_kwargs(self) -> dict:
+        return self.model_dump(exclude_none=True, exclude={"monotone_risk_indicators"})
+
+
+MODEL_PARAMS: dict[str, type[_ModelParams]] = {
+    "rule": RuleParams, "queue": RuleParams, "logistic": LogisticParams, "lightgbm": LightGBMParams,
+}
+
+
 class ModelSpec(_Frozen):
-    """One entry in the model grid."""
+    """One entry in the model grid: a name, a kind, and that kind's typed hyperparameters."""
 
     name: str
     kind: Literal["rule", "queue", "logistic", "lightgbm"]
-    params: dict[str, float | int | str | bool | None] = Field(default_factory=dict)
+    params: RuleParams | LogisticParams | LightGBMParams
+
+    @model_validator(mode="before")
+    @classmethod
+    def _typed_params(cls, data):
+        """Read `params` as the hyperparameters of the spec's kind; name the model and key that fail."""
+        if not isinstance(data, dict) or data.get("kind") not in MODEL_PARAMS:
+            return data
+        given = data.get("params") or {}
+        if isinstance(given, _ModelParams):
+            given = given.model_dump(exclude_unset=True)
+        kind = MODEL_PARAMS[data["kind"]]
+        try:
+            params = kind.model_validate(given)
+        except ValidationError as exc:
+            raise ValueError(f"model {data.get('name')!r} ({data['kind']}): " + "; ".join(
+                _param_problem(error, kind) for error in exc.errors())) from None
+        return {**data, "params": params}
+
+
+def _param_problem(error: dict, kind: type[BaseModel]) -> str:
+    """One hyperparameter's problem in words, with the nearest known name for a misspelt key."""
+    key = ".".join(str(part) for part in error["loc"])
+    if error["type"] == "extra_forbidden":
+        near = difflib.get_close_matches(key, list(kind.model_fields), n=1)
+        hint = f" (did you mean {near[0]!r}?)" if near else f" (known: {', '.join(kind.model_fields)})"
+        return f"unknown parameter {key!r}{hint}"
+    return f"parameter {key!r}: {error['msg']}"
 
 
 class SamplingConfig(_Frozen):
@@ -127,7 +209,7 @@ class ExperimentConfig(_Frozen):
     """A whole training run: data, labels, splits, models, evaluation and tracking."""
 
     config_version: ConfigVersion = CONFIG_VERSION
-    seed: int = 20_260_101
+    seed: int = DEFAULT_SEED
     extract_date: date | None = Field(None, description="Date the data were extracted; None: latest date in the data.")
     label: LabelConfig = LabelConfig()
     lists: ListsConfig = ListsConfig()

@@ -18,9 +18,9 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from risk_model.columns import RETURN_DUE_MONTHS
+from risk_model.domain.columns import RETURN_DUE_MONTHS
+from risk_model.domain.vocab import ACTIVITY_SHORT, BENEFICIARY_SHORT, INCOME_BANDS_GBP, PURPOSE_SHORT
 from risk_model.partitions import PARTITION_CHARITIES, charity_ranges, rows_of
-from risk_model.vocab import ACTIVITY_SHORT, BENEFICIARY_SHORT, INCOME_BANDS_GBP, PURPOSE_SHORT
 
 CATEGORICAL_FEATURES: tuple[str, ...] = (
     "constitutional_form", "geographical_spread", "main_operating_location", "regulatory_type",

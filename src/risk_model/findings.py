@@ -26,7 +26,7 @@ import numpy as np
 import pandas as pd
 
 from risk_model.evaluate import paired_difference, random_at_k, selected, truth_at_k, wilson_interval
-from risk_model.lists import PROACTIVE, REVIEW_LISTS, TRIAGE
+from risk_model.lists.membership import PROACTIVE, REVIEW_LISTS, TRIAGE
 from risk_model.train import FULL_INFORMATION, RANDOM, REFERENCES, REGULATOR, TRUE_RISK
 
 # The default experiment's target labels; a run's own are in its `review_lists.json` ("targets").

@@ -26,10 +26,15 @@ from sklearn.utils.validation import check_is_fitted
 
 from risk_model.config import ModelSpec
 from risk_model.features import (
-    CATEGORICAL_FEATURES, CHANGE_FEATURES, FILING_FEATURES, GOVERNANCE_FEATURES, HISTORY_FEATURES,
-    MONEY_FEATURES, NUMERIC_FEATURES,
+    CATEGORICAL_FEATURES,
+    CHANGE_FEATURES,
+    FILING_FEATURES,
+    GOVERNANCE_FEATURES,
+    HISTORY_FEATURES,
+    MONEY_FEATURES,
+    NUMERIC_FEATURES,
 )
-from risk_model.lists import PROACTIVE, REVIEW_LISTS, review_list
+from risk_model.lists.membership import PROACTIVE, REVIEW_LISTS, review_list
 
 # The baseline's indicators: (name, feature, threshold, points). A charity scores the points of
 # each indicator at or above its threshold, in the spirit of a regulator's published risk
@@ -173,12 +178,26 @@ MONOTONE_INCREASING: tuple[str, ...] = (
 
 
 class MonotoneLGBMClassifier(LGBMClassifier):
-    """LightGBM constrained to be non-decreasing in each of MONOTONE_INCREASING."""
+    """LightGBM constrained to be non-decreasing in each of MONOTONE_INCREASING.
+
+    The constraints depend on the columns, known only at `fit`; they are kept in the fitted
+    attribute `monotone_constraints_` and handed to the booster, never written into the
+    estimator's parameters (scikit-learn's contract: `fit` changes no parameter).
+    """
 
     def fit(self, X, y, **kwargs):
-        increasing = {"num_" + name for name in MONOTONE_INCREASING}
-        self.set_params(monotone_constraints=[1 if c in increasing else 0 for c in X.columns])
+        # the tree preprocessing names each numeric column "num__<feature>"
+        increasing = {"num__" + name for name in MONOTONE_INCREASING}
+        self.monotone_constraints_ = [1 if c in increasing else 0 for c in X.columns]
         return super().fit(X, y, **kwargs)
+
+    def _process_params(self, stage: str) -> dict:
+        # LightGBM's wrapper takes no constraints at fit; this hook (LightGBM 4.x, pinned in
+        # requirements.lock) is where it assembles the booster's parameters from the estimator's.
+        params = super()._process_params(stage)
+        if stage == "fit":
+            params["monotone_constraints"] = self.monotone_constraints_
+        return params
 
 
 def signed_log1p(values):
@@ -234,7 +253,7 @@ def _tree_preprocessing() -> ColumnTransformer:
 
 def build_pipeline(spec: ModelSpec, seed: int) -> Pipeline:
     """An unfitted Pipeline for one entry of the model grid, seeded."""
-    params = dict(spec.params)
+    params = spec.params.estimator_kwargs()
     if spec.kind == "rule":
         return Pipeline([("model", RiskIndicatorRule(**params))])
     if spec.kind == "queue":
@@ -243,9 +262,8 @@ def build_pipeline(spec: ModelSpec, seed: int) -> Pipeline:
         model = CentredLogisticRegression(random_state=seed, **params)
         pipeline = Pipeline([("preprocess", _linear_preprocessing(seed)), ("model", model)])
     elif spec.kind == "lightgbm":
-        monotone = bool(params.pop("monotone_risk_indicators", True))
-        model = (MonotoneLGBMClassifier if monotone else LGBMClassifier)(random_state=seed, n_jobs=2, verbose=-1, deterministic=True,
-                               force_row_wise=True, **params)
+        estimator = MonotoneLGBMClassifier if spec.params.monotone_risk_indicators else LGBMClassifier
+        model = estimator(random_state=seed, verbose=-1, deterministic=True, force_row_wise=True, **params)
         pipeline = Pipeline([("preprocess", _tree_preprocessing()), ("names", SafeColumnNames()), ("model", model)])
     else:  # pragma: no cover - pydantic restricts the values
         raise ValueError(f"unknown model kind {spec.kind!r}")

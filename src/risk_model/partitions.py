@@ -11,7 +11,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from risk_model.parsing import is_in
+from risk_model.ingest.parsing import is_in
 
 # Charities worked on together; bounds memory on registers of millions.
 PARTITION_CHARITIES = 200_000

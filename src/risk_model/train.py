@@ -30,10 +30,10 @@ from sklearn.pipeline import Pipeline
 from risk_model.config import ExperimentConfig, ModelSpec, SamplingConfig
 from risk_model.evaluate import ranking_metrics, selected, summarise_folds
 from risk_model.features import GROUP_ATTRIBUTES, build_features, population, prepare_returns
+from risk_model.ingest.parsing import is_in
 from risk_model.labels import build_labels, cases
-from risk_model.lists import PROACTIVE, REVIEW_LISTS, TRIAGE, review_list
+from risk_model.lists.membership import PROACTIVE, REVIEW_LISTS, TRIAGE, review_list
 from risk_model.models import ReviewLists, build_pipeline, model_inputs, platt_calibration
-from risk_model.parsing import is_in
 from risk_model.partitions import PARTITION_CHARITIES
 from risk_model.splits import TemporalFold, as_of_month_day, labelled_as_of_dates, temporal_folds
 from risk_model.truth import Truth

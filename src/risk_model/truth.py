@@ -27,8 +27,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from risk_model.ingest.parsing import parse_dates
 from risk_model.labels import label_window
-from risk_model.parsing import parse_dates
 
 TRUTH_COLUMNS: tuple[str, ...] = ("misconduct", "reached_in_window", "days_to_reach", "true_risk")
 

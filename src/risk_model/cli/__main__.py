@@ -1,0 +1,5 @@
+"""`python -m risk_model.cli`: the `risk-model` command."""
+
+from risk_model.cli.main import app
+
+app()

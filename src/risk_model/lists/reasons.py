@@ -1,0 +1,402 @@
+"""Reason codes: each chosen factor as a plain-English sentence from the charity's own values,
+with its source (which return, or which case-log event) and its group."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from risk_model.domain.factors import FACTOR_BY_ID
+from risk_model.features import CHANGE_FIELDS, due_dates
+from risk_model.lists.explain import top_factors
+
+# The return fields a change sentence can name, in the words of the return.
+FIELD_WORDS: dict[str, str] = {
+    "income_gbp": "income", "expenditure_gbp": "spending",
+    "donations_legacies_income_gbp": "income from donations and legacies",
+    "charitable_activities_income_gbp": "income from charitable activities",
+    "trading_income_gbp": "income from trading", "investments_income_gbp": "income from investments",
+    "other_income_gbp": "other income", "raising_funds_spending_gbp": "spending on raising funds",
+    "charitable_activities_spending_gbp": "spending on charitable activities",
+    "other_spending_gbp": "other spending", "trustees": "trustees", "employees": "employees",
+    "volunteers": "volunteers",
+}
+_STEM_OF = {field: stem for field, (stem, _, _) in CHANGE_FIELDS.items()}
+_PARTS_OF = {
+    "income_sources_change": ("donations_legacies_income_gbp", "charitable_activities_income_gbp",
+                              "trading_income_gbp", "investments_income_gbp", "other_income_gbp"),
+    "spending_parts_change": ("raising_funds_spending_gbp", "charitable_activities_spending_gbp",
+                              "other_spending_gbp"),
+    "staff_change": ("employees", "volunteers"),
+}
+
+REASON_COLUMNS: tuple[str, ...] = (
+    "charity_number", "direction", "position", "factor", "label", "group", "contribution_log_odds",
+    "sentence", "source",
+)
+
+
+def _missing(value) -> bool:
+    """pd.isna for one scalar, without its dispatch cost (called for every sentence)."""
+    return value is None or value is pd.NA or value is pd.NaT or (isinstance(value, float) and value != value)
+
+
+def _date(value) -> str:
+    if isinstance(value, str):
+        return value
+    return "unknown date" if _missing(value) else pd.Timestamp(value).strftime("%d %b %Y").lstrip("0")
+
+
+def _year(value) -> str:
+    if isinstance(value, str):
+        return value[-4:] if value[-4:].isdigit() else "?"
+    return "?" if _missing(value) else str(pd.Timestamp(value).year)
+
+
+def _format_dates(values: pd.Series) -> np.ndarray:
+    """'5 Jan 2023' for each date ('unknown date' for NaT), formatting each distinct date once."""
+    codes, uniques = pd.factorize(values)
+    text = np.asarray(pd.DatetimeIndex(uniques).strftime("%d %b %Y").str.lstrip("0"), dtype=object)
+    return np.where(codes < 0, "unknown date", text[np.maximum(codes, 0)] if len(text) else "unknown date")
+
+
+def _records(frame: pd.DataFrame) -> list[dict]:
+    """Rows as plain dicts of Python scalars, dates already formatted as text.
+
+    Built column-wise from numpy object arrays: far cheaper than DataFrame.to_dict for the
+    hundred thousand rows of a whole register's reasons."""
+    names = list(frame.columns)
+    arrays = []
+    for column in names:
+        values = frame[column]
+        if pd.api.types.is_datetime64_any_dtype(values):
+            arrays.append(_format_dates(values))
+        elif pd.api.types.is_float_dtype(values):
+            arrays.append(values.to_numpy(dtype=float).tolist())
+        else:
+            arrays.append(values.to_numpy(dtype=object, na_value=None).tolist())
+    return [dict(zip(names, row)) for row in zip(*arrays)]
+
+
+def _gbp(value) -> str:
+    return "unknown" if _missing(value) else f"£{value:,.0f}"
+
+
+def _count(value) -> int:
+    return 0 if _missing(value) else int(value)
+
+
+def _plural(n: int, word: str) -> str:
+    return f"{n} {word}" if n == 1 else f"{n} {word}s"
+
+
+def evidence(returns: pd.DataFrame, case_log: pd.DataFrame, as_of: pd.Timestamp) -> pd.DataFrame:
+    """Per charity, the filings and events reasons cite: last three received returns, the oldest
+    overdue return, the latest concern and the latest closed inquiry, all as known at `as_of`."""
+    as_of = pd.Timestamp(as_of)
+    known = returns.loc[returns["date_received"] <= as_of].sort_values(["charity_number", "year_end"])
+    recency = known.groupby("charity_number").cumcount(ascending=False)
+    last3 = known.loc[recency < 3]
+    over = last3["expenditure_gbp"] > last3["income_gbp"]
+    grouped = last3.groupby("charity_number")
+    out = pd.DataFrame({
+        "last3_first_year_end": grouped["year_end"].min(),
+        "last3_last_year_end": grouped["year_end"].max(),
+        "last3_count": grouped.size(),
+    })
+    over_rows = last3.loc[over]
+    # "2019, 2021": the years (up to three) in which spending exceeded income, without a
+    # Python call per charity.
+    years = over_rows["year_end"].dt.year.astype(str).to_numpy(dtype=object)
+    slot = over_rows.groupby("charity_number").cumcount().to_numpy()
+    table = pd.DataFrame({"charity_number": over_rows["charity_number"].to_numpy(), "slot": slot, "year": years})
+    wide = (table.pivot(index="charity_number", columns="slot", values="year")
+            .reindex(columns=[0, 1, 2]).astype(object))
+    joined = wide[0].fillna("")
+    for extra in (1, 2):
+        joined = joined + np.where(wide[extra].isna(), "", ", " + wide[extra].fillna(""))
+    out["last3_over_years"] = joined
+    latest = known.loc[recency == 0].set_index("charity_number")
+    out["latest_received"] = latest["date_received"]
+    previous = known.loc[recency == 1].set_index("charity_number")
+    out["previous_year_end"] = previous["year_end"]
+    fields = list(CHANGE_FIELDS)
+    earlier = known.loc[(recency >= 1) & (recency <= 3)].groupby("charity_number")[fields].mean()
+    out = (out.join(latest[fields].add_prefix("latest__"), how="outer").join(previous[fields].add_prefix("previous__"))
+           .join(earlier.add_prefix("earlier_mean__")))
+    due = due_dates(returns["year_end"])
+    overdue = returns.loc[(due <= as_of) & ~(returns["date_received"] <= as_of)]
+    oldest = overdue.sort_values("year_end").drop_duplicates("charity_number").set_index("charity_number")
+    out = out.join(oldest["year_end"].rename("oldest_overdue_year_end"), how="outer")
+    out["oldest_overdue_due"] = due_dates(out["oldest_overdue_year_end"])
+    before = case_log.loc[case_log["date"] < as_of]
+    concerns = before.loc[before["event"] == "concern_received"].groupby("charity_number")["date"].max()
+    closed = before.loc[before["event"] == "inquiry_closed"].sort_values("date").drop_duplicates(
+        "charity_number", keep="last").set_index("charity_number")
+    out = out.join(concerns.rename("last_concern"), how="outer")
+    out = out.join(closed[["date", "outcome"]].rename(columns={"date": "last_inquiry_closed",
+                                                               "outcome": "last_inquiry_outcome"}), how="outer")
+    out.index.name = "charity_number"
+    return out
+
+
+_ALWAYS = ("latest_year_end", "latest_received")
+_CITES_LATEST_RETURN = frozenset({
+    "income", "spending", "spending_over_income", "income_change", "income_sources", "charitable_spending",
+    "trustees", "employees", "volunteers", "filing_record", "spending_change", "income_sources_change",
+    "spending_parts_change", "trustees_change", "staff_change", "year_end_change",
+})
+
+
+def _change_needs(*fields: str) -> tuple[str, ...]:
+    stems = [_STEM_OF[f] for f in fields]
+    return (("previous_year_end",) + tuple(f"{prefix}{f}" for f in fields
+                                           for prefix in ("latest__", "previous__", "earlier_mean__"))
+            + tuple(f"{stem}_{kind}" for stem in stems for kind in ("change_1y", "change_3y", "years_since_change")))
+_MULTI_PREFIX = {"purposes": "purpose__", "beneficiaries": "beneficiary__", "activities": "activity__"}
+_NEEDS: dict[str, tuple[str, ...]] = {
+    "income": ("income_latest_gbp",),
+    "spending": ("expenditure_latest_gbp", "income_latest_gbp"),
+    "spending_over_income": ("spend_over_income_ratio_latest",),
+    "spending_over_income_last3": ("spend_over_income_last3", "last3_count", "last3_first_year_end",
+                                   "last3_last_year_end", "last3_over_years"),
+    "income_change": _change_needs("income_gbp"),
+    "spending_change": _change_needs("expenditure_gbp"),
+    "income_sources_change": _change_needs(*_PARTS_OF["income_sources_change"]),
+    "spending_parts_change": _change_needs(*_PARTS_OF["spending_parts_change"]),
+    "trustees_change": _change_needs("trustees"),
+    "staff_change": _change_needs(*_PARTS_OF["staff_change"]),
+    "year_end_change": ("year_end_changed_latest", "years_since_year_end_change", "previous_year_end"),
+    "income_sources": ("trading_income_share_latest", "donations_income_share_latest",
+                       "investments_income_share_latest"),
+    "charitable_spending": ("charitable_spending_share_latest",),
+    "trustees": ("trustees_latest",), "employees": ("employees_latest",), "volunteers": ("volunteers_latest",),
+    "overdue_returns": ("returns_outstanding", "oldest_overdue_year_end", "oldest_overdue_due",
+                        "days_overdue_oldest_outstanding"),
+    "late_returns": ("returns_late", "returns_due", "mean_days_late"),
+    "filing_record": ("returns_due",),
+    "age": ("age_years",),
+    "constitutional_form": ("constitutional_form",), "geographical_spread": ("geographical_spread",),
+    "regulatory_type": ("regulatory_type",), "area": ("main_operating_location",),
+    "concerns": ("concerns_prior", "concerns_last_12m", "last_concern", "open_concern"),
+    "inquiries": ("inquiries_prior", "regulatory_actions_prior", "last_inquiry_closed", "last_inquiry_outcome",
+                  "open_inquiry"),
+}
+
+
+def _needs(factor: str, column: str) -> bool:
+    if column in _ALWAYS or column in _NEEDS.get(factor, ()):
+        return True
+    return factor in _MULTI_PREFIX and column.startswith(_MULTI_PREFIX[factor])
+
+
+def _latest_return_source(r) -> str:
+    if r["latest_year_end"] == "unknown date" or _missing(r["latest_year_end"]):
+        return "no return received"
+    return f"return for year ending {_date(r['latest_year_end'])}, received {_date(r['latest_received'])}"
+
+
+def _sentence_and_source(factor: str, r: dict) -> tuple[str, str]:
+    """The sentence and source for one factor of one charity (r: its features and evidence)."""
+    latest = _latest_return_source(r) if factor in _CITES_LATEST_RETURN else ""
+    register = "register entry"
+    no_return = r["latest_year_end"] == "unknown date" or _missing(r["latest_year_end"])
+    if factor in {"income", "spending", "spending_over_income", "income_sources", "charitable_spending",
+                  "trustees", "employees", "volunteers"} and no_return:
+        return "No annual return has been received, so its finances are unknown", latest
+    if factor == "income":
+        return f"Income of {_gbp(r['income_latest_gbp'])} in the latest return", latest
+    if factor == "spending":
+        return (f"Spending of {_gbp(r['expenditure_latest_gbp'])} against income of "
+                f"{_gbp(r['income_latest_gbp'])} in the latest return"), latest
+    if factor == "spending_over_income":
+        ratio = r["spend_over_income_ratio_latest"]
+        return f"Spending was {ratio:.0%} of income in the latest return", latest
+    if factor == "spending_over_income_last3":
+        k, m = _count(r["spend_over_income_last3"]), _count(r["last3_count"])
+        span = f"{_year(r['last3_first_year_end'])}-{_year(r['last3_last_year_end'])}"
+        source = f"returns for years ending {span}" if m else "no return received"
+        if m == 0:
+            return "No returns received to compare spending with income", source
+        if k == m:
+            return f"Spending exceeded income in each of the last {m} returns ({span})", source
+        if k == 0:
+            return f"Spending stayed within income in each of the last {m} returns ({span})", source
+        return f"Spending exceeded income in {k} of the last {m} returns ({r['last3_over_years']})", source
+    if factor == "year_end_change":
+        if no_return:
+            return "No annual return has been received, so its year end is unknown", latest
+        if r["year_end_changed_latest"] == 1:
+            return (f"The financial year end moved: the latest return is for the year ending "
+                    f"{_date(r['latest_year_end'])}, the one before for {_date(r['previous_year_end'])}"), latest
+        years = r["years_since_year_end_change"]
+        if _missing(years):
+            return "The financial year end has not changed in the returns on record", latest
+        return f"The financial year end last changed {years:.1f} years ago", latest
+    if factor == "income_sources":
+        parts = [(r["trading_income_share_latest"], "trading"), (r["donations_income_share_latest"], "donations"),
+                 (r["investments_income_share_latest"], "investments")]
+        text = ", ".join(f"{name} {share:.0%}" for share, name in parts if not _missing(share))
+        return f"Income by source in the latest return: {text or 'not given'}", latest
+    if factor == "charitable_spending":
+        share = r["charitable_spending_share_latest"]
+        if _missing(share):
+            return "No breakdown of spending in the latest return", latest
+        return f"{share:.0%} of spending went on charitable activities in the latest return", latest
+    if factor in {"trustees", "employees", "volunteers"}:
+        value = r[f"{factor}_latest"]
+        word = {"trustees": "trustee", "employees": "employee", "volunteers": "volunteer"}[factor]
+        if _missing(value):
+            return f"The latest return gives no number of {factor}", latest
+        return f"{_plural(int(value), word)} recorded in the latest return", latest
+    if factor == "overdue_returns":
+        n = _count(r["returns_outstanding"])
+        if n == 0:
+            return "No annual return is overdue", "filing record"
+        ye, due = r["oldest_overdue_year_end"], r["oldest_overdue_due"]
+        return (f"{_plural(n, 'annual return')} overdue; the oldest, for the year ending {_date(ye)}, "
+                f"was due {_date(due)} and is {int(r['days_overdue_oldest_outstanding'])} days late"), (
+            f"return for year ending {_date(ye)}, not received")
+    if factor == "late_returns":
+        late, due_n = _count(r["returns_late"]), _count(r["returns_due"])
+        if late == 0:
+            return f"Every return received was filed on time ({_plural(due_n, 'return')} due)", "filing record"
+        return (f"{late} of {due_n} returns due were filed late, on average {r['mean_days_late']:.0f} days "
+                f"after the due date"), "filing record"
+    if factor == "filing_record":
+        if no_return:
+            return f"No annual return received ({_plural(_count(r['returns_due']), 'return')} due)", "filing record"
+        return (f"{_plural(_count(r['returns_due']), 'return')} due since registration; the latest accounts "
+                f"are for the year ending {_date(r['latest_year_end'])}"), latest
+    if factor == "age":
+        return f"On the register for {r['age_years']:.1f} years", register
+    if factor in {"constitutional_form", "geographical_spread", "regulatory_type"}:
+        return f"{FACTOR_BY_ID[factor].label.capitalize()}: {r[factor]}", register
+    if factor == "area":
+        return f"Operates mainly in {r['main_operating_location']}", register
+    if factor in {"purposes", "beneficiaries", "activities"}:
+        prefix = {"purposes": "purpose__", "beneficiaries": "beneficiary__", "activities": "activity__"}[factor]
+        items = [c.removeprefix(prefix).replace("_", " ") for c in r if c.startswith(prefix) and r[c] == 1]
+        return f"{FACTOR_BY_ID[factor].label.capitalize()}: {', '.join(items) or 'none recorded'}", register
+    if factor == "concerns":
+        n = _count(r["concerns_prior"])
+        if n == 0:
+            return "No concerns have been received about this charity", "case log"
+        recent = _count(r["concerns_last_12m"])
+        waiting = ", not yet taken up by an inquiry" if r["open_concern"] == 1 else ""
+        return (f"{_plural(n, 'concern')} received, {recent} in the last 12 months; the latest on "
+                f"{_date(r['last_concern'])}{waiting}"), f"case log: concern received {_date(r['last_concern'])}"
+    if factor == "inquiries":
+        n = _count(r["inquiries_prior"])
+        if r["open_inquiry"] == 1:
+            return f"An inquiry is open ({_plural(n, 'inquiry').replace('inquirys', 'inquiries')} opened in all)", "case log"
+        if n == 0:
+            return "No previous inquiries", "case log"
+        actions = _count(r["regulatory_actions_prior"])
+        source = (f"case log: inquiry closed {_date(r['last_inquiry_closed'])} ({r['last_inquiry_outcome']})"
+                  if r["last_inquiry_closed"] != "unknown date" else "case log")
+        return f"{_plural(n, 'previous inquiry').replace('inquirys', 'inquiries')}, {actions} ending in regulatory action", source
+    raise KeyError(f"no sentence for factor {factor!r}")
+
+
+CHANGE_FACTORS: dict[str, tuple[str, ...]] = {
+    "income_change": ("income_gbp",), "spending_change": ("expenditure_gbp",), "trustees_change": ("trustees",),
+    **_PARTS_OF,
+}
+
+
+def _figures(values: np.ndarray, money: np.ndarray) -> np.ndarray:
+    """'£12,500' for money, '12' for counts, 'not given' where missing; one pass over the values."""
+    text = np.array(["not given" if v != v else f"{v:,.0f}" for v in values.tolist()], dtype=object)
+    return np.where(money & (text != "not given"), "£" + text, text)
+
+
+def _change_sentences(factor: str, frame: pd.DataFrame) -> np.ndarray:
+    """What changed in a return field, for every row of `frame` at once (the field that moved most,
+    for factors of several): built column-wise, as a register has tens of thousands of rows."""
+    fields = CHANGE_FACTORS[factor]
+    n = len(frame)
+
+    def stacked(template: str) -> np.ndarray:
+        return np.column_stack([frame[template.format(field=f, stem=_STEM_OF[f])].to_numpy(dtype=float)
+                                for f in fields]) if n else np.empty((0, len(fields)))
+
+    steps = stacked("{stem}_change_1y")
+    pick = np.argmax(np.where(np.isnan(steps), -1.0, np.abs(steps)), axis=1) if n else np.empty(0, dtype=int)
+    rows = np.arange(n)
+
+    def chosen(template: str) -> np.ndarray:
+        return stacked(template)[rows, pick]
+
+    step, now, before = chosen("{stem}_change_1y"), chosen("latest__{field}"), chosen("previous__{field}")
+    earlier, since = chosen("earlier_mean__{field}"), chosen("{stem}_years_since_change")
+    words = np.array([FIELD_WORDS[f] for f in fields], dtype=object)[pick]
+    capitalised = np.array([FIELD_WORDS[f].capitalize() for f in fields], dtype=object)[pick]
+    money = np.array([f.endswith("_gbp") for f in fields])[pick]
+    now_text, before_text = _figures(now, money), _figures(before, money)
+    previous = frame["previous_year_end"]
+    latest_year, previous_year = _years(frame["latest_year_end"]), _years(previous)
+    span = "between the returns for " + previous_year + " and " + latest_year
+    held = np.where(np.isnan(since), "; no marked change in the returns on record",
+                    np.array([f"; the last marked change was {y:.1f} years ago" for y in since.tolist()], dtype=object))
+    verb = np.where(now > before, " rose from ", " fell from ")
+    averaged = np.array([f" ({v} a year on average in up to three returns before)" for v in
+                         _figures(earlier, np.ones(n, dtype=bool)).tolist()], dtype=object)
+    moved = capitalised + verb + before_text + " to " + now_text + " " + span
+    moved = np.where(money & ~np.isnan(earlier), moved + averaged, moved)
+    return np.select(
+        [previous.isna().to_numpy(), np.isnan(step), now_text == before_text],
+        ["Only one return received, so no change in " + words + " yet",
+         "The returns do not give " + words + " for both of the last two years",
+         capitalised + " unchanged at " + now_text + " " + span + held],
+        moved,
+    )
+
+
+def _years(dates: pd.Series) -> np.ndarray:
+    """'2024' for each date, '?' where unknown."""
+    return np.array(["?" if y != y else str(int(y)) for y in dates.dt.year.to_numpy(dtype=float).tolist()],
+                    dtype=object)
+
+
+def _latest_return_sources(frame: pd.DataFrame) -> np.ndarray:
+    """'return for year ending 31 Mar 2024, received 2 Nov 2024' (or 'no return received'), column-wise."""
+    year_end = _format_dates(frame["latest_year_end"])
+    received = _format_dates(frame["latest_received"])
+    return np.where(frame["latest_year_end"].isna().to_numpy(), "no return received",
+                    "return for year ending " + year_end.astype(object) + ", received " + received.astype(object))
+
+
+def reason_codes(
+    features: pd.DataFrame,
+    factor_values: pd.DataFrame,
+    returns: pd.DataFrame,
+    case_log: pd.DataFrame,
+    n: int = 3,
+) -> pd.DataFrame:
+    """Top-n factors raising and top-n lowering each charity's score, with sentence and source."""
+    as_of = pd.Timestamp(features["as_of"].iloc[0]) if len(features) else pd.Timestamp.now()
+    chosen = top_factors(factor_values, n)
+    facts = features.join(evidence(returns, case_log, as_of), on="charity_number")
+    sentences = np.empty(len(chosen), dtype=object)
+    sources = np.empty(len(chosen), dtype=object)
+    # One pass per factor over just the rows and columns it needs: a whole register in well
+    # under a second, where a row-by-row pass over every column would take many.
+    for factor, positions in chosen.groupby("factor", sort=False).indices.items():
+        needed = [c for c in facts.columns if _needs(factor, c)]
+        if factor in CHANGE_FACTORS:
+            frame = facts.loc[chosen["index"].to_numpy()[positions], needed]
+            sentences[positions] = _change_sentences(factor, frame)
+            sources[positions] = _latest_return_sources(frame)
+            continue
+        records = _records(facts.loc[chosen["index"].to_numpy()[positions], needed])
+        pairs = [_sentence_and_source(factor, r) for r in records]
+        sentences[positions] = [p[0] for p in pairs]
+        sources[positions] = [p[1] for p in pairs]
+    rows = facts.loc[chosen["index"].to_numpy()]
+    chosen["charity_number"] = rows["charity_number"].to_numpy()
+    chosen["label"] = chosen["factor"].map({f: factor.label for f, factor in FACTOR_BY_ID.items()})
+    chosen["group"] = chosen["factor"].map({f: factor.group for f, factor in FACTOR_BY_ID.items()})
+    chosen["sentence"] = sentences
+    chosen["source"] = sources
+    return chosen[list(REASON_COLUMNS)]

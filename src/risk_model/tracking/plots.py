@@ -1,0 +1,124 @@
+"""Figures logged with each run: precision at k, calibration, and the global explanation views.
+
+Each function draws one figure to a PNG path; nothing here reads files or talks to MLflow.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from risk_model.domain.factors import FACTOR_BY_ID
+
+
+def _pyplot():
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    return plt
+
+
+def precision_at_k_plot(panels: dict[str, pd.DataFrame], capacity_k: int, path: Path) -> None:
+    """Precision at k per model, one panel per measure (title -> columns model, k, precision), the
+    capacity marked; references drawn dashed."""
+    plt = _pyplot()
+    fig, axes = plt.subplots(1, len(panels), figsize=(6.5 * len(panels), 4.5), squeeze=False)
+    for ax, (title, curve) in zip(axes[0], panels.items()):
+        for model, group in curve.groupby("model", sort=False):
+            reference = model in {"true_risk", "full_information", "regulator"}
+            ax.plot(group["k"], group["precision"], "--" if reference else "-", label=model)
+        ax.axvline(capacity_k, color="grey", lw=0.8, ls=":", label=f"capacity k={capacity_k}")
+        ax.set_xlabel("k (charities taken, top of the list)")
+        ax.set_ylabel("precision at k (mean over temporal folds)")
+        ax.set_title(title)
+        ax.legend(fontsize=7)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
+def calibration_plot(tables: dict[str, pd.DataFrame], path: Path) -> None:
+    """Observed rate against mean predicted probability per score bin: one panel per model, each on
+    its own scale, so a model whose scores are small is read as clearly as one whose are large."""
+    plt = _pyplot()
+    n = max(len(tables), 1)
+    cols = min(n, 3)
+    rows = int(np.ceil(n / cols))
+    fig, axes = plt.subplots(rows, cols, figsize=(4.2 * cols, 3.8 * rows), squeeze=False)
+    for ax in axes.ravel()[n:]:
+        ax.axis("off")
+    for ax, (model, table) in zip(axes.ravel(), tables.items()):
+        top = float(max(table["mean_predicted"].max(), table["observed_rate"].max(), 1e-6)) * 1.05
+        ax.plot(table["mean_predicted"], table["observed_rate"], "o-")
+        ax.plot([0, top], [0, top], color="grey", lw=0.8, ls=":")
+        ax.set_xlim(0, top)
+        ax.set_ylim(0, top)
+        ax.set_title(model, fontsize=8)
+        ax.set_xlabel("mean score (decile)", fontsize=8)
+        ax.set_ylabel("observed rate", fontsize=8)
+    fig.suptitle("Calibration, out of fold\n(each panel on its own scale)", fontsize=9)
+    fig.tight_layout(rect=(0, 0, 1, 0.92))
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
+def _primary_values(features: pd.DataFrame, factor: str) -> pd.Series | None:
+    """The numeric feature that best stands for a factor, or None for a categorical factor."""
+    for name in FACTOR_BY_ID[factor].features:
+        if name in features and pd.api.types.is_numeric_dtype(features[name]) and not name.startswith("missing__"):
+            return features[name]
+    return None
+
+
+def beeswarm_plot(factor_values: pd.DataFrame, features: pd.DataFrame, factors: list[str], path: Path,
+                  seed: int = 0) -> None:
+    """One row per factor: each charity's contribution, coloured by its own value (low blue, high red)."""
+    plt = _pyplot()
+    rng = np.random.default_rng(seed)
+    fig, ax = plt.subplots(figsize=(8, 0.45 * len(factors) + 1.5))
+    for position, factor in enumerate(reversed(factors)):
+        x = factor_values[factor].to_numpy()
+        y = position + rng.uniform(-0.3, 0.3, len(x))
+        values = _primary_values(features, factor)
+        if values is None:
+            ax.scatter(x, y, s=3, color="grey", alpha=0.5, linewidths=0)
+        else:
+            colour = values.rank(pct=True).fillna(0.5).to_numpy()
+            ax.scatter(x, y, s=3, c=colour, cmap="coolwarm", alpha=0.6, linewidths=0)
+    ax.set_yticks(range(len(factors)), [FACTOR_BY_ID[f].label for f in reversed(factors)])
+    ax.axvline(0, color="black", lw=0.6)
+    ax.set_xlabel("contribution to the score (log-odds); colour: the charity's value, low blue to high red")
+    ax.set_title("How each factor moves charities' scores")
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
+def dependence_plot(factor_values: pd.DataFrame, features: pd.DataFrame, factor: str, path: Path) -> None:
+    """A factor's contribution against the charity's own value (or category)."""
+    plt = _pyplot()
+    fig, ax = plt.subplots(figsize=(6, 4))
+    contribution = factor_values[factor]
+    values = _primary_values(features, factor)
+    label = FACTOR_BY_ID[factor].label
+    if values is None:
+        column = FACTOR_BY_ID[factor].features[0]
+        groups = contribution.groupby(features[column].astype(str))
+        names = list(groups.groups)
+        ax.boxplot([groups.get_group(n).to_numpy() for n in names], showfliers=False)
+        ax.set_xticks(range(1, len(names) + 1), [n[:24] for n in names], rotation=60, ha="right", fontsize=7)
+    else:
+        ax.scatter(values, contribution, s=4, alpha=0.4, linewidths=0)
+        ax.set_xlabel(f"{values.name}")
+        if values.name.endswith("_gbp"):
+            ax.set_xscale("symlog")
+    ax.axhline(0, color="black", lw=0.6)
+    ax.set_ylabel("contribution (log-odds)")
+    ax.set_title(f"Dependence: {label}")
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
