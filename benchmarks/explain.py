@@ -24,8 +24,8 @@ from risk_model.labels import cases
 from risk_model.lists.explain import explain
 from risk_model.lists.reasons import reason_codes
 from risk_model.models import build_pipeline, model_inputs
+from risk_model.panel import build_panel, panel_labels
 from risk_model.simulate.world import SimulationConfig, simulate, write_world
-from risk_model.train import build_panel, panel_labels
 
 
 def median_time(func, repeats: int) -> tuple[float, object]:

@@ -41,10 +41,10 @@ import yaml
 
 from risk_model.features import build_features, open_inquiries
 from risk_model.ingest.folder import ingest_folder
+from risk_model.ingest.tables import infer_extract_date
 from risk_model.lists.records import records_from_tables
 from risk_model.models import model_inputs
 from risk_model.simulate.world import SimulationConfig, simulate, write_world
-from risk_model.train import infer_extract_date
 
 REGISTERED_MODEL = "charity-risk-bench"
 EXPERIMENT = {

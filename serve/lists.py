@@ -19,8 +19,9 @@ from sqlalchemy.orm import Session
 
 from risk_model.domain.vocab import PURPOSE_SHORT
 from risk_model.lists.membership import REVIEW_LISTS, UNDER_INQUIRY, WHY_ON_LIST
+from risk_model.lists.rank import ranked_lists
 from risk_model.lists.reasons import REASON_COLUMNS
-from risk_model.lists.records import fingerprint, records_from_tables, register_lists
+from risk_model.lists.records import fingerprint, records_from_tables
 from serve.db import Database, ScoredCharity, utc_now
 from serve.registry import Champion
 from serve.schemas import CharityScore, ModelInfo, RankedCharity, RankingsQuery, Reason
@@ -61,8 +62,8 @@ def score_and_store(db: Database, champion: Champion, register: pd.DataFrame, re
     with db.sessions() as session:
         if list_exists(session, as_of, version):
             return
-    scored = register_lists(champion.model, register, returns, case_log, pd.Timestamp(as_of), champion.capacities,
-                            champion.info.model, version, n_reasons)
+    scored = ranked_lists(champion.model, register, returns, case_log, pd.Timestamp(as_of), champion.capacities,
+                          champion.info.model, version, n_reasons=n_reasons)
     numbers = pd.concat([scored.ranked["charity_number"], scored.not_listed["charity_number"]])
     records = records_from_tables(register, returns, case_log, numbers)
     reasons_of = _reasons_by_charity(scored.reasons)

@@ -102,7 +102,7 @@ def create_app(settings: Settings) -> FastAPI:
     app.add_exception_handler(RequestValidationError, validation_error)
     for module in (scoring, rankings, charities, models, audit, meta):
         app.include_router(module.router)
-    install_pages(app)
+    install_pages(app, settings)
     return app
 
 

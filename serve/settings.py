@@ -1,4 +1,5 @@
-"""Service settings, read from `RISK_SERVE_*` environment variables (or passed in by tests).
+"""Service settings, the API's and the pages', read from `RISK_SERVE_*` environment variables (or
+passed in by tests): one object, built once by `get_settings()`.
 
 API keys are configured hashed: each entry is a name, a role and the sha256 of the key, e.g.
 
@@ -9,11 +10,12 @@ API keys are configured hashed: each entry is a name, a role and the sha256 of t
 
 from __future__ import annotations
 
+import secrets
 from datetime import date
 from functools import lru_cache
 from pathlib import Path
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from risk_model.config import TrackingConfig
@@ -50,6 +52,18 @@ class Settings(BaseSettings):
     n_reasons: int = Field(3, ge=1, le=10, description="Reasons given each way (raising and lowering a score).")
     max_batch_charities: int = Field(512, ge=1, description="Most charities scored together in one pass.")
     api_keys: tuple[ApiKey, ...] = ()
+    # The pages (`RISK_SERVE_WEB_*`)
+    web_session_secret: SecretStr | None = Field(
+        None, description="Signs the pages' session cookie; None: a random secret per process (sign in again "
+                          "after a restart). Set it when several workers serve the pages.")
+    web_https_only: bool = Field(False, description="Send the session cookie over HTTPS only.")
+    web_session_max_age_seconds: int = Field(8 * 3600, ge=60, description="How long a sign-in lasts.")
+    web_mlflow_ui_url: str = Field("http://127.0.0.1:5000", description="Where `mlflow ui` (or the tracking "
+                                                                       "server) shows runs, for the model page's links.")
+
+    def session_secret(self) -> str:
+        """The secret that signs the session cookie: the configured one, else a new random one."""
+        return self.web_session_secret.get_secret_value() if self.web_session_secret else secrets.token_urlsafe(32)
 
     def tracking(self) -> TrackingConfig:
         """The MLflow settings as the library's tracking config."""

@@ -18,8 +18,8 @@ import numpy as np
 import pandas as pd
 
 from risk_model.features import prepare_returns
-from risk_model.ingest.folder import ingest_folder
-from risk_model.train import infer_extract_date
+from risk_model.ingest.folder import read_tables
+from risk_model.ingest.tables import infer_extract_date
 from serve.db import Database
 from serve.lists import StoredList, load_stored, score_and_store
 from serve.registry import Champion, ChampionUnavailable, load_champion
@@ -29,7 +29,8 @@ from serve.settings import Settings
 
 @dataclass(frozen=True, eq=False)
 class RegisterData:
-    """The regulator's data folder, ingested once, with each charity's rows found by its number."""
+    """The regulator's data folder (raw files, or the tables `risk-model ingest` wrote), read once, with
+    each charity's rows found by its number."""
 
     register: pd.DataFrame
     returns: pd.DataFrame
@@ -40,7 +41,7 @@ class RegisterData:
 
     @classmethod
     def ingest(cls, data_dir: Path) -> RegisterData:
-        tables = ingest_folder(data_dir)
+        tables = read_tables(data_dir)
         register, returns, case_log = tables.register, prepare_returns(tables.returns), tables.case_log
         empty = np.empty(0, dtype=np.intp)
         by_number = [t.groupby("charity_number", sort=False).indices for t in (register, returns, case_log)]

@@ -1,22 +1,21 @@
 """Values as the regulator's files write them, read into typed fields for the request bodies.
 
 Dates as dd/mm/yyyy, yyyy-mm-dd or "31 March 2019"; money with or without "£" and thousands
-commas; blanks as missing; OSCR's single-quoted lists or JSON lists. Each type refuses what ingest
-would reject (a negative total, a part of a trustee, a date pandas cannot hold) with the reason.
+commas; blanks as missing; OSCR's single-quoted lists or JSON lists. Every value is read by
+ingest's own parsers (`ingest.parsing`), so a type refuses exactly what ingest would reject (a
+negative total, a part of a trustee, a date pandas cannot hold), with the reason.
 """
 
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import date
 from typing import Annotated, Any
 
 import pandas as pd
 from pydantic import AfterValidator, BeforeValidator, Field, StringConstraints
 
-from risk_model.ingest.parsing import DATE_FORMATS, DATE_FORMATS_TEXT, parse_multi_valued
+from risk_model.ingest.parsing import parse_date_value, parse_multi_valued, parse_number_value
 from risk_model.ingest.schemas import DEFAULT_CHARITY_NUMBER_PATTERN
-
-EARLIEST_DATE, LATEST_DATE = date(1800, 1, 1), date(2199, 12, 31)
 
 
 def _blank_to_none(value: Any) -> Any:
@@ -28,24 +27,12 @@ def _blank_to_none(value: Any) -> Any:
 
 def _parse_date(value: Any) -> Any:
     value = _blank_to_none(value)
-    if not isinstance(value, str):
-        return value
-    try:
-        return date.fromisoformat(value)  # the common case, at C speed
-    except ValueError:
-        pass
-    for fmt in DATE_FORMATS:
-        try:
-            return datetime.strptime(value, fmt).date()
-        except ValueError:
-            continue
-    raise ValueError(f"not a valid date (expected {DATE_FORMATS_TEXT})")
+    return parse_date_value(value) if isinstance(value, str) else value
 
 
 def _in_range(value: date | None) -> date | None:
-    if value is not None and not EARLIEST_DATE <= value <= LATEST_DATE:
-        raise ValueError(f"date must be between {EARLIEST_DATE} and {LATEST_DATE}")
-    return value
+    # a date given as a JSON date rather than text is held to ingest's range too
+    return value if value is None else parse_date_value(value.strftime("%Y-%m-%d"))
 
 
 def _parse_amount(value: Any) -> Any:
@@ -54,13 +41,7 @@ def _parse_amount(value: Any) -> Any:
     value = _blank_to_none(value)
     if isinstance(value, bool):
         raise ValueError("not a number")
-    if isinstance(value, str):
-        text = value.replace("£", "").replace(",", "").strip()
-        try:
-            return float(text)
-        except ValueError:
-            raise ValueError("not a number") from None
-    return value
+    return parse_number_value(value) if isinstance(value, str) else value
 
 
 def _whole(value: float | None) -> float | None:

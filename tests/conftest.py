@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import mlflow
 import pytest
 import yaml
 from typer.testing import CliRunner
@@ -70,3 +71,12 @@ def pytest_collection_modifyitems(config, items):
     for item in items:
         if SLOW_FIXTURES & set(getattr(item, "fixturenames", ())):
             item.add_marker(pytest.mark.slow)
+
+
+@pytest.fixture(autouse=True)
+def _tracking_uri_left_as_found():
+    """MLflow's tracking URI is process-global: whatever a test sets, the next test starts from the
+    URI the session had, so no test depends on which ran before it."""
+    before = mlflow.get_tracking_uri()
+    yield
+    mlflow.set_tracking_uri(before)

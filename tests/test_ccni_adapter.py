@@ -8,8 +8,8 @@ import pytest
 
 from risk_model.ingest.adapters import ADAPTERS, locate, read_extract
 from risk_model.ingest.adapters.ccni import COLUMNS, read, split_categories, website_listed
-from risk_model.ingest.folder import REGISTER_DTYPES, REJECTIONS_DTYPES, RETURNS_DTYPES
 from risk_model.ingest.parsing import InputFileError
+from risk_model.ingest.tables import REGISTER_DTYPES, REJECTIONS_DTYPES, RETURNS_DTYPES
 from tests.support.ccni import EDUCATION, RELIEF, row, write
 
 FILE = "charity-register-2020-06-30.csv"

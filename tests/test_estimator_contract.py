@@ -10,8 +10,9 @@ import pytest
 from sklearn.base import clone
 
 from risk_model.config import ModelSpec
+from risk_model.estimators import MONOTONE_INCREASING
 from risk_model.features import build_features
-from risk_model.models import MONOTONE_INCREASING, build_pipeline, model_inputs
+from risk_model.models import build_pipeline, model_inputs
 
 SPECS = {
     "rule": ModelSpec(name="rule", kind="rule"),

@@ -12,7 +12,7 @@ from risk_model.lists.explain import explain, global_importance, sum_to_factors,
 from risk_model.lists.membership import review_list
 from risk_model.lists.reasons import reason_codes
 from risk_model.models import ReviewLists, build_pipeline, model_inputs
-from risk_model.train import build_panel, panel_labels
+from risk_model.panel import build_panel, panel_labels
 from tests.support import factories as f
 
 SPECS = {

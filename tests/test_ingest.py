@@ -12,18 +12,16 @@ import pandas as pd
 import pytest
 
 from risk_model.domain.vocab import REMOVAL_CATEGORIES
-from risk_model.ingest.folder import (
-    IngestResult,
+from risk_model.ingest.folder import ingest_folder, read_register_file, read_tables
+from risk_model.ingest.parsing import (
     InputFileError,
-    ingest_folder,
     normalise_removal_reason,
     normalise_removal_reasons,
-    read_ingested,
-    read_register_file,
-    table_fingerprint,
-    write_ingested,
+    parse_dates,
+    parse_multi_valued,
+    parse_numbers,
 )
-from risk_model.ingest.parsing import parse_dates, parse_multi_valued, parse_numbers
+from risk_model.ingest.tables import IngestResult, read_ingested, table_fingerprint, write_ingested
 
 ARTS = "The advancement of the arts, heritage, culture or science"
 HEALTH = "The advancement of health"
@@ -563,3 +561,15 @@ def test_ingest_does_not_touch_the_data_folder(tmp_path):
     before = {p.name: p.read_bytes() for p in folder.iterdir()}
     ingest_folder(folder)
     assert {p.name: p.read_bytes() for p in folder.iterdir()} == before
+
+
+def test_read_tables_takes_raw_files_or_the_tables_ingest_wrote_alike(small_world_dir, small_world, tmp_path):
+    written = tmp_path / "ingested"
+    write_ingested(small_world, written)
+    for folder in (small_world_dir, written):
+        tables = read_tables(folder)
+        for name in ("register", "returns", "case_log", "accounts"):
+            pd.testing.assert_frame_equal(getattr(tables, name).reset_index(drop=True),
+                                          getattr(small_world, name).reset_index(drop=True), check_dtype=False)
+    with pytest.raises(InputFileError, match="not found"):
+        read_tables(tmp_path / "nowhere")

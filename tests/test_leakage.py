@@ -76,7 +76,7 @@ def test_no_feature_depends_on_a_charitys_later_removal(small_world):
     """Undo every removal after the as-of date: the training panel's features do not move, and
     charities whose register entry lost its profile (as OSCR's older removals do) are left out,
     never marked by a feature."""
-    from risk_model.train import build_panel, profile_recorded
+    from risk_model.panel import build_panel, profile_recorded
 
     tables = small_world
     as_of = pd.Timestamp("2012-12-31")

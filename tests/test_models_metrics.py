@@ -5,6 +5,7 @@ import pandas as pd
 import pytest
 
 from risk_model.config import ExperimentConfig, ModelSpec, load_config
+from risk_model.estimators import ConcernQueue, RiskIndicatorRule
 from risk_model.evaluate import (
     calibration_table,
     k_from_percent,
@@ -16,9 +17,7 @@ from risk_model.evaluate import (
 from risk_model.features import CATEGORICAL_FEATURES, NUMERIC_FEATURES
 from risk_model.lists.rank import rank_charities
 from risk_model.models import (
-    ConcernQueue,
     ReviewLists,
-    RiskIndicatorRule,
     build_pipeline,
     model_inputs,
     platt_calibration,

@@ -15,14 +15,18 @@ import pytest
 
 from risk_model.config import ModelSpec
 from risk_model.features import build_features
-from risk_model.ingest.folder import ingest_folder, table_fingerprint
+from risk_model.ingest.folder import ingest_folder
+from risk_model.ingest.tables import table_fingerprint
 from risk_model.labels import cases
+from risk_model.lists.explain import explain
 from risk_model.lists.rank import ranked_lists, review_list_of, with_reasons
-from risk_model.models import ReviewLists, build_pipeline, model_inputs
+from risk_model.lists.reasons import reason_codes
+from risk_model.models import ReviewLists, build_pipeline, model_inputs, score
+from risk_model.panel import build_panel, panel_labels
 from risk_model.partitions import charity_ranges, rows_between
-from risk_model.train import build_panel, panel_labels, score
 
-CHUNK_ROWS = 97
+# A prime: chunk boundaries fall nowhere special (register rows 997 and 1994, returns every 997).
+CHUNK_ROWS = 997
 
 
 @pytest.fixture(scope="module")
@@ -32,8 +36,8 @@ def damaged_world(small_world_dir, tmp_path_factory) -> Path:
     for path in small_world_dir.iterdir():
         shutil.copy(path, folder / path.name)
     register = pd.read_csv(folder / "register.csv", dtype=str, keep_default_na=False)
-    register.loc[150, "Objectives"] = "To relieve poverty\nin the parish"
-    register.loc[260, "Registered Date"] = "31/02/2001"
+    register.loc[1500, "Objectives"] = "To relieve poverty\nin the parish"
+    register.loc[2100, "Registered Date"] = "31/02/2001"
     register.to_csv(folder / "register.csv", index=False)
     returns = pd.read_csv(folder / "returns.csv", dtype=str, keep_default_na=False)
     returns.loc[len(returns) - 3, "Total income"] = "twelve"
@@ -63,8 +67,8 @@ def test_problems_in_later_chunks_are_rejected_at_their_row_and_line(whole_and_c
         return rejected.loc[rejected["file"].eq(file) & rejected["field"].eq(field)]
 
     bad_date = at("register.csv", "Registered Date")
-    # data row 261 follows one row with a line break, so it starts on line 261 + 1 (header) + 1
-    assert (bad_date["row"].tolist(), bad_date["line"].tolist()) == ([261], [263])
+    # data row 2101 follows one row with a line break, so it starts on line 2101 + 1 (header) + 1
+    assert (bad_date["row"].tolist(), bad_date["line"].tolist()) == ([2101], [2103])
     returns_rows = len(pd.read_csv(damaged_world / "returns.csv", dtype=str))
     not_a_number = at("returns.csv", "Total income")
     assert not_a_number["row"].tolist() == [returns_rows - 3]
@@ -76,7 +80,7 @@ def test_problems_in_later_chunks_are_rejected_at_their_row_and_line(whole_and_c
 
 def test_the_two_line_field_is_read_whole(whole_and_chunked, damaged_world):
     whole, chunked = whole_and_chunked
-    number = pd.read_csv(damaged_world / "register.csv", dtype=str).loc[150, "Charity Number"]
+    number = pd.read_csv(damaged_world / "register.csv", dtype=str).loc[1500, "Charity Number"]
     assert number in set(chunked.register["charity_number"])
     assert len(chunked.register) == len(whole.register)
 
@@ -135,24 +139,23 @@ def test_scores_in_batches_equal_scores_at_once(small_world, lightgbm):
 
 def test_reasons_in_batches_equal_reasons_at_once(small_world, lightgbm):
     tables = (small_world.register, small_world.returns, small_world.case_log)
-    ranked, listed, _ = ranked_lists(lightgbm, *tables, pd.Timestamp("2021-12-31"), CAPACITIES, "lightgbm", "1")
-    assert set(ranked["review_list"]) == {"proactive", "triage"}
-    at_once = with_reasons(ranked, listed, lightgbm, small_world.returns, small_world.case_log, 2,
-                           batch_charities=10**9)
-    in_batches = with_reasons(ranked, listed, lightgbm, small_world.returns, small_world.case_log, 2,
-                              batch_charities=89)
+    made = {size: ranked_lists(lightgbm, *tables, pd.Timestamp("2021-12-31"), CAPACITIES, "lightgbm", "1",
+                               n_reasons=2, batch_charities=size) for size in (10**9, 89)}
+    at_once, in_batches = (with_reasons(made[size].ranked, made[size].reasons) for size in (10**9, 89))
+    assert set(at_once["review_list"]) == {"proactive", "triage"}
     assert at_once["reasons_up"].notna().mean() > 0.9
     pd.testing.assert_frame_equal(in_batches, at_once)
+    key = ["charity_number", "direction", "position"]
+    pd.testing.assert_frame_equal(made[89].reasons.sort_values(key).reset_index(drop=True),
+                                  made[10**9].reasons.sort_values(key).reset_index(drop=True))
 
 
 def test_reasons_are_each_charitys_sentences_in_order(small_world, lightgbm):
-    from risk_model.lists.explain import explain
-    from risk_model.lists.reasons import reason_codes
-
     tables = (small_world.register, small_world.returns, small_world.case_log)
-    ranked, listed, _ = ranked_lists(lightgbm, *tables, pd.Timestamp("2021-12-31"), CAPACITIES, "lightgbm", "1")
-    assert len(review_list_of(ranked, "triage")) > 5
-    listed_reasons = with_reasons(ranked, listed, lightgbm, small_world.returns, small_world.case_log, 3)
+    made = ranked_lists(lightgbm, *tables, pd.Timestamp("2021-12-31"), CAPACITIES, "lightgbm", "1", n_reasons=3)
+    listed = made.features
+    assert len(review_list_of(made.ranked, "triage")) > 5
+    listed_reasons = with_reasons(made.ranked, made.reasons)
     codes = reason_codes(listed, explain(lightgbm, listed).by_factor(), small_world.returns, small_world.case_log, 3)
     expected = codes.groupby(["charity_number", "direction"])["sentence"].agg(lambda s: "; ".join(s)).unstack()
     got = listed_reasons.set_index("charity_number")[["reasons_up", "reasons_down"]]

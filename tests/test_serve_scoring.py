@@ -12,14 +12,12 @@ from risk_model.config import TrackingConfig
 from risk_model.domain.bands import percentile_among
 from risk_model.features import population
 from risk_model.lists.membership import RECENTLY_INQUIRED, UNDER_INQUIRY, WHY_ON_LIST
-from risk_model.lists.rank import rank_charities
+from risk_model.lists.rank import rank_charities, ranked_lists
 from risk_model.lists.records import (
     changes_between,
     charity_record,
     fingerprint,
-    ranked_list,
     records_from_tables,
-    register_lists,
     score_records,
     tables_from_records,
 )
@@ -112,8 +110,9 @@ def test_rank_percentiles_match_the_list_for_its_own_members():
 
 
 def test_a_charity_scored_alone_gets_its_score_and_reasons_in_the_full_list(champion, tables):
-    ranked, reasons = ranked_list(champion, tables.register, tables.returns, tables.case_log, AS_OF,
-                                  support.CAPACITIES, "m", "1")
+    made = ranked_lists(champion, tables.register, tables.returns, tables.case_log, AS_OF,
+                        support.CAPACITIES, "m", "1", n_reasons=3)
+    ranked, reasons = made.ranked, made.reasons
     triage = ranked.loc[ranked["review_list"] == "triage"]
     picks = ranked["charity_number"].iloc[[0, 7, len(ranked) // 2]].tolist() + [triage["charity_number"].iloc[0]]
     records = records_from_tables(tables.register, tables.returns, tables.case_log, picks)
@@ -130,8 +129,8 @@ def test_a_charity_scored_alone_gets_its_score_and_reasons_in_the_full_list(cham
 
 
 def test_every_charity_on_the_register_is_on_one_list_or_on_neither_with_why(champion, tables):
-    lists = register_lists(champion, tables.register, tables.returns, tables.case_log, AS_OF, support.CAPACITIES,
-                           "m", "1")
+    lists = ranked_lists(champion, tables.register, tables.returns, tables.case_log, AS_OF, support.CAPACITIES,
+                         "m", "1", n_reasons=3)
     on_register = set(population(tables.register, AS_OF)["charity_number"])
     listed, off = lists.ranked["charity_number"], lists.not_listed["charity_number"]
     assert listed.is_unique and off.is_unique and not set(listed) & set(off)

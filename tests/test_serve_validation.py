@@ -62,7 +62,8 @@ BODY_CASES = {
     "negative total": ({"returns.0.Total__income": -5}, ("returns", 0, "Total income"), "greater than or equal"),
     "money that is not a number": ({"returns.0.Total__expenditure": "lots"}, ("returns", 0, "Total expenditure"),
                                    "not a number"),
-    "infinite money": ({"returns.0.Total__income": "1e400"}, ("returns", 0, "Total income"), "finite"),
+    # ingest reads 1e400 as infinite, which is not a number it accepts: the API says the same
+    "infinite money": ({"returns.0.Total__income": "1e400"}, ("returns", 0, "Total income"), "not a number"),
     "part of a trustee": ({"returns.0.Number__of__trustees": 2.5}, ("returns", 0, "Number of trustees"),
                           "whole number"),
     "received before year end": ({"returns.0.Date__Received": "01/01/2020"}, ("returns", 0),

@@ -35,7 +35,7 @@ from risk_model.domain.vocab import (
     REGULATORY_TYPES,
 )
 from risk_model.simulate.misconduct import MISCONDUCT_COLUMNS
-from risk_model.simulate.text import OBJECTIVES
+from risk_model.simulate.words import OBJECTIVES
 from risk_model.simulate.world import FILE_NAMES, SimulationConfig, simulate, write_world
 
 SMALL = SimulationConfig(charities=2_000, first_year=2015, last_year=2025, seed=11)

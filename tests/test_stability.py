@@ -11,8 +11,7 @@ from risk_model.features import build_features
 from risk_model.labels import build_labels, cases
 from risk_model.lists.explain import explain
 from risk_model.lists.rank import rank_charities
-from risk_model.models import build_pipeline, model_inputs
-from risk_model.train import score
+from risk_model.models import build_pipeline, model_inputs, score
 
 
 def listed(order: list[str], names: dict | None = None) -> pd.DataFrame:

@@ -18,7 +18,8 @@ from typer.testing import CliRunner
 from risk_model.cli.main import app
 from risk_model.config import ModelSpec, SamplingConfig
 from risk_model.labels import cases
-from risk_model.train import FIT_SAMPLING_FROM, _fit, build_panel, panel_days_to_first_inquiry
+from risk_model.panel import build_panel, panel_days_to_first_inquiry
+from risk_model.train import FIT_SAMPLING_FROM, _fit
 from tests.support.worlds import SMALL_EXPERIMENT
 
 DATES = [pd.Timestamp(f"{y}-12-31") for y in (2015, 2016, 2017)]

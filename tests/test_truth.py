@@ -12,8 +12,9 @@ from risk_model.features import build_features
 from risk_model.labels import cases
 from risk_model.lists.membership import review_list
 from risk_model.models import model_inputs
+from risk_model.panel import build_panel
 from risk_model.splits import labelled_as_of_dates
-from risk_model.train import REFERENCES, build_panel, run_training
+from risk_model.train import REFERENCES, run_training
 from risk_model.truth import Truth, read_truth
 from tests.support import factories as f
 from tests.support.worlds import SMALL_EXPERIMENT

@@ -18,8 +18,9 @@ from fastapi.staticfiles import StaticFiles
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.middleware.sessions import SessionMiddleware
 
+from serve.settings import Settings
 from serve.web.pages import PREFIX, render, router
-from serve.web.session import SignInRequired, WebSettings
+from serve.web.session import SignInRequired
 
 STATIC = Path(__file__).parent / "static"
 
@@ -53,13 +54,11 @@ def _invalid_input(api_handler):
     return handler
 
 
-def install(app: FastAPI, settings: WebSettings | None = None) -> None:
+def install(app: FastAPI, settings: Settings) -> None:
     """Add the pages, their static files, the session cookie and their error pages to the app."""
-    settings = settings or WebSettings()
-    app.state.web_settings = settings
-    app.add_middleware(SessionMiddleware, secret_key=settings.secret(), session_cookie="risk_session",
-                       max_age=settings.session_max_age_seconds, path="/", same_site="lax",
-                       https_only=settings.https_only)
+    app.add_middleware(SessionMiddleware, secret_key=settings.session_secret(), session_cookie="risk_session",
+                       max_age=settings.web_session_max_age_seconds, path="/", same_site="lax",
+                       https_only=settings.web_https_only)
     app.include_router(router)
     app.mount(f"{PREFIX}/static", StaticFiles(directory=STATIC), name="static")
     app.add_exception_handler(SignInRequired, _sign_in_first)

@@ -207,7 +207,7 @@ def models(request: Request, _: ModelsPage, settings: SettingsDep, serving: Serv
     the held-out one, its plots, its figures against the truth on a simulated world; and the bias audit."""
     registry = registered_versions(settings, serving.model.version)
     uri = runs.tracking_uri(settings)
-    ui_url = request.app.state.web_settings.mlflow_ui_url
+    ui_url = request.app.state.settings.web_mlflow_ui_url
     versions = []
     for v in registry.versions:
         run = runs.training_run(uri, v.training_run_id)

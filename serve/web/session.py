@@ -13,30 +13,11 @@ from contextlib import asynccontextmanager
 from typing import Annotated
 
 from fastapi import Depends, Request
-from pydantic import Field, SecretStr
-from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from serve.deps import Access, allowed
 from serve.security import PERMISSIONS, Action, Principal, Role, hash_api_key
 
 SESSION_KEY = "key_sha256"
-
-
-class WebSettings(BaseSettings):
-    """Settings of the pages, read from `RISK_SERVE_WEB_*` variables."""
-
-    model_config = SettingsConfigDict(env_prefix="RISK_SERVE_WEB_", frozen=True, extra="forbid")
-
-    session_secret: SecretStr | None = Field(
-        None, description="Signs the session cookie; None: a random secret per process (sign in again after a "
-                          "restart). Set it when several workers serve the pages.")
-    https_only: bool = Field(False, description="Send the session cookie over HTTPS only.")
-    session_max_age_seconds: int = Field(8 * 3600, ge=60, description="How long a sign-in lasts.")
-    mlflow_ui_url: str = Field("http://127.0.0.1:5000", description="Where `mlflow ui` (or the tracking server) "
-                                                                   "shows runs, for the model page's links.")
-
-    def secret(self) -> str:
-        return self.session_secret.get_secret_value() if self.session_secret else secrets.token_urlsafe(32)
 
 
 class SignInRequired(Exception):

@@ -126,7 +126,9 @@ class LightGBMParams(_ModelParams):
     max_bin: int | None = Field(None, ge=2, description="None: LightGBM's 255.")
     n_jobs: int | None = Field(None, description="Threads; None: the pipeline's default.")
     monotone_risk_indicators: bool = Field(
-        True, description="Constrain the score never to fall as a risk indicator grows (models.MONOTONE_INCREASING).")
+        True,
+        description="Constrain the score never to fall as a risk indicator grows (estimators.MONOTONE_INCREASING).",
+    )
 
     def estimator_kwargs(self) -> dict:
         return self.model_dump(exclude_none=True, exclude={"monotone_risk_indicators"})

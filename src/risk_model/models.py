@@ -1,30 +1,36 @@
-"""The model grid: transparent rule baselines, logistic regression and LightGBM, and the one
-artefact that carries a review list's model per list.
+"""The model grid as pipelines, and the one artefact that carries a review list's model per list.
 
 Each model is one sklearn Pipeline that takes the feature frame from `features.build_features`
 (named columns, categories as strings, NaN for missing) and returns probabilities, so the
-fitted preprocessing travels with the model into MLflow and into the scoring service.
-`ReviewLists` holds the fitted pipeline of each list and scores every charity with the model of
-the list it is on, its log-odds rescaled by the calibration fitted on the latest fold.
+fitted preprocessing travels with the model into MLflow and into the scoring service. The
+project's own estimators (rule baselines, centred logistic regression, monotone LightGBM) are
+`estimators`'; here they are put behind their preprocessing. `ReviewLists` holds the fitted
+pipeline of each list and scores every charity with the model of the list it is on, its log-odds
+rescaled by the calibration fitted on the latest fold. What a pipeline is fitted on, and when,
+is decided by `train`, never here.
 """
 
 from __future__ import annotations
 
-import re
-
 import numpy as np
 import pandas as pd
 from lightgbm import LGBMClassifier
-from sklearn.base import BaseEstimator, ClassifierMixin, TransformerMixin
+from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.compose import ColumnTransformer
 from sklearn.impute import SimpleImputer
 from sklearn.linear_model import LogisticRegression
 from sklearn.model_selection import KFold
 from sklearn.pipeline import Pipeline, make_pipeline
 from sklearn.preprocessing import FunctionTransformer, OneHotEncoder, StandardScaler, TargetEncoder
-from sklearn.utils.validation import check_is_fitted
 
 from risk_model.config import ModelSpec
+from risk_model.estimators import (
+    CentredLogisticRegression,
+    ConcernQueue,
+    MonotoneLGBMClassifier,
+    RiskIndicatorRule,
+    SafeColumnNames,
+)
 from risk_model.features import (
     CATEGORICAL_FEATURES,
     CHANGE_FEATURES,
@@ -35,169 +41,7 @@ from risk_model.features import (
     NUMERIC_FEATURES,
 )
 from risk_model.lists.membership import PROACTIVE, REVIEW_LISTS, review_list
-
-# The baseline's indicators: (name, feature, threshold, points). A charity scores the points of
-# each indicator at or above its threshold, in the spirit of a regulator's published risk
-# indicators: a recent concern counts double, as it is the regulator's most direct signal.
-RULE_INDICATORS: tuple[tuple[str, str, float, int], ...] = (
-    ("a concern was received in the last 12 months", "concerns_last_12m", 1.0, 2),
-    ("a return is overdue", "returns_outstanding", 1.0, 1),
-    ("spending exceeded income in each of the last 3 returns", "spend_over_income_last3", 3.0, 1),
-)
-
-
-def _share(values: np.ndarray, half: float) -> np.ndarray:
-    """values / (values + half) for non-negative values: 0 at 0, 1/2 at `half`, towards 1 beyond."""
-    values = np.clip(np.nan_to_num(values, nan=0.0), 0, None)
-    return values / (values + half)
-
-
-class RiskIndicatorRule(ClassifierMixin, BaseEstimator):
-    """Points for each risk indicator met; the probability is the training outcome rate per points total.
-
-    Ties within a points total are broken by how far each indicator is met (days the oldest
-    return is overdue, how far spending exceeded income, how many concerns), each put on [0, 1)
-    by a fixed scale, so a charity gets the same score alone as in any batch and the ranking is
-    complete. The tie-break never moves a charity past a higher points total.
-    """
-
-    def __init__(self, indicators: tuple[tuple[str, str, float, int], ...] = RULE_INDICATORS,
-                 prior_weight: float = 1.0):
-        self.indicators = indicators
-        self.prior_weight = prior_weight
-
-    def points(self, X: pd.DataFrame) -> np.ndarray:
-        """Points each row scores: the sum of the points of the indicators it meets."""
-        total = np.zeros(len(X))
-        for _, feature, threshold, points in self.indicators:
-            total += points * (X[feature].fillna(0).to_numpy(dtype=float) >= threshold)
-        return total
-
-    def tie_break(self, X: pd.DataFrame) -> np.ndarray:
-        """How strongly the indicators are met, in [0, 1): a fixed-scale mean of their continuous versions."""
-        overdue = _share(X["days_overdue_oldest_outstanding"].to_numpy(dtype=float), 180.0)
-        overspend = _share(X["spend_over_income_ratio_latest"].to_numpy(dtype=float) - 1.0, 0.25)
-        concerns = _share(X["concerns_last_12m"].to_numpy(dtype=float), 1.0)
-        return (overdue + overspend + concerns) / 3.0
-
-    def fit(self, X: pd.DataFrame, y, sample_weight=None) -> "RiskIndicatorRule":
-        y = np.asarray(y, dtype=float)
-        w = np.ones(len(y)) if sample_weight is None else np.asarray(sample_weight, dtype=float)
-        self.classes_ = np.array([0.0, 1.0])
-        points = self.points(X)
-        base_rate = float(np.average(y, weights=w)) if len(y) else 0.0
-        rates = []
-        for p in range(int(self._max_points()) + 1):
-            in_group = points == p
-            # Shrink each group's rate toward the overall rate so empty groups stay sensible.
-            rates.append(((w * y)[in_group].sum() + self.prior_weight * base_rate)
-                         / (w[in_group].sum() + self.prior_weight))
-        # A rule is monotone by design: more indicators met never lowers the score.
-        self.rate_by_points_ = np.maximum.accumulate(np.asarray(rates))
-        gaps = np.diff(self.rate_by_points_)
-        smallest = gaps[gaps > 0].min() if (gaps > 0).any() else 1e-6
-        # One step of the points total (and the tie-break within it) stays below the smallest gap
-        # between rates, so the order is points first, then the tie-break.
-        self.step_ = float(min(smallest, 1e-3)) / (2.0 * (self._max_points() + 1))
-        self.feature_names_in_ = np.asarray(list(X.columns), dtype=object)
-        return self
-
-    def _max_points(self) -> float:
-        return float(sum(i[3] for i in self.indicators))
-
-    def predict_proba(self, X: pd.DataFrame) -> np.ndarray:
-        check_is_fitted(self, "rate_by_points_")
-        points = self.points(X)
-        order = self.step_ * (points + self.tie_break(X))
-        positive = np.clip(self.rate_by_points_[points.astype(int)] + order, 0.0, 1.0)
-        return np.column_stack([1.0 - positive, positive])
-
-    def predict(self, X: pd.DataFrame) -> np.ndarray:
-        return (self.predict_proba(X)[:, 1] >= 0.5).astype(float)
-
-
-QUEUE_RECENT_DAYS = 90
-
-
-class ConcernQueue(RiskIndicatorRule):
-    """A regulator working its complaints in turn: a concern in the last 90 days first, then the
-    indicator points, the most recent concern first within a points total."""
-
-    def points(self, X: pd.DataFrame) -> np.ndarray:
-        recent = X["days_since_last_concern"].fillna(np.inf).to_numpy(dtype=float) <= QUEUE_RECENT_DAYS
-        return super().points(X) + (super()._max_points() + 1) * recent
-
-    def _max_points(self) -> float:
-        return 2.0 * super()._max_points() + 1
-
-    def tie_break(self, X: pd.DataFrame) -> np.ndarray:
-        days = X["days_since_last_concern"].to_numpy(dtype=float)
-        return np.where(np.isnan(days), 0.0, 1.0 - _share(days, 30.0))
-
-
-class SafeColumnNames(TransformerMixin, BaseEstimator):
-    """Rename columns to letters, digits and underscores (LightGBM rejects JSON characters),
-    keeping the original names in `names_in_` for explanations."""
-
-    def fit(self, X: pd.DataFrame, y=None) -> "SafeColumnNames":
-        self.names_in_ = list(X.columns)
-        safe, seen = [], set()
-        for name in self.names_in_:
-            candidate = re.sub(r"[^0-9A-Za-z_]+", "_", str(name)).strip("_")
-            while candidate in seen:
-                candidate += "_"
-            seen.add(candidate)
-            safe.append(candidate)
-        self.names_out_ = safe
-        return self
-
-    def transform(self, X: pd.DataFrame) -> pd.DataFrame:
-        check_is_fitted(self, "names_out_")
-        return X.set_axis(self.names_out_, axis=1)
-
-    def get_feature_names_out(self, input_features=None) -> np.ndarray:
-        return np.asarray(self.names_out_, dtype=object)
-
-
-class CentredLogisticRegression(LogisticRegression):
-    """Logistic regression that remembers the mean of its training inputs, so a charity's
-    per-feature contribution coef * (x - mean) is measured from the average charity."""
-
-    def fit(self, X, y, sample_weight=None):
-        super().fit(X, y, sample_weight=sample_weight)
-        self.feature_means_ = np.average(np.asarray(X, dtype=float), axis=0, weights=sample_weight)
-        return self
-
-
-# Risk indicators that may only raise a tree model's score as they grow: a case officer must
-# never read "a second overdue return lowered this charity's risk".
-MONOTONE_INCREASING: tuple[str, ...] = (
-    "returns_outstanding", "days_overdue_oldest_outstanding", "returns_late", "late_share_last3_due",
-    "spend_over_income_last3", "concerns_prior", "concerns_last_12m", "regulatory_actions_prior",
-)
-
-
-class MonotoneLGBMClassifier(LGBMClassifier):
-    """LightGBM constrained to be non-decreasing in each of MONOTONE_INCREASING.
-
-    The constraints depend on the columns, known only at `fit`; they are kept in the fitted
-    attribute `monotone_constraints_` and handed to the booster, never written into the
-    estimator's parameters (scikit-learn's contract: `fit` changes no parameter).
-    """
-
-    def fit(self, X, y, **kwargs):
-        # the tree preprocessing names each numeric column "num__<feature>"
-        increasing = {"num__" + name for name in MONOTONE_INCREASING}
-        self.monotone_constraints_ = [1 if c in increasing else 0 for c in X.columns]
-        return super().fit(X, y, **kwargs)
-
-    def _process_params(self, stage: str) -> dict:
-        # LightGBM's wrapper takes no constraints at fit; this hook (LightGBM 4.x, pinned in
-        # requirements.lock) is where it assembles the booster's parameters from the estimator's.
-        params = super()._process_params(stage)
-        if stage == "fit":
-            params["monotone_constraints"] = self.monotone_constraints_
-        return params
+from risk_model.partitions import PARTITION_CHARITIES
 
 
 def signed_log1p(values):
@@ -280,6 +124,16 @@ def raw_log_odds(pipeline: Pipeline, features: pd.DataFrame) -> np.ndarray:
         return model.decision_function(pipeline[:-1].transform(inputs))
     p = np.clip(pipeline.predict_proba(inputs)[:, 1], 1e-12, 1 - 1e-12)
     return np.log(p / (1 - p))
+
+
+def score(pipeline, features: pd.DataFrame, batch_rows: int = PARTITION_CHARITIES) -> np.ndarray:
+    """Probability of the positive label for each row of a feature frame, `batch_rows` at a time."""
+    if len(features) <= batch_rows:
+        return pipeline.predict_proba(model_inputs(features))[:, 1]
+    return np.concatenate([
+        pipeline.predict_proba(model_inputs(features.iloc[start:start + batch_rows]))[:, 1]
+        for start in range(0, len(features), batch_rows)
+    ])
 
 
 def platt_calibration(log_odds: np.ndarray, y: np.ndarray, weight: np.ndarray | None = None) -> tuple[float, float]:

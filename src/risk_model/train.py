@@ -2,15 +2,12 @@
 
 Pure: frames and a typed config in, a `TrainingResult` out. MLflow is touched by `tracking`.
 
-Every charity-year on the register goes into the panel with the list it was on (`lists`). Each
-list has candidates: a model of the grid trained on one of the list's label definitions, on the
-list's own charity-years, or, for `substantiated_given_inquiry`, on every charity-year with an
-inquiry opened in its window (the inspected population). Labels for a fold's training are
-censored at the fold's test date (`labels`). The champion of each list is the candidate with the
-best mean of the list's selection metric over every fold but the latest; the latest fold, which
-played no part in that choice, gives the figures quoted as expected performance, and the
-champion's scores are calibrated on it. The champions are refitted on every as-of date and put
-together in one `models.ReviewLists`.
+Every charity-year on the register goes into the panel (`panel`). Each list's candidates
+(`selection`) learn from the list's own charity-years, or, for `substantiated_given_inquiry`,
+from every charity-year with an inquiry opened in its window (the inspected population). Labels
+for a fold's training are censored at the fold's test date. The champion of each list, chosen on
+every fold but the latest (`selection`), has its scores calibrated on the latest fold. The
+champions are refitted on every as-of date and put together in one `models.ReviewLists`.
 
 On a simulated world the truth (`truth.Truth`) also judges every candidate, beside references no
 model can pass or that a regulator already has: the ranking by true risk, a full-information
@@ -20,25 +17,24 @@ complaint-led inquiries, and random choice. The truth never reaches a registered
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
 from sklearn.pipeline import Pipeline
 
-from risk_model.config import ExperimentConfig, ModelSpec, SamplingConfig
-from risk_model.evaluate import ranking_metrics, selected, summarise_folds
-from risk_model.features import GROUP_ATTRIBUTES, build_features, population, prepare_returns
-from risk_model.ingest.parsing import is_in
-from risk_model.labels import build_labels, cases
-from risk_model.lists.membership import PROACTIVE, REVIEW_LISTS, TRIAGE, review_list
-from risk_model.models import ReviewLists, build_pipeline, model_inputs, platt_calibration
-from risk_model.partitions import PARTITION_CHARITIES
+from risk_model.config import ExperimentConfig, ModelSpec
+from risk_model.evaluate import ranking_metrics
+from risk_model.features import GROUP_ATTRIBUTES
+from risk_model.ingest.tables import infer_extract_date
+from risk_model.labels import cases
+from risk_model.lists.membership import REVIEW_LISTS, TRIAGE
+from risk_model.models import ReviewLists, build_pipeline, model_inputs, platt_calibration, score
+from risk_model.panel import Progress, build_panel, panel_days_to_first_inquiry, panel_labels
+from risk_model.selection import Candidate, candidates, candidates_in_order, choose_champions, summarise
 from risk_model.splits import TemporalFold, as_of_month_day, labelled_as_of_dates, temporal_folds
 from risk_model.truth import Truth
 
-Progress = Callable[[str], None]
 # Fits with at least this many negatives keep only `sampling.fit_negative_rate` of them: plenty
 # remain to learn from, and small fits (the inspected population) are left whole.
 FIT_SAMPLING_FROM = 20_000
@@ -46,19 +42,6 @@ INSPECTED = "substantiated_given_inquiry"
 # Reference lists drawn from the truth or the case log, never registered.
 TRUE_RISK, FULL_INFORMATION, REGULATOR, RANDOM = "true_risk", "full_information", "regulator", "random"
 REFERENCES: tuple[str, ...] = (TRUE_RISK, FULL_INFORMATION, REGULATOR, RANDOM)
-
-
-@dataclass(frozen=True)
-class Candidate:
-    """A model of the grid trained for one list on one label definition."""
-
-    review_list: str
-    spec: ModelSpec
-    label: str
-
-    @property
-    def name(self) -> str:
-        return f"{self.spec.name} on {self.label}"
 
 
 @dataclass(frozen=True)
@@ -79,94 +62,6 @@ class TrainingResult:
     notes: tuple[str, ...] = ()  # what training had to decide that the reader should know
 
 
-def infer_extract_date(register: pd.DataFrame, returns: pd.DataFrame, case_log: pd.DataFrame) -> pd.Timestamp:
-    """The latest date the data know of: a proxy for when they were extracted."""
-    candidates = [
-        register["registered_date"].max(), register["ceased_date"].max(),
-        returns["date_received"].max(), case_log["date"].max(),
-    ]
-    return pd.Timestamp(max(c for c in candidates if pd.notna(c))).normalize()
-
-
-def profile_recorded(register: pd.DataFrame) -> np.ndarray:
-    """Whether each register entry records its profile (a form or a purpose).
-
-    OSCR's former-charities file lacks the profile of most older removals, so a blank profile in
-    the past marks a charity that was later removed: such charity-years are left out of training,
-    never given a feature that says so.
-    """
-    return (register["constitutional_form"].notna() | register["purposes"].map(len).gt(0)).to_numpy()
-
-
-def build_panel(
-    register: pd.DataFrame,
-    returns: pd.DataFrame,
-    case_log: pd.DataFrame,
-    as_of_dates: list[pd.Timestamp],
-    horizon_months: int,
-    progress: Progress | None = None,
-    sampling: SamplingConfig = SamplingConfig(),
-    seed: int = 0,
-) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Features of every charity-year on the register with a recorded profile, and the list each is on.
-
-    With `sampling` below 1, proactive charity-years without a case opened in their window are
-    kept at that rate (seeded); every other charity-year is kept.
-    """
-    prepared = prepare_returns(returns)
-    case_table = cases(case_log)
-    frames, counts = [], []
-    for as_of in as_of_dates:
-        if progress:
-            progress(f"features as of {as_of.date()}")
-        on_register = population(register, as_of)
-        with_profile = on_register.loc[profile_recorded(on_register)]
-        features = build_features(with_profile, prepared, case_log, as_of)
-        on_list = review_list(features)
-        end = as_of + pd.DateOffset(months=horizon_months)
-        opened = case_table.loc[case_table["opened"].ge(as_of) & case_table["opened"].lt(end), "charity_number"]
-        with_case = is_in(features["charity_number"], pd.Index(opened.unique()))
-        keep = np.ones(len(features), dtype=bool)
-        if sampling.negative_rate < 1:
-            draw = np.random.default_rng([seed, as_of.toordinal()]).random(len(features))
-            keep = (on_list.to_numpy() != PROACTIVE) | with_case | (draw < sampling.negative_rate)
-        counts.append({
-            "as_of": as_of, "population": len(on_register), "excluded_no_profile": len(on_register) - len(features),
-            **{f"on_{name}_list": int((on_list == name).sum()) for name in REVIEW_LISTS},
-            "under_inquiry": int((on_list == "under inquiry").sum()),
-            "recently_inquired": int((on_list == "recently inquired").sum()),
-            "with_case_in_window": int(with_case.sum()), "negatives_sampled_out": int((~keep).sum()),
-        })
-        frames.append(features.loc[keep].assign(review_list=on_list.loc[keep].to_numpy()))
-    return pd.concat(frames, ignore_index=True), pd.DataFrame(counts)
-
-
-def panel_labels(panel: pd.DataFrame, case_table: pd.DataFrame, returns: pd.DataFrame, definition: str,
-                 horizon_months: int, known_by: pd.Timestamp, rows: np.ndarray | None = None) -> pd.Series:
-    """The label of each panel row among `rows` (default all) with outcomes known by `known_by`, NaN
-    elsewhere: a series as long as the panel."""
-    rows = np.arange(len(panel)) if rows is None else np.asarray(rows)
-    out = np.full(len(panel), np.nan)
-    as_of = panel["as_of"].to_numpy()[rows]
-    numbers = panel["charity_number"].to_numpy(dtype=object)
-    for date in np.unique(as_of):
-        at = rows[as_of == date]
-        out[at] = build_labels(pd.Series(numbers[at]), case_table, returns, pd.Timestamp(date), definition,
-                               horizon_months, known_by).to_numpy()
-    return pd.Series(out, index=panel.index)
-
-
-def candidates(config: ExperimentConfig) -> list[Candidate]:
-    """Every list's candidates: each grid model on each of the list's labels (rules on the target only)."""
-    out = []
-    for name in REVIEW_LISTS:
-        labels = getattr(config.lists, name).labels
-        for spec in config.models:
-            for label in (labels[:1] if spec.kind in {"rule", "queue"} else labels):
-                out.append(Candidate(name, spec, label))
-    return out
-
-
 def _training_rows(panel: pd.DataFrame, rows: np.ndarray, candidate: Candidate, label: pd.Series) -> np.ndarray:
     """Of the panel's `rows`, those a candidate learns from: its list's own charity-years (for the
     inspected label, every charity-year with an inquiry in its window), with a known label.
@@ -175,16 +70,6 @@ def _training_rows(panel: pd.DataFrame, rows: np.ndarray, candidate: Candidate, 
     if candidate.label == INSPECTED:
         return rows[known]
     return rows[known & (panel["review_list"].to_numpy()[rows] == candidate.review_list)]
-
-
-def score(pipeline, features: pd.DataFrame, batch_rows: int = PARTITION_CHARITIES) -> np.ndarray:
-    """Probability of the positive label for each row of a feature frame, `batch_rows` at a time."""
-    if len(features) <= batch_rows:
-        return pipeline.predict_proba(model_inputs(features))[:, 1]
-    return np.concatenate([
-        pipeline.predict_proba(model_inputs(features.iloc[start:start + batch_rows]))[:, 1]
-        for start in range(0, len(features), batch_rows)
-    ])
 
 
 def _fit(spec: ModelSpec, seed: int, inputs: pd.DataFrame, rows: np.ndarray, y: np.ndarray,
@@ -234,18 +119,6 @@ class _Fold:
 
     def inquired(self, name: str) -> np.ndarray:
         return ~np.isnan(self.opened_days[name])
-
-
-def panel_days_to_first_inquiry(panel: pd.DataFrame, case_table: pd.DataFrame, horizon_months: int) -> np.ndarray:
-    """Days from each panel row's as-of date to the first inquiry opened into the charity in its
-    window (NaN: none opened)."""
-    out = np.full(len(panel), np.nan)
-    for as_of, group in panel.groupby("as_of", sort=False):
-        start, end = pd.Timestamp(as_of), pd.Timestamp(as_of) + pd.DateOffset(months=horizon_months)
-        opened = case_table.loc[case_table["opened"].ge(start) & case_table["opened"].lt(end)]
-        first = opened.groupby("charity_number")["opened"].min().reindex(group["charity_number"].to_numpy())
-        out[panel.index.get_indexer(group.index)] = (first - start).dt.days.to_numpy(dtype=float)
-    return out
 
 
 def evaluated_on(panel: pd.DataFrame, rows: np.ndarray, name: str, opened_days: np.ndarray) -> np.ndarray:
@@ -372,38 +245,6 @@ def _prediction_frame(panel, test, name, model, label_definition, fold, scores, 
     return frame
 
 
-def summarise(fold_metrics: pd.DataFrame, folds: list[TemporalFold]) -> pd.DataFrame:
-    """One row per (list, model): means and spreads over the selection folds (every fold but the
-    latest), and the latest fold's own figures (`holdout_*`)."""
-    holdout = folds[-1].name
-    out = []
-    for (name, model), group in fold_metrics.groupby(["review_list", "model"], sort=False):
-        choosing = group.loc[group["fold"] != holdout]
-        latest = group.loc[group["fold"] == holdout]
-        row = {"review_list": name, "model": model, "label_definition": group["label_definition"].iloc[0],
-               **summarise_folds(choosing.drop(columns=["fold", "test_as_of", "review_list", "model",
-                                                        "label_definition"]))}
-        if len(latest):
-            for column in ("precision_at_k", "recall_at_k", "auc_pr", "auc_roc", "brier", "positives", "n"):
-                row[f"holdout_{column}"] = float(latest[column].iloc[0])
-        out.append(row)
-    return pd.DataFrame(out).set_index(["review_list", "model"])
-
-
-def candidates_in_order(summary: pd.DataFrame, config: ExperimentConfig, name: str) -> list[str]:
-    """A list's candidates, best mean selection metric over the selection folds first (ties: the
-    earlier in the grid; a candidate never scored last); references are never candidates."""
-    metric = f"{getattr(config.lists, name).selection_metric}_mean"
-    grid = [c.name for c in candidates(config) if c.review_list == name]
-    values = pd.Series([summary[metric].get((name, g), np.nan) if metric in summary else np.nan for g in grid],
-                       index=grid, dtype=float)
-    return list(values.sort_values(ascending=False, kind="stable", na_position="last").index)
-
-
-def choose_champions(summary: pd.DataFrame, config: ExperimentConfig) -> dict[str, str]:
-    """Per list, the candidate with the best mean selection metric over the selection folds."""
-    return {name: candidates_in_order(summary, config, name)[0] for name in REVIEW_LISTS}
-
 
 def run_training(
     register: pd.DataFrame,
@@ -480,19 +321,3 @@ def _latest_fold_calibration(predictions: pd.DataFrame, name: str, model: str, f
     # Sampled-out negatives count 1 / rate times, so the calibration is the whole register's.
     weight = np.where(y[known] == 1, 1.0, 1.0 / negative_rate)
     return platt_calibration(np.log(p / (1 - p)), y[known], weight)
-
-
-def champion_rows(predictions: pd.DataFrame, champions: dict[str, str]) -> pd.DataFrame:
-    """The out-of-fold rows of each list's champion."""
-    keep = np.zeros(len(predictions), dtype=bool)
-    for name, model in champions.items():
-        keep |= (predictions["review_list"] == name).to_numpy() & (predictions["model"] == model).to_numpy()
-    return predictions.loc[keep].reset_index(drop=True)
-
-
-def top_of_list(predictions: pd.DataFrame, k: int) -> np.ndarray:
-    """Whether each row is among its fold's k highest scores (rows of one list and one model)."""
-    mask = np.zeros(len(predictions), dtype=bool)
-    for _, group in predictions.groupby("fold", sort=False):
-        mask[predictions.index.get_indexer(group.index)] = selected(group["score"].to_numpy(), k)
-    return mask

@@ -28,11 +28,11 @@ from risk_model.ccni.snapshot import (
 )
 from risk_model.domain.bands import rank_percentile, risk_band
 from risk_model.domain.factors import Factor
+from risk_model.estimators import CentredLogisticRegression
 from risk_model.evaluate import ranking_order
 from risk_model.ingest.adapters import RegulatorExtract
 from risk_model.ingest.adapters.ccni_vocab import LISTS
 from risk_model.lists.explain import top_factors
-from risk_model.models import CentredLogisticRegression
 
 UNIT = "log-odds"
 

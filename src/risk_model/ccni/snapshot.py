@@ -27,9 +27,10 @@ from sklearn.pipeline import Pipeline, make_pipeline
 from sklearn.preprocessing import FunctionTransformer, StandardScaler
 
 from risk_model.config import ModelSpec
+from risk_model.estimators import CentredLogisticRegression, SafeColumnNames
 from risk_model.ingest.adapters.ccni import MONEY
 from risk_model.ingest.adapters.ccni_vocab import LISTS
-from risk_model.models import CentredLogisticRegression, SafeColumnNames, signed_log1p
+from risk_model.models import signed_log1p
 
 MONEY_FEATURES: tuple[str, ...] = tuple(MONEY.values())
 FINANCE_FEATURES: tuple[str, ...] = MONEY_FEATURES + ("spending_over_income", "no_figures_reported")

@@ -27,7 +27,7 @@ from risk_model.ccni.snapshot import VARIANTS, model_inputs
 from risk_model.ccni.validation import METRICS, VALIDATION, VALIDATION_NOTE, SnapshotConfig, SnapshotResult
 from risk_model.config import TrackingConfig
 from risk_model.ingest.adapters import RegulatorExtract, adapter
-from risk_model.ingest.folder import table_fingerprint
+from risk_model.ingest.tables import table_fingerprint
 from risk_model.tracking.runs import TRUSTED_TYPES
 
 # The snapshot pipelines hold only types the project already trusts.

@@ -91,10 +91,11 @@ def stability_between(before: TrainingRun, after: TrainingRun, tables, as_of: pd
     lists, pipelines = {}, {}
     for side, run in (("before", before), ("after", after)):
         pipelines[side] = load_model(run)
-        ranked, features, _ = ranked_lists(
+        made = ranked_lists(
             pipelines[side], tables.register, tables.returns, tables.case_log, as_of, before.capacities,
             model_name=run.champion, model_version=run.run_id[:8])
-        lists[side] = review_list_of(ranked, review_list)
+        features = made.features
+        lists[side] = review_list_of(made.ranked, review_list)
     figures, movers = compare_lists(lists["before"], lists["after"], capacity_k)
     factors = mover_factors(pipelines["before"], pipelines["after"], features, movers)
     return figures, movers, factors
@@ -182,7 +183,7 @@ def audit(
     from risk_model.audit.report import build_audit
     from risk_model.audit.tables import print_report, print_stability
     from risk_model.config import load_config
-    from risk_model.ingest.folder import ingest_folder
+    from risk_model.ingest.folder import read_tables
     from risk_model.tracking.runs import resolve_tracking_uri
 
     experiment = load_config(config)
@@ -209,7 +210,7 @@ def audit(
             console.print(f"[yellow]--against needs the data folder to rescore the register; {folder} is not "
                           "there (pass --data): skipped[/yellow]")
         else:
-            tables = ingest_folder(folder)
+            tables = read_tables(folder)
             date = pd.Timestamp(as_of or run.extract_date or tables.case_log["date"].max()).normalize()
             with console.status(f"rescoring the register as of {date.date()} with both champions"):
                 stability = stability_between(run, other, tables, date, review_list)

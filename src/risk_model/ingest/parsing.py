@@ -12,10 +12,12 @@ means "unknown", never "invalid". Work is done once per distinct value (``pd.fac
 from __future__ import annotations
 
 import codecs
+import math
 import re
 import zipfile
 import zlib
 from contextlib import contextmanager
+from datetime import date, datetime
 from pathlib import Path
 from typing import IO, Callable, Iterator
 
@@ -190,6 +192,38 @@ def parse_dates(raw: pd.Series) -> tuple[pd.Series, np.ndarray]:
     parsed = _per_distinct_value(text, _parse_dates_distinct, np.datetime64("NaT", "ns"))
     dates = pd.Series(parsed, index=raw.index, dtype="datetime64[ns]")
     return dates, text.notna().to_numpy() & dates.isna().to_numpy()
+
+
+# --- one value at a time (the API's request bodies) -----------------------------------------------
+# The same rules as the vectorised parsers above and below, for a value that arrives alone: the
+# same formats and range of dates, the same grammar of numbers. tests/test_parsing.py checks that
+# both read every value of a corpus alike.
+
+_EARLIEST_DATE, _LATEST_DATE = _EARLIEST.date(), (_LATEST - pd.Timedelta(days=1)).date()
+_NUMBER = re.compile(r"[+-]?(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][+-]?[0-9]+)?")
+
+
+def parse_date_value(text: str) -> date:
+    """One date in an accepted format, as ingest reads it; ValueError naming the formats otherwise."""
+    value = text.strip(_BLANK_CHARS)
+    for fmt in DATE_FORMATS:
+        try:
+            parsed = datetime.strptime(value, fmt).date()
+        except ValueError:
+            continue
+        if not _EARLIEST_DATE <= parsed <= _LATEST_DATE:
+            raise ValueError(f"date must be between {_EARLIEST_DATE} and {_LATEST_DATE}")
+        return parsed
+    raise ValueError(f"not a valid date (expected {DATE_FORMATS_TEXT})")
+
+
+def parse_number_value(text: str) -> float:
+    """One amount or count, "£" and thousands commas dropped, as ingest reads it; ValueError otherwise."""
+    value = text.replace("£", "").replace(",", "").strip(_BLANK_CHARS)
+    number = float(value) if _NUMBER.fullmatch(value) else math.nan
+    if not math.isfinite(number):
+        raise ValueError("not a number")
+    return number
 
 
 def _to_float(values: pd.Series) -> pd.Series:

@@ -15,7 +15,7 @@ from risk_model.domain import vocab
 
 # OSCR numbers are SC and six digits; a seventh is allowed so that a register larger than OSCR's
 # number space (a simulated world of millions of charities) keeps the same format.
-DEFAULT_CHARITY_NUMBER_PATTERN = r"SC\d{6,7}"
+DEFAULT_CHARITY_NUMBER_PATTERN = r"SC[0-9]{6,7}"  # ASCII digits: "\d" would take "０"
 # A return received more than ten years after its year end is taken to be a keying error.
 MAX_RECEIPT_LAG_DAYS = 3653
 

@@ -22,8 +22,9 @@ import pandas as pd
 from sklearn.pipeline import Pipeline
 
 from risk_model.domain.factors import FACTORS, factor_of
+from risk_model.estimators import CentredLogisticRegression
 from risk_model.lists.membership import REVIEW_LISTS
-from risk_model.models import CentredLogisticRegression, ReviewLists, model_inputs
+from risk_model.models import ReviewLists, model_inputs
 
 UNIT = "log-odds"
 

@@ -2,10 +2,13 @@
 
 Each list is ranked on its own (`lists`): the proactive list by the proactive model, the
 concern-triage list by the triage model, with rank, percentile, band and capacity within the
-list. Charities on neither list are written apart with the reason.
+list. Charities on neither list are written apart with the reason. `ranked_lists` is the one
+way a list is made: the command line, the audit and the service all call it.
 """
 
 from __future__ import annotations
+
+from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
@@ -13,18 +16,21 @@ import pandas as pd
 from risk_model.domain.bands import rank_percentile, risk_band
 from risk_model.evaluate import ranking_order
 from risk_model.features import build_features
-from risk_model.lists.explain import explain
+from risk_model.lists.explain import explain, explainable
 from risk_model.lists.membership import REVIEW_LISTS, WHY_ON_LIST, review_list
-from risk_model.lists.reasons import reason_codes
+from risk_model.lists.reasons import REASON_COLUMNS, reason_codes
+from risk_model.models import score
 from risk_model.partitions import PARTITION_CHARITIES, charity_ranges, rows_between
-from risk_model.train import score
 
 LIST_COLUMNS: tuple[str, ...] = (
     "review_list", "rank", "charity_number", "charity_name", "score", "rank_percentile", "risk_band",
     "within_capacity", "main_operating_location", "income_band", "constitutional_form", "geographical_spread",
     "as_of", "model", "model_version",
 )
-NOT_LISTED_COLUMNS: tuple[str, ...] = ("charity_number", "charity_name", "review_list", "why", "score", "as_of")
+# What describes a charity beside its place: the groups analysts filter by and audits compare.
+DESCRIBED: tuple[str, ...] = ("main_operating_location", "income_band", "constitutional_form", "geographical_spread")
+NOT_LISTED_COLUMNS: tuple[str, ...] = ("charity_number", "charity_name", "review_list", "why", "score", "as_of",
+                                       *DESCRIBED)
 
 
 def rank_charities(
@@ -53,6 +59,16 @@ def rank_charities(
     return ranked[list(LIST_COLUMNS)]
 
 
+@dataclass(frozen=True)
+class RankedLists:
+    """Every charity on the register at a date: on its review list, or on neither and why."""
+
+    ranked: pd.DataFrame  # both lists (REVIEW_LISTS order), each ranked on its own: LIST_COLUMNS and more
+    features: pd.DataFrame  # build_features' rows of the listed charities, the lists' order of members
+    not_listed: pd.DataFrame  # NOT_LISTED_COLUMNS: why each is on neither, and its proactive-model score
+    reasons: pd.DataFrame  # REASON_COLUMNS of every charity of both frames; empty without n_reasons
+
+
 def ranked_lists(
     model,
     register: pd.DataFrame,
@@ -62,11 +78,17 @@ def ranked_lists(
     capacities: dict[str, int],
     model_name: str,
     model_version: str,
+    *,
     features: pd.DataFrame | None = None,
-) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
-    """The review lists at `as_of` (REVIEW_LISTS order, each ranked on its own), the features of the
-    charities on them, and the charities on neither with the reason and their score under the
-    proactive model. `features`, when given, is build_features' table for `as_of`."""
+    n_reasons: int = 0,
+    batch_charities: int = PARTITION_CHARITIES,
+) -> RankedLists:
+    """The review lists at `as_of`, as `risk-model rank` writes them and the service stores them.
+
+    `features`, when given, is build_features' table for `as_of`. With `n_reasons`, each charity's
+    top reasons each way, worked out for ranges of `batch_charities` charity numbers at a time.
+    """
+    as_of = pd.Timestamp(as_of)
     if features is None:
         features = build_features(register, returns, case_log, as_of)
     on = review_list(features)
@@ -78,12 +100,13 @@ def ranked_lists(
                                 capacities[name], model=model_name, model_version=model_version)
         parts.append(ranked.assign(review_list=name))
     off_rows = features.loc[~on.isin(REVIEW_LISTS).to_numpy()]
-    off = off_rows[["charity_number", "charity_name", "as_of"]]
     # scored too (by the proactive model), so that a charity on neither list still has a score
-    not_listed = off.assign(review_list=on.loc[off.index].to_numpy(), why=on.loc[off.index].map(WHY_ON_LIST).to_numpy(),
-                            score=score(model, off_rows) if len(off_rows) else np.empty(0))[list(NOT_LISTED_COLUMNS)]
-    return (pd.concat(parts, ignore_index=True), pd.concat(listed, ignore_index=True),
-            not_listed.reset_index(drop=True))
+    not_listed = off_rows[["charity_number", "charity_name", "as_of", *DESCRIBED]].assign(
+        review_list=on.loc[off_rows.index].to_numpy(), why=on.loc[off_rows.index].map(WHY_ON_LIST).to_numpy(),
+        score=score(model, off_rows) if len(off_rows) else np.empty(0))[list(NOT_LISTED_COLUMNS)]
+    reasons = reasons_by_range(model, features, returns, case_log, n_reasons, batch_charities)
+    return RankedLists(pd.concat(parts, ignore_index=True), pd.concat(listed, ignore_index=True),
+                       not_listed.reset_index(drop=True), reasons)
 
 
 def review_list_of(ranked: pd.DataFrame, name: str) -> pd.DataFrame:
@@ -103,26 +126,32 @@ def _joined_sentences(reasons: pd.DataFrame) -> pd.Series:
     return pd.Series(joined, index=wide.index, name="sentence")
 
 
-def with_reasons(
-    ranked: pd.DataFrame,
+def reasons_by_range(
+    model,
     features: pd.DataFrame,
-    pipeline,
     returns: pd.DataFrame,
     case_log: pd.DataFrame,
     n: int,
     batch_charities: int = PARTITION_CHARITIES,
 ) -> pd.DataFrame:
-    """The list with each charity's top n reasons up and down, as '; '-joined sentences.
+    """Each charity's top n reasons up and down (REASON_COLUMNS); none when n is 0 or the model
+    cannot be explained.
 
     Worked out for ranges of `batch_charities` charity numbers at a time (each charity's reasons
     cite only its own returns and events), so memory stays bounded on registers of millions.
     """
+    if n <= 0 or features.empty or not explainable(model):
+        return pd.DataFrame({c: pd.Series(dtype=object) for c in REASON_COLUMNS})
     parts = []
     for first, last in charity_ranges(features["charity_number"], batch_charities):
         rows = rows_between(features, first, last)
-        reasons = reason_codes(rows, explain(pipeline, rows).by_factor(), rows_between(returns, first, last),
-                               rows_between(case_log, first, last), n)
-        parts.append(_joined_sentences(reasons))
+        parts.append(reason_codes(rows, explain(model, rows).by_factor(), rows_between(returns, first, last),
+                                  rows_between(case_log, first, last), n))
+    return pd.concat(parts, ignore_index=True)
+
+
+def with_reasons(ranked: pd.DataFrame, reasons: pd.DataFrame) -> pd.DataFrame:
+    """The list with each charity's reasons up and down as '; '-joined sentences (`reasons_up`, `reasons_down`)."""
     no_reasons = pd.DataFrame(index=pd.Index([], dtype="string", name="charity_number"))
-    joined = (pd.concat(parts).unstack() if parts else no_reasons).reindex(columns=["up", "down"])
+    joined = (_joined_sentences(reasons).unstack() if len(reasons) else no_reasons).reindex(columns=["up", "down"])
     return ranked.join(joined.rename(columns={"up": "reasons_up", "down": "reasons_down"}), on="charity_number")

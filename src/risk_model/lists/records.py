@@ -36,12 +36,12 @@ import pandas as pd
 from risk_model.domain.columns import RETURNS_CANONICAL
 from risk_model.domain.factors import FACTOR_BY_ID
 from risk_model.features import build_features, population
-from risk_model.ingest.folder import CASE_LOG_DTYPES, REGISTER_DTYPES, RETURNS_DTYPES
+from risk_model.ingest.tables import CASE_LOG_DTYPES, REGISTER_DTYPES, RETURNS_DTYPES
 from risk_model.lists import rank
 from risk_model.lists.explain import explain, explainable, what_changed
-from risk_model.lists.membership import REVIEW_LISTS, review_list
-from risk_model.lists.reasons import REASON_COLUMNS, reason_codes
-from risk_model.train import score
+from risk_model.lists.membership import review_list
+from risk_model.lists.reasons import REASON_COLUMNS
+from risk_model.models import score
 
 REGISTER_FIELDS: tuple[str, ...] = (
     "charity_number", "charity_name", "registered_date", "ceased_date", "constitutional_form",
@@ -181,15 +181,6 @@ def tables_from_records(
 
 # --- scoring --------------------------------------------------------------------------------------
 
-def reasons_for(
-    pipeline, features: pd.DataFrame, returns: pd.DataFrame, case_log: pd.DataFrame, n_reasons: int,
-) -> pd.DataFrame:
-    """Reason codes for each row of a feature frame; none when the model cannot be explained."""
-    if not explainable(pipeline) or features.empty:
-        return pd.DataFrame({c: pd.Series(dtype=object) for c in REASON_COLUMNS})
-    return reason_codes(features, explain(pipeline, features).by_factor(), returns, case_log, n_reasons)
-
-
 @dataclass(frozen=True)
 class ScoredRecords:
     """Scores of records, in the order given, and their reasons (keyed by `record`, the position)."""
@@ -219,66 +210,10 @@ def score_records(pipeline, records: Sequence[Mapping], as_of, n_reasons: int = 
     scores.loc[position, "score"] = score(pipeline, features)
     scores.loc[position, "review_list"] = review_list(features).to_numpy()
     scores.loc[position, "under_open_inquiry"] = features["open_inquiry"].to_numpy() > 0
-    reasons = reasons_for(pipeline, features, returns, case_log, n_reasons)
+    reasons = rank.reasons_by_range(pipeline, features, returns, case_log, n_reasons)
     reasons.insert(0, "record", reasons["charity_number"].str.slice(1).astype(int))
     reasons["charity_number"] = scores["charity_number"].to_numpy()[reasons["record"].to_numpy()]
     return ScoredRecords(scores, reasons.reset_index(drop=True))
-
-
-def ranked_list(
-    pipeline,
-    register: pd.DataFrame,
-    returns: pd.DataFrame,
-    case_log: pd.DataFrame,
-    as_of,
-    capacities: dict[str, int],
-    model: str,
-    model_version: str,
-    n_reasons: int = 3,
-) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """The review lists at a date (as `risk-model rank` writes them) and each listed charity's reasons."""
-    ranked, listed, _ = rank.ranked_lists(pipeline, register, returns, case_log, pd.Timestamp(as_of), capacities,
-                                          model_name=model, model_version=model_version)
-    return ranked, reasons_for(pipeline, listed, returns, case_log, n_reasons)
-
-
-@dataclass(frozen=True)
-class RegisterLists:
-    """Every charity on the register at a date: on its review list, or on neither and why, with reasons."""
-
-    ranked: pd.DataFrame  # rank.LIST_COLUMNS: both lists, each ranked on its own
-    not_listed: pd.DataFrame  # NOT_LISTED_COLUMNS: the status and why, and the score the model gives them
-    reasons: pd.DataFrame  # REASON_COLUMNS, for the charities of both frames
-
-
-NOT_LISTED_COLUMNS: tuple[str, ...] = rank.NOT_LISTED_COLUMNS + (
-    "main_operating_location", "income_band", "constitutional_form", "geographical_spread",
-)
-
-
-def register_lists(
-    pipeline,
-    register: pd.DataFrame,
-    returns: pd.DataFrame,
-    case_log: pd.DataFrame,
-    as_of,
-    capacities: dict[str, int],
-    model: str,
-    model_version: str,
-    n_reasons: int = 3,
-) -> RegisterLists:
-    """`ranked_list`, and the charities on neither list with the score the model gives them (a
-    `ReviewLists` scores them with the proactive model), so that a service can say where any charity
-    on the register stands."""
-    features = build_features(register, returns, case_log, pd.Timestamp(as_of))
-    ranked, listed, not_listed = rank.ranked_lists(pipeline, register, returns, case_log, pd.Timestamp(as_of),
-                                                   capacities, model_name=model, model_version=model_version,
-                                                   features=features)
-    off = features.loc[~review_list(features).isin(REVIEW_LISTS).to_numpy()].reset_index(drop=True)
-    described = ["main_operating_location", "income_band", "constitutional_form", "geographical_spread"]
-    not_listed = not_listed.assign(**{c: off[c].to_numpy() for c in described})
-    reasons = reasons_for(pipeline, pd.concat([listed, off], ignore_index=True), returns, case_log, n_reasons)
-    return RegisterLists(ranked, not_listed[list(NOT_LISTED_COLUMNS)], reasons)
 
 
 @dataclass(frozen=True)

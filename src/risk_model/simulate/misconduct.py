@@ -15,7 +15,7 @@ likelier for visible ones; extra ones while misconduct goes on), inquiries opene
 some concerns (likelier when the concern is grounded and the latest return looks wrong), and
 their outcomes, which depend on whether the misconduct is real.
 
-Dates are day numbers (days since 1970-01-01), as in `simulate.register`.
+Dates are day numbers (days since 1970-01-01), as in `simulate.charities`.
 """
 
 from __future__ import annotations
@@ -27,10 +27,10 @@ import numpy as np
 import pyarrow as pa
 
 from risk_model.domain.vocab import CASE_EVENTS, CASE_OUTCOMES
-from risk_model.simulate import text
+from risk_model.simulate import formats
 
 if TYPE_CHECKING:
-    from risk_model.simulate.register import Charities
+    from risk_model.simulate.charities import Charities
     from risk_model.simulate.settings import SimulationConfig
 
 NEVER = np.iinfo(np.int64).max
@@ -89,10 +89,10 @@ class Episodes:
         ended, reached = rows[:, 2] <= extract, (rows[:, 3] >= 0) & (rows[:, 3] <= extract)
         return pa.table({
             MISCONDUCT_COLUMNS[0]: ch.number.take(pa.array(rows[:, 0])),
-            MISCONDUCT_COLUMNS[1]: text.format_days(rows[:, 1]),
-            MISCONDUCT_COLUMNS[2]: text.format_days(np.where(ended, rows[:, 2], 0), ended),
-            MISCONDUCT_COLUMNS[3]: text.format_days(np.where(reached, rows[:, 3], 0), reached),
-            MISCONDUCT_COLUMNS[4]: text.gather(SIGNATURES, rows[:, 4]),
+            MISCONDUCT_COLUMNS[1]: formats.format_days(rows[:, 1]),
+            MISCONDUCT_COLUMNS[2]: formats.format_days(np.where(ended, rows[:, 2], 0), ended),
+            MISCONDUCT_COLUMNS[3]: formats.format_days(np.where(reached, rows[:, 3], 0), reached),
+            MISCONDUCT_COLUMNS[4]: formats.gather(SIGNATURES, rows[:, 4]),
         })
 
 
@@ -196,7 +196,7 @@ def case_log_table(ch: Charities, events: list[np.ndarray], extract: int) -> pa.
     outcome = np.where(e[:, 3] < 0, len(CASE_OUTCOMES), e[:, 3])
     return pa.table({
         "Charity Number": ch.number.take(pa.array(e[:, 0])),
-        "Date": text.format_days(e[:, 1]),
-        "Event": text.gather(CASE_EVENTS, e[:, 2]),
-        "Outcome": text.gather(CASE_OUTCOMES + ("",), outcome),
+        "Date": formats.format_days(e[:, 1]),
+        "Event": formats.gather(CASE_EVENTS, e[:, 2]),
+        "Outcome": formats.gather(CASE_OUTCOMES + ("",), outcome),
     })

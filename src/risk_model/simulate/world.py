@@ -31,9 +31,11 @@ The generative story, run one year at a time over every charity at once:
 
 Every step is vectorised over charities (the only Python loop is over years), and columns are
 built as Arrow strings, so millions of charities fit in a few minutes and a few GiB.
-`simulate.register` draws the charities and lays out the register files; `simulate.misconduct`
-holds the episodes and the case log; `simulate.text` holds the word lists and OSCR's formats;
-`simulate.settings` holds every coefficient.
+`simulate.charities` draws the charities and holds their calendar; `simulate.register` lays out
+the register files; `simulate.misconduct` holds the episodes and the case log; `simulate.words`
+holds the word lists, `simulate.text` the names and other text made from them, `simulate.draws`
+the weighted draws and `simulate.formats` OSCR's formats; `simulate.settings` holds every
+coefficient.
 """
 
 from __future__ import annotations
@@ -53,16 +55,10 @@ from risk_model.domain.columns import (
     RETURNS_COLUMNS,
     SPENDING_BREAKDOWN,
 )
-from risk_model.simulate import text
+from risk_model.simulate import formats
+from risk_model.simulate.charities import Charities, add_months, day_number, draw_charities, year_end_days
 from risk_model.simulate.misconduct import Episodes, case_events, case_log_table, step_episodes
-from risk_model.simulate.register import (
-    Charities,
-    add_months,
-    day_number,
-    draw_charities,
-    register_tables,
-    year_end_days,
-)
+from risk_model.simulate.register import register_tables
 from risk_model.simulate.settings import SimulationConfig
 
 FILE_NAMES: tuple[str, ...] = ("register", "former", "returns", "case_log", "latent_risk", "misconduct")
@@ -121,7 +117,7 @@ def write_world(frames: dict[str, pd.DataFrame], out_dir: Path) -> dict[str, Pat
 def _as_text(values: pa.ChunkedArray) -> pa.ChunkedArray:
     """Values as strings with blanks for nulls, so that every field is written quoted."""
     if not pa.types.is_large_string(values.type) and not pa.types.is_string(values.type):
-        values = pc.cast(values, text.TEXT)
+        values = pc.cast(values, formats.TEXT)
     return pc.fill_null(values, "") if values.null_count else values
 
 
@@ -175,9 +171,9 @@ def _run_years(cfg: SimulationConfig, ch: Charities, rng: np.random.Generator):
         who = np.flatnonzero(on_register)
         latent.append(pa.table({
             "Charity Number": ch.number.take(who),
-            "Year": text.repeat(str(year), len(who)),
-            "Misconduct probability": text.format_probabilities(p[who]),
-            "Misconduct": text.format_ints(engaged[who]),
+            "Year": formats.repeat(str(year), len(who)),
+            "Misconduct probability": formats.format_probabilities(p[who]),
+            "Misconduct": formats.format_ints(engaged[who]),
         }))
         episodes.close_finished(dec31)
     return returns, latent, events, episodes
@@ -293,10 +289,10 @@ def _annual_returns(cfg, ch, rng, carry, year: int, z, engaged, episodes: Episod
     counts = (trustees, employees, volunteers)
     columns = [
         ch.number.take(i),
-        text.format_days(year_end, iso=iso),
-        text.format_days(received, valid=seen, iso=iso),
-        *(text.format_ints(money[:, j]) for j in range(money.shape[1])),
-        *(text.format_ints(count, ~unknown[:, k]) for k, count in enumerate(counts)),
+        formats.format_days(year_end, iso=iso),
+        formats.format_days(received, valid=seen, iso=iso),
+        *(formats.format_ints(money[:, j]) for j in range(money.shape[1])),
+        *(formats.format_ints(count, ~unknown[:, k]) for k, count in enumerate(counts)),
     ]
     return pa.table(dict(zip(RETURNS_COLUMNS, columns)))
 

@@ -26,21 +26,22 @@ from risk_model.evaluate import calibration_table, pooled_precision_curve
 from risk_model.lists.explain import explain, explainable, global_importance
 from risk_model.lists.membership import REVIEW_LISTS, review_list
 from risk_model.models import model_inputs
+from risk_model.selection import candidates
 from risk_model.tracking import plots
 from risk_model.tracking.model_card import RunRecords, bias_summary, markdown_to_html, render_markdown
-from risk_model.train import REFERENCES, TrainingResult, candidates
+from risk_model.train import REFERENCES, TrainingResult
 
 DEFAULT_STORE_DIR = Path("mlruns")
 # Types the project's pipelines contain, trusted when a model is loaded back with skops.
 TRUSTED_TYPES: list[str] = [
-    "risk_model.models.RiskIndicatorRule",
-    "risk_model.models.ConcernQueue",
+    "risk_model.estimators.RiskIndicatorRule",
+    "risk_model.estimators.ConcernQueue",
     "risk_model.models.ReviewLists",
     "sklearn.model_selection._split.KFold",
     "risk_model.models.signed_log1p",
-    "risk_model.models.SafeColumnNames",
-    "risk_model.models.CentredLogisticRegression",
-    "risk_model.models.MonotoneLGBMClassifier",
+    "risk_model.estimators.SafeColumnNames",
+    "risk_model.estimators.CentredLogisticRegression",
+    "risk_model.estimators.MonotoneLGBMClassifier",
     "lightgbm.basic.Booster",
     "lightgbm.sklearn.LGBMClassifier",
     "collections.OrderedDict",

@@ -31,7 +31,6 @@ import pandera.pandas as pa
 
 from risk_model.ingest.adapters import RegulatorExtract
 from risk_model.ingest.adapters.ccni_vocab import LISTS
-from risk_model.ingest.folder import REGISTER_DTYPES, REJECTIONS_DTYPES, RETURNS_DTYPES
 from risk_model.ingest.parsing import (
     DATE_FORMATS_TEXT,
     InputFileError,
@@ -43,6 +42,7 @@ from risk_model.ingest.parsing import (
     read_raw_csv,
 )
 from risk_model.ingest.schemas import schema_failures
+from risk_model.ingest.tables import REGISTER_DTYPES, REJECTIONS_DTYPES, RETURNS_DTYPES
 
 NAME = "ccni"
 FILE_PATTERN = re.compile(r"charity-register-(\d{4}-\d{2}-\d{2})\.(csv|zip)", re.I)

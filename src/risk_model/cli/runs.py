@@ -1,0 +1,249 @@
+"""Commands on training runs: `train` (temporal validation, MLflow logging, the champion's registration) and
+`reproduce` (re-run one from its manifest). Each imports the library inside its body, as `cli.main`
+explains; registered on the app in `cli.main`.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import pandas as pd
+import typer
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from risk_model.cli.common import (
+    ConfigOption,
+    DataDirArgument,
+    StoreOption,
+    TrackingOption,
+    console,
+    frame_table,
+    ingest_tables,
+    load_experiment,
+    spinner,
+)
+
+
+def _file_hashes(data_dir: Path, accounts: pd.DataFrame) -> dict[str, str]:
+    """sha256 of each input file ingest read, and of the simulator's answer key when present."""
+    from risk_model.tracking.manifest import file_sha256
+
+    names = [Path(str(name)).name for name in accounts["file"]] + ["latent_risk.csv", "misconduct.csv"]
+    return {name: file_sha256(data_dir / name) for name in names if (data_dir / name).is_file()}
+
+
+def _ranking_and_manifest(result, tables, experiment, data_dir: Path):
+    """The champions' review lists at the extract date, and the run's manifest (which hashes them)."""
+    from risk_model.ingest.tables import table_fingerprint
+    from risk_model.lists.rank import ranked_lists
+    from risk_model.tracking.manifest import build_manifest, ranking_hash
+    from risk_model.tracking.runs import champion_description
+
+    ranked = ranked_lists(
+        result.final_model, tables.register, tables.returns, tables.case_log, result.extract_date,
+        result.capacities, model_name=champion_description(result.champions), model_version="training run").ranked
+    manifest = build_manifest(
+        config_json=experiment.model_dump(mode="json"), config_hash=experiment.config_hash(),
+        file_hashes=_file_hashes(data_dir, tables.accounts),
+        table_hashes={name: table_fingerprint(getattr(tables, name)) for name in ("register", "returns", "case_log")},
+        ranking_sha256=ranking_hash(ranked), seed=experiment.seed, data_dir=str(Path(data_dir).resolve()))
+    return ranked, manifest
+
+
+EXPLANATION_SAMPLE = 50_000
+
+
+def _explanation_sample(tables, as_of: pd.Timestamp, seed: int) -> tuple[pd.DataFrame, str]:
+    """Features behind the run's global explanations: the register at `as_of`, or a stated sample of it."""
+    from risk_model.features import build_features, population
+
+    on_register = population(tables.register, as_of)
+    if len(on_register) <= EXPLANATION_SAMPLE:
+        return build_features(on_register, tables.returns, tables.case_log, as_of), ""
+    sample = on_register.sample(n=EXPLANATION_SAMPLE, random_state=seed)
+    statement = (f"a random {EXPLANATION_SAMPLE:,} of the {len(on_register):,} charities on the register at "
+                 f"{as_of.date()} (seed {seed})")
+    return build_features(sample, tables.returns, tables.case_log, as_of), statement
+
+
+def _truth(data_dir: Path):
+    """The simulator's answer key in a data folder (or beside the tables ingest wrote), if any."""
+    from risk_model.truth import read_truth
+
+    truth = read_truth(data_dir)
+    if truth is not None:
+        console.print(f"simulated data: the lists are judged against the truth ({truth.source})")
+    return truth
+
+
+def _print_comparison(result, experiment) -> None:
+    """Each list's candidates on the regulator's labels: folds used to choose, then the held-out one."""
+    from risk_model.train import REFERENCES
+
+    for name in ("proactive", "triage"):
+        metric = getattr(experiment.lists, name).selection_metric
+        table = result.summary.reset_index()
+        table = table.loc[(table["review_list"] == name) & ~table["model"].isin(REFERENCES)]
+        shown = pd.DataFrame({
+            "model": [m + (" *" if m == result.champions[name] else "") for m in table["model"]],
+            f"{metric} (choosing)": table[f"{metric}_mean"], "sd": table[f"{metric}_std"],
+            "AUC-PR (choosing)": table["auc_pr_mean"],
+            "precision@k (held out)": table.get("holdout_precision_at_k"),
+            "AUC-PR (held out)": table.get("holdout_auc_pr"),
+        })
+        console.print(frame_table(shown, f"{name} list, on the regulator's labels (k={result.capacities[name]}; "
+                                         f"{len(result.folds) - 1} folds choose, {result.folds[-1].name} held out; "
+                                         "* champion)"))
+
+
+def _print_findings(table: pd.DataFrame, diffs: pd.DataFrame, result) -> None:
+    """The champions and the references against the truth, on the held-out fold and over all folds."""
+    for name in ("proactive", "triage"):
+        mine = table.loc[table["review_list"] == name]
+        keep = mine["model"].isin([result.champions[name], "true_risk", "full_information", "regulator", "random",
+                                   "rule_baseline on substantiated", "rule_baseline on substantiated_given_inquiry"])
+        mine = mine.loc[keep & mine["period"].isin(["holdout", "all"])]
+        first = "not reached" if name == "proactive" else "real"
+        shown = pd.DataFrame({
+            "list": [m + (" *" if m == result.champions[name] else "") for m in mine["model"]],
+            "period": mine["period"].map({"holdout": "held out", "all": "all folds"}),
+            "k": mine["k"].round().astype(int),
+            "misconduct found": [f"{h:.0f} = {p:.1%} ({lo:.1%}-{hi:.1%})" for h, p, lo, hi in
+                                 zip(mine["hits"], mine["precision"], mine["precision_low"], mine["precision_high"])],
+            first: (mine["hits_not_reached"] if name == "proactive" else mine["hits"]).round(1),
+            "expected": mine["expected_found"].round(1),
+            "days earlier": mine["lead_days_median"].round(0),
+        })
+        console.print(frame_table(shown, f"{name} list against the truth (95% Wilson intervals; * champion)",
+                                  float_format="{:.1f}"))
+        d = diffs.loc[diffs["review_list"] == name]
+        if len(d):
+            console.print(frame_table(pd.DataFrame({
+                "champion minus": d["against"], "measure": d["measure"],
+                "difference": d["difference"].round(0),
+                "95% interval": [f"{lo:+.0f} to {hi:+.0f}" for lo, hi in zip(d["difference_low"], d["difference_high"])],
+            }), f"{name}: paired bootstrap over every test fold", float_format="{:+.0f}"))
+
+
+def train(
+    data_dir: DataDirArgument,
+    config: ConfigOption = None,
+    tracking_uri: TrackingOption = None,
+    store: StoreOption = Path("mlruns"),
+    dataset: Annotated[str, typer.Option("--dataset", help="oscr: a data folder; ccni: a CCNI register export "
+                                                           "or its folder (single snapshot, stratified folds).")] = "oscr",
+) -> None:
+    """Train and compare the model grid under temporal validation; log to MLflow; register the champion."""
+    if dataset == "ccni":
+        from risk_model.cli import ccni as cli_ccni
+
+        return cli_ccni.train_ccni(data_dir, config=config, tracking_uri=tracking_uri, store=store)
+    if dataset != "oscr":
+        raise typer.BadParameter(f"--dataset must be oscr or ccni, got {dataset!r}")
+    from risk_model.ingest.tables import infer_extract_date
+    from risk_model.selection import candidates
+    from risk_model.splits import labelled_as_of_dates
+    from risk_model.tracking.runs import log_training, run_findings, use_tracking
+    from risk_model.train import run_training
+
+    experiment = load_experiment(config, tracking_uri)
+    tables = ingest_tables(data_dir)
+    truth = _truth(data_dir)
+    extract_date = (pd.Timestamp(experiment.extract_date) if experiment.extract_date
+                    else infer_extract_date(tables.register, tables.returns, tables.case_log))
+    n_dates = len(labelled_as_of_dates(experiment.splits, experiment.label, extract_date,
+                                       tables.register["registered_date"].min()))
+    per_fold = len(candidates(experiment)) + (4 if truth is not None else 0)
+    steps = n_dates + experiment.splits.n_folds * per_fold + 2
+    bar = Progress(SpinnerColumn(), TextColumn("{task.description:<48}"), BarColumn(), MofNCompleteColumn(),
+                   TimeElapsedColumn(), console=console, transient=True)
+    with bar:
+        task = bar.add_task("training", total=steps)
+        result = run_training(tables.register, tables.returns, tables.case_log, experiment, truth,
+                              progress=lambda msg: bar.update(task, description=msg, advance=1))
+    if experiment.sampling.negative_rate < 1:
+        from risk_model.tracking.runs import sample_statement
+
+        console.print(f"[yellow]training panel: {sample_statement(result.panel_counts, experiment)}; fold "
+                      "metrics are measured on that sample[/yellow]")
+    for note in result.notes:
+        console.print(f"[yellow]{note}[/yellow]")
+    use_tracking(experiment.tracking, store)
+    example, explained = _explanation_sample(tables, result.training_as_of[-1], experiment.seed)
+    ranked, manifest = _ranking_and_manifest(result, tables, experiment, data_dir)
+    fingerprint = manifest["data"]["tables"] | {f"file:{k}": v for k, v in manifest["data"]["files"].items()}
+    logged = log_training(result, experiment, fingerprint, tables.accounts, tables.rejections, example,
+                          str(data_dir), manifest=manifest, ranking=ranked)
+    _print_comparison(result, experiment)
+    judged = run_findings(result, experiment)
+    if judged is not None:
+        _print_findings(judged[1], judged[2], result)
+    else:
+        console.print("no answer key in the data folder: the lists are judged on the regulator's labels only, "
+                      "which follow complaints")
+    if explained:
+        from mlflow.tracking import MlflowClient
+
+        console.print(f"global explanations summarise {explained}")
+        MlflowClient().set_tag(logged.parent_run_id, "explanation_sample", explained)
+    for name in ("proactive", "triage"):
+        console.print(f"{name} list champion: [bold]{result.champions[name]}[/bold] "
+                      f"({result.capacities[name]} a year)")
+    console.print(f"registered as {logged.registered_model} version {logged.champion_version} "
+                  f"(alias {experiment.tracking.champion_alias}); run {logged.parent_run_id}")
+
+
+def reproduce(
+    run_id: Annotated[str, typer.Argument(help="The training run to reproduce (its parent run ID).")],
+    data_dir: Annotated[Path | None, typer.Option("--data", help="Data folder (default: the one recorded).")] = None,
+    tracking_uri: TrackingOption = None,
+    store: StoreOption = Path("mlruns"),
+) -> None:
+    """Re-run a training run from its manifest and report, check by check, what matches."""
+    import json
+
+    import mlflow
+
+    from risk_model.config import ExperimentConfig
+    from risk_model.tracking.manifest import compare
+    from risk_model.tracking.runs import resolve_tracking_uri
+    from risk_model.train import run_training
+
+    experiment_tracking = load_experiment(None, tracking_uri).tracking
+    mlflow.set_tracking_uri(resolve_tracking_uri(experiment_tracking, store))
+    try:
+        recorded = mlflow.artifacts.load_dict(f"runs:/{run_id}/manifest.json")
+    except Exception as exc:
+        console.print(f"[red]run {run_id}: no manifest.json could be read ({exc})[/red]")
+        raise typer.Exit(code=2) from exc
+    experiment = ExperimentConfig.model_validate(recorded["config"]["content"])
+    data_dir = data_dir or Path(recorded["data"]["dir"])
+    if not data_dir.is_dir():
+        console.print(f"[red]data folder {data_dir} is not there; pass --data[/red]")
+        raise typer.Exit(code=2)
+    tables = ingest_tables(data_dir)
+    truth = _truth(data_dir)
+    with spinner() as progress:
+        task = progress.add_task("re-training")
+        result = run_training(tables.register, tables.returns, tables.case_log, experiment, truth,
+                              progress=lambda msg: progress.update(task, description=f"re-training: {msg}"))
+    _, current = _ranking_and_manifest(result, tables, experiment, data_dir)
+    checks = compare(recorded, current)
+    table = Table(title=f"Reproduction of run {run_id}")
+    for column in ("check", "result", "detail"):
+        table.add_column(column)
+    for check in checks:
+        verdict = "match" if check.ok else ("DIFFERS" if check.blocking else "differs (informational)")
+        table.add_row(check.name, verdict, check.detail)
+    console.print(table)
+    (Path("out") / "reproductions").mkdir(parents=True, exist_ok=True)
+    report = Path("out") / "reproductions" / f"{run_id}.json"
+    report.write_text(json.dumps([check.__dict__ for check in checks], indent=2))
+    failed = [c.name for c in checks if c.blocking and not c.ok]
+    if failed:
+        console.print(f"[red]not reproduced: {', '.join(failed)} differ[/red] (report: {report})")
+        raise typer.Exit(code=1)
+    console.print(f"[green]reproduced: data, config, code, packages and the ranked list match[/green] "
+                  f"(report: {report})")
