@@ -3,13 +3,19 @@
 import json
 
 import mlflow
+import numpy as np
 import pandas as pd
 import pytest
 from mlflow.tracking import MlflowClient
 from typer.testing import CliRunner
 
 from risk_model.cli.main import app
+from risk_model.config import TrackingConfig
+from risk_model.features import build_features
 from risk_model.lists.membership import REVIEW_LISTS
+from risk_model.lists.rank import ranked_lists
+from risk_model.models import model_inputs
+from risk_model.tracking.runs import load_champion
 
 pytestmark = pytest.mark.e2e
 AS_OF = "2021-06-30"
@@ -61,25 +67,26 @@ def test_train_logs_every_candidate_and_registers_the_review_lists(trained):
 
 
 def test_logged_model_loads_with_its_signature_and_scores_as_the_library_does(trained, small_world):
+    """One artefact: the registry's pyfunc, the pipeline loaded back and the ranked list give every
+    charity the same score."""
     _, _, uri, _ = trained
     mlflow.set_tracking_uri(uri)
     model = mlflow.pyfunc.load_model("models:/e2e-risk@champion")
     assert model.metadata.signature is not None
-    from risk_model.config import TrackingConfig
-    from risk_model.features import build_features
-    from risk_model.models import model_inputs
-    from risk_model.tracking.runs import load_champion
-
     features = build_features(small_world.register, small_world.returns, small_world.case_log, AS_OF)
-    scores = model.predict(model_inputs(features.head(50)))
-    pipeline, _ = load_champion(TrackingConfig(registered_model="e2e-risk", experiment="e2e"))
-    import numpy as np
-
-    served = np.asarray(scores, dtype=float)
-    assert served.shape == (50, 2)  # predict_proba: both classes
-    served = served[:, 1]
-    # one artefact: what the registry serves is what the library scores
-    np.testing.assert_allclose(served, pipeline.predict_proba(model_inputs(features.head(50)))[:, 1], rtol=1e-12)
+    pipeline, version = load_champion(TrackingConfig(registered_model="e2e-risk", experiment="e2e"))
+    made = ranked_lists(pipeline, small_world.register, small_world.returns, small_world.case_log, AS_OF,
+                        pipeline.capacities, "e2e", version.version, features=features)
+    # charities from the top, the middle and the end of both lists, and some on neither
+    listed = made.ranked.groupby("review_list").nth([0, 1, 2, 50, -1])["charity_number"]
+    numbers = pd.concat([listed, made.not_listed["charity_number"].head(3)]).tolist()
+    rows = features.set_index("charity_number").loc[numbers].reset_index()
+    served = np.asarray(model.predict(model_inputs(rows)), dtype=float)
+    assert served.shape == (len(numbers), 2)  # predict_proba: both classes
+    in_lists = pd.concat([made.ranked, made.not_listed]).set_index("charity_number").loc[numbers, "score"]
+    np.testing.assert_allclose(served[:, 1], pipeline.predict_proba(model_inputs(rows))[:, 1], rtol=1e-12)
+    np.testing.assert_allclose(served[:, 1], in_lists.to_numpy(dtype=float), rtol=1e-12)
+    assert set(made.ranked.set_index("charity_number").loc[listed, "review_list"]) == set(REVIEW_LISTS)
 
 
 def test_rank_writes_both_lists_and_the_charities_on_neither(trained, small_world_dir, small_world, tmp_path):

@@ -23,16 +23,15 @@ from risk_model.ccni.snapshot import (
     LIST_COUNTS,
     YEAR_END_FEATURE,
     build_snapshot_features,
-    model_inputs,
     score_snapshot,
 )
 from risk_model.domain.bands import rank_percentile, risk_band
 from risk_model.domain.factors import Factor
-from risk_model.estimators import CentredLogisticRegression
 from risk_model.evaluate import ranking_order
 from risk_model.ingest.adapters import RegulatorExtract
 from risk_model.ingest.adapters.ccni_vocab import LISTS
-from risk_model.lists.explain import top_factors
+from risk_model.lists.explain import explain, top_factors
+from risk_model.lists.explain import global_importance as factor_importance
 
 UNIT = "log-odds"
 
@@ -85,27 +84,17 @@ def _feature_of(encoded_column: str) -> str:
 
 
 def snapshot_contributions(pipeline: Pipeline, features: pd.DataFrame) -> SnapshotContributions:
-    """Exact contributions of each feature to each row's raw score, summed to SNAPSHOT_FACTORS."""
-    model = pipeline[-1]
-    encoded = pipeline[:-1].transform(model_inputs(features, pipeline))
-    if hasattr(model, "booster_"):
-        names = pipeline.named_steps["names"].names_in_ if "names" in pipeline.named_steps else encoded.columns
-        raw = model.booster_.predict(encoded.to_numpy(dtype=float), pred_contrib=True)
-        values, base, score = raw[:, :-1], float(raw[0, -1]) if len(raw) else float("nan"), raw.sum(axis=1)
-    elif isinstance(model, CentredLogisticRegression):
-        names, coef = encoded.columns, model.coef_[0]
-        values = (encoded.to_numpy(dtype=float) - model.feature_means_) * coef
-        base = float(model.intercept_[0] + coef @ model.feature_means_)
-        score = model.decision_function(encoded)
-    else:
-        raise ValueError(f"{type(model).__name__} has no log-odds contributions (logistic or LightGBM only)")
-    by_feature = pd.DataFrame(values, index=features.index, columns=[_feature_of(str(n)) for n in names])
+    """Exact contributions of each feature to each row's raw score (`lists.explain`), summed to
+    SNAPSHOT_FACTORS."""
+    contributions = explain(pipeline, features)
+    by_feature = contributions.columns.rename(columns=lambda name: _feature_of(str(name)))
     factor_ids = [f.id for f in SNAPSHOT_FACTORS]
     # 0/1 matrix (features x factors): which factor each feature is summed into.
     membership = np.zeros((by_feature.shape[1], len(factor_ids)))
     membership[np.arange(by_feature.shape[1]), [factor_ids.index(FEATURE_TO_FACTOR[c]) for c in by_feature.columns]] = 1
     by_factor = pd.DataFrame(by_feature.to_numpy() @ membership, index=features.index, columns=factor_ids)
-    return SnapshotContributions(by_feature, by_factor, base, np.asarray(score, dtype=float))
+    base = float(contributions.base_value_log_odds[0]) if len(features) else float("nan")
+    return SnapshotContributions(by_feature, by_factor, base, contributions.raw_score_log_odds.astype(float))
 
 
 # --- sentences ------------------------------------------------------------------------------------
@@ -249,8 +238,4 @@ def score_extract(pipeline: Pipeline, extract: RegulatorExtract, n_reasons: int 
 
 def global_importance(by_factor: pd.DataFrame) -> pd.DataFrame:
     """Mean |contribution| per snapshot factor over rows, largest first."""
-    mean_abs = by_factor.abs().mean()
-    frame = pd.DataFrame({"factor": mean_abs.index, "label": [FACTOR_BY_ID[f].label for f in mean_abs.index],
-                          "group": [FACTOR_BY_ID[f].group for f in mean_abs.index],
-                          "mean_abs_log_odds": mean_abs.to_numpy()})
-    return frame.sort_values("mean_abs_log_odds", ascending=False, kind="stable").reset_index(drop=True)
+    return factor_importance(by_factor, SNAPSHOT_FACTORS)

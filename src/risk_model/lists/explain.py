@@ -21,7 +21,7 @@ import numpy as np
 import pandas as pd
 from sklearn.pipeline import Pipeline
 
-from risk_model.domain.factors import FACTORS, factor_of
+from risk_model.domain.factors import FACTORS, Factor, factor_of
 from risk_model.estimators import CentredLogisticRegression
 from risk_model.lists.membership import REVIEW_LISTS
 from risk_model.models import ReviewLists, model_inputs
@@ -43,8 +43,11 @@ class Contributions:
 
 
 def encoded_inputs(pipeline: Pipeline, features: pd.DataFrame) -> pd.DataFrame:
-    """The model's own input columns: the features after the pipeline's preprocessing."""
-    return pipeline[:-1].transform(model_inputs(features))
+    """The model's own input columns: the columns the pipeline was fitted on (any register's
+    features, the CCNI snapshot's included), after its preprocessing."""
+    fitted_on = getattr(pipeline, "feature_names_in_", None)
+    inputs = features[list(fitted_on)] if fitted_on is not None else model_inputs(features)
+    return pipeline[:-1].transform(inputs)
 
 
 def explainable(model) -> bool:
@@ -136,10 +139,10 @@ def top_factors(factor_values: pd.DataFrame, n: int) -> pd.DataFrame:
                             kind="stable").reset_index(drop=True)
 
 
-def global_importance(factor_values: pd.DataFrame) -> pd.DataFrame:
-    """Mean |contribution| per factor over rows, largest first."""
+def global_importance(factor_values: pd.DataFrame, factors: tuple[Factor, ...] = FACTORS) -> pd.DataFrame:
+    """Mean |contribution| per factor over rows, largest first (`factors`: the catalogue the columns name)."""
     mean_abs = factor_values.abs().mean()
-    by_id = {f.id: f for f in FACTORS}
+    by_id = {f.id: f for f in factors}
     frame = pd.DataFrame({
         "factor": mean_abs.index, "label": [by_id[i].label for i in mean_abs.index],
         "group": [by_id[i].group for i in mean_abs.index], "mean_abs_log_odds": mean_abs.to_numpy(),
