@@ -9,7 +9,7 @@ silently drop a fact. A refusal is a 422 that names the field and the reason.
 
 from __future__ import annotations
 
-from datetime import date, datetime, timedelta
+from datetime import date, datetime
 from enum import StrEnum
 from typing import Annotated, Any, ClassVar, Literal
 
@@ -18,7 +18,7 @@ from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, model_valida
 from risk_model.domain import columns as C
 from risk_model.domain.bands import RISK_BANDS
 from risk_model.domain.vocab import CASE_EVENTS, INCOME_BANDS_GBP, PURPOSE_SHORT
-from risk_model.ingest.schemas import MAX_RECEIPT_LAG_DAYS
+from risk_model.ingest.schemas import REGISTER_RULES, RETURN_RULES
 from risk_model.lists.membership import RECENTLY_INQUIRED, REVIEW_LISTS, UNDER_INQUIRY
 from serve.values import Amount, CharityNumber, Count, Day, Items, OptionalDay, Text, Total, code
 
@@ -54,6 +54,13 @@ class _Record(BaseModel):
         return data
 
 
+def _check_rules(record: BaseModel, rules) -> None:
+    """Refuse a record that breaks one of ingest's row rules, with ingest's words."""
+    for rule in rules:
+        if not rule.holds(getattr(record, rule.later), getattr(record, rule.earlier)):
+            raise ValueError(rule.message)
+
+
 class ReturnRecord(_Record):
     """One annual return (a row of returns.csv); the charity is the one it is sent with."""
 
@@ -77,12 +84,8 @@ class ReturnRecord(_Record):
     volunteers: Count = None
 
     @model_validator(mode="after")
-    def _received_after_year_end(self) -> ReturnRecord:
-        if self.date_received is not None:
-            if self.date_received < self.year_end:
-                raise ValueError("Date Received is before Year End")
-            if self.date_received - self.year_end > timedelta(days=MAX_RECEIPT_LAG_DAYS):
-                raise ValueError(f"Date Received is more than {MAX_RECEIPT_LAG_DAYS} days after Year End")
+    def _rows_rules(self) -> ReturnRecord:
+        _check_rules(self, RETURN_RULES)
         return self
 
 
@@ -118,8 +121,7 @@ class CharityRecord(_Record):
 
     @model_validator(mode="after")
     def _consistent(self) -> CharityRecord:
-        if self.ceased_date is not None and self.ceased_date < self.registered_date:
-            raise ValueError("Ceased Date is before Registered Date")
+        _check_rules(self, REGISTER_RULES)
         for rows, what in ((self.returns, "return"), (self.case_log, "case-log event")):
             others = {r.charity_number for r in rows} - {None, self.charity_number}
             if others:

@@ -21,6 +21,7 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
+from sklearn.metrics import average_precision_score
 from sklearn.pipeline import Pipeline
 
 from risk_model.config import ExperimentConfig, ModelSpec
@@ -198,8 +199,6 @@ def cross_validate(
 
 def _auc_pr_known(y: np.ndarray, scores: np.ndarray) -> float:
     """Average precision over the rows whose label is known (NaN where it is not defined)."""
-    from sklearn.metrics import average_precision_score
-
     known = ~np.isnan(y)
     y, scores = y[known], np.asarray(scores)[known]
     return float(average_precision_score(y, scores)) if 0 < y.sum() < len(y) else float("nan")

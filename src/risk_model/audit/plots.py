@@ -17,6 +17,8 @@ _SHORT = {"selection_rate": "selection rate at k", "precision": "precision", "fa
 
 
 def _pyplot():
+    # deferred on purpose: the Agg backend must be chosen before pyplot is first imported, and
+    # only runs that draw pay for matplotlib
     import matplotlib
 
     matplotlib.use("Agg")

@@ -14,6 +14,7 @@ from __future__ import annotations
 import json
 import tempfile
 from dataclasses import dataclass
+from importlib.metadata import version
 from pathlib import Path
 
 import mlflow
@@ -39,8 +40,6 @@ _REQUIREMENTS: tuple[str, ...] = ("mlflow", "scikit-learn", "lightgbm", "skops",
 
 def pip_requirements() -> list[str]:
     """Pinned requirements of a logged snapshot pipeline (risk_model itself must also be installed)."""
-    from importlib.metadata import version
-
     return [f"{name}=={version(name)}" for name in _REQUIREMENTS]
 
 

@@ -63,7 +63,7 @@ class RunReport:
 
 def load_run_report(run_id: str) -> RunReport:
     """Read a training run back from the active MLflow tracking store."""
-    import mlflow
+    import mlflow  # deferred on purpose: the register tables above are used without MLflow
 
     def text(path: str) -> str:
         return mlflow.artifacts.load_text(f"runs:/{run_id}/{path}")

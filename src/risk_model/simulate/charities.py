@@ -10,7 +10,6 @@ Nothing here lays out a file: ``simulate.register`` turns the charities into the
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
 
 import numpy as np
 import pyarrow as pa
@@ -27,9 +26,7 @@ from risk_model.domain.vocab import (
     REGULATORY_TYPES,
 )
 from risk_model.simulate import draws, formats, text
-
-if TYPE_CHECKING:
-    from risk_model.simulate.settings import SimulationConfig
+from risk_model.simulate.settings import SimulationConfig
 
 # OSCR's name for the form most new charities take from April 2011.
 SCIO = "SCIO (Scottish Charitable Incorporated Organisation)"

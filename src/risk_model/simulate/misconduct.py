@@ -21,17 +21,14 @@ Dates are day numbers (days since 1970-01-01), as in `simulate.charities`.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
 
 import numpy as np
 import pyarrow as pa
 
 from risk_model.domain.vocab import CASE_EVENTS, CASE_OUTCOMES
 from risk_model.simulate import formats
-
-if TYPE_CHECKING:
-    from risk_model.simulate.charities import Charities
-    from risk_model.simulate.settings import SimulationConfig
+from risk_model.simulate.charities import Charities
+from risk_model.simulate.settings import SimulationConfig
 
 NEVER = np.iinfo(np.int64).max
 NONE = -1

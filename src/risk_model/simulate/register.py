@@ -10,7 +10,6 @@ a charity's traits or state.
 from __future__ import annotations
 
 from collections.abc import Iterator
-from typing import TYPE_CHECKING
 
 import numpy as np
 import pyarrow as pa
@@ -32,9 +31,7 @@ from risk_model.domain.vocab import (
 )
 from risk_model.simulate import draws, formats, text
 from risk_model.simulate.charities import SCIO, Charities, day_number
-
-if TYPE_CHECKING:
-    from risk_model.simulate.settings import SimulationConfig
+from risk_model.simulate.settings import SimulationConfig
 
 
 def register_tables(

@@ -252,7 +252,7 @@ def render_markdown(*, model_name: str, version: str, run_id: str, records: RunR
 
 def markdown_to_html(markdown_text: str, title: str) -> str:
     """A self-contained HTML page for the card (no external assets)."""
-    import markdown
+    import markdown  # deferred on purpose: only the HTML card needs it
 
     body = markdown.markdown(markdown_text, extensions=["tables"])
     style = ("body{font-family:system-ui,sans-serif;max-width:60rem;margin:2rem auto;padding:0 1rem;"

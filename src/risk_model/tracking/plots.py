@@ -14,6 +14,8 @@ from risk_model.domain.factors import FACTOR_BY_ID
 
 
 def _pyplot():
+    # deferred on purpose: the Agg backend must be chosen before pyplot is first imported, and
+    # only runs that draw pay for matplotlib
     import matplotlib
 
     matplotlib.use("Agg")

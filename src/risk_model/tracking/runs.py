@@ -12,6 +12,7 @@ import json
 import os
 import tempfile
 from dataclasses import dataclass
+from importlib.metadata import version
 from pathlib import Path
 
 import mlflow
@@ -149,8 +150,6 @@ MODEL_PACKAGES: tuple[str, ...] = ("scikit-learn", "lightgbm", "pandas", "numpy"
 def model_requirements() -> list[str]:
     """Pinned requirements of a logged model, from the installed versions (stated, not inferred by
     MLflow in a subprocess, which costs seconds per model)."""
-    from importlib.metadata import version
-
     return [f"{name}=={version(name)}" for name in MODEL_PACKAGES]
 
 
