@@ -6,6 +6,9 @@ from __future__ import annotations
 
 import csv
 import io
+import os
+import subprocess
+import sys
 import zipfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -165,3 +168,19 @@ def test_bad_input_is_reported_clearly(case: Case, tmp_path):
 
 def test_the_corpus_is_large_enough():
     assert len(CASES) >= 20
+
+
+@pytest.mark.slow  # a fresh Python process per case
+@pytest.mark.parametrize("arguments, named", [
+    (["rank", "{tmp}/no-such-folder"], "no-such-folder: data folder not found"),
+    (["train", "{tmp}", "--config", "{tmp}/nope.yaml"], "nope.yaml: experiment file not found"),
+    (["train", "{tmp}", "--config", "{tmp}/typo.yaml"], "unknown parameter 'num_leaf' (did you mean 'num_leaves'?)"),
+])
+def test_a_mistake_at_the_command_line_is_one_line_naming_it(arguments, named, tmp_path):
+    (tmp_path / "typo.yaml").write_text(
+        "config_version: 2\nmodels:\n  - {name: lightgbm, kind: lightgbm, params: {num_leaf: 5}}\n")
+    command = [sys.executable, "-m", "risk_model.cli", *(a.format(tmp=tmp_path) for a in arguments)]
+    done = subprocess.run(command, capture_output=True, text=True, timeout=120, env={**os.environ, "COLUMNS": "200"})
+    assert done.returncode == 2, done.stdout + done.stderr
+    assert "Traceback" not in done.stderr and "│" not in done.stderr, done.stderr
+    assert named in " ".join(done.stderr.split()), done.stderr

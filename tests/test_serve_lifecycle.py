@@ -181,6 +181,7 @@ def test_lists_stored_before_the_review_lists_are_scored_again_and_feedback_kept
     again.dispose()
 
 
+@pytest.mark.slow  # imports the service in a fresh process
 def test_importing_the_service_touches_nothing(tmp_path):
     code = "import serve.main, serve.deps, serve.routes.scoring, risk_model.cli.serve; serve.main.create_app_from_env()"
     result = subprocess.run([sys.executable, "-c", code], cwd=tmp_path, capture_output=True, text=True)

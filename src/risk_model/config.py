@@ -235,18 +235,27 @@ class ExperimentConfig(_Frozen):
         return hashlib.sha256(payload).hexdigest()
 
 
+class ConfigError(ValueError):
+    """An experiment file that cannot be used: missing, not YAML, or not a valid experiment."""
+
+
 def load_config(path: Path | None = None) -> ExperimentConfig:
-    """Load an experiment file; without a path, the packaged default."""
+    """Load an experiment file; without a path, the packaged default. ConfigError names the file."""
     if path is None:
         text = resources.files("risk_model").joinpath("defaults/experiment.yaml").read_text()
         source = "the packaged default experiment"
     else:
-        text = Path(path).read_text()
         source = str(path)
-    raw = yaml.safe_load(text) or {}
+        if not Path(path).is_file():
+            raise ConfigError(f"{source}: experiment file not found")
+        text = Path(path).read_text()
+    try:
+        raw = yaml.safe_load(text) or {}
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"{source}: not valid YAML ({exc})") from exc
     if not isinstance(raw, dict):
-        raise ValueError(f"{source}: expected a mapping at the top level")
+        raise ConfigError(f"{source}: expected a mapping at the top level")
     try:
         return ExperimentConfig.model_validate(raw)
-    except Exception as exc:
-        raise ValueError(f"{source}: invalid experiment configuration:\n{exc}") from exc
+    except ValidationError as exc:
+        raise ConfigError(f"{source}: invalid experiment configuration:\n{exc}") from exc

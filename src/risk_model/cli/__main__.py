@@ -1,5 +1,5 @@
 """`python -m risk_model.cli`: the `risk-model` command."""
 
-from risk_model.cli.main import app
+from risk_model.cli.main import run
 
-app()
+run()

@@ -1,4 +1,4 @@
-"""The `risk-model` command line (`risk_model.cli.main:app`): the Typer app, with every command registered
+"""The `risk-model` command line (`risk_model.cli.main:run`, around the app): the Typer app, with every command registered
 in the order `--help` lists them. The commands live in `cli.data`, `cli.runs`, `cli.lists`, `cli.audit`,
 `cli.ccni` and `cli.serve`; what several of them share is in `cli.common`.
 """
@@ -6,6 +6,7 @@ in the order `--help` lists them. The commands live in `cli.data`, `cli.runs`, `
 from __future__ import annotations
 
 import typer
+from rich.console import Console
 
 # The command line is the edge of the pipeline: files, MLflow and the terminal are touched in the
 # command modules and in `tracking`, and every stage in between is a pure function of frames and a
@@ -38,5 +39,20 @@ app.command("exits")(cli_ccni.exits)
 app.command()(serve)
 
 
+def run() -> None:
+    """The `risk-model` command: an input the user can fix (a missing folder or file, a bad row, an
+    invalid experiment file) ends in one line naming it and exit code 2, not a traceback."""
+    try:
+        app()
+    except Exception as exc:
+        from risk_model.config import ConfigError
+        from risk_model.ingest.parsing import InputFileError
+
+        if not isinstance(exc, (ConfigError, InputFileError)):
+            raise
+        Console(stderr=True).print(f"[red]error:[/red] {exc}", highlight=False, soft_wrap=True)
+        raise SystemExit(2) from None
+
+
 if __name__ == "__main__":  # pragma: no cover
-    app()
+    run()
