@@ -27,7 +27,8 @@ from risk_model.config import load_config
 from risk_model.features import build_features
 from risk_model.ingest.folder import ingest_folder
 from risk_model.simulate.world import SimulationConfig, simulate, write_world
-from risk_model.tracking.runs import log_training, run_findings, use_tracking
+from risk_model.tracking.runs import log_training, run_findings
+from risk_model.tracking.store import use_tracking
 from risk_model.train import run_training
 from risk_model.truth import read_truth
 

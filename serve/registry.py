@@ -13,7 +13,7 @@ from mlflow.tracking import MlflowClient
 from risk_model.lists.explain import explainable
 from risk_model.lists.membership import REVIEW_LISTS
 from risk_model.models import ReviewLists
-from risk_model.tracking import runs as tracking
+from risk_model.tracking import store
 from serve.schemas import ModelInfo, ModelsOut, ModelVersionInfo
 from serve.settings import Settings
 
@@ -48,9 +48,9 @@ def capacities_of(model: ReviewLists, tags: dict[str, str]) -> dict[str, int] | 
 def load_champion(settings: Settings) -> Champion:
     """Load the champion from MLflow, fully, ready to score."""
     config = settings.tracking()
-    tracking.use_tracking(config, settings.store_dir)
+    store.use_tracking(config, settings.store_dir)
     try:
-        model, version = tracking.load_champion(config)
+        model, version = store.load_champion(config)
     except Exception as exc:
         # A missing or corrupt artifact fails inside the flavour's loader with whatever it raises;
         # only an alias that names no version means there is no champion at all.
@@ -58,7 +58,7 @@ def load_champion(settings: Settings) -> Champion:
             named = MlflowClient().get_model_version_by_alias(config.registered_model, config.champion_alias)
         except MlflowException:
             raise ChampionUnavailable(f"no {config.champion_alias!r} version of model {config.registered_model!r} in "
-                                      f"{tracking.resolve_tracking_uri(config, settings.store_dir)}: run "
+                                      f"{store.resolve_tracking_uri(config, settings.store_dir)}: run "
                                       f"`risk-model train` first ({exc})") from exc
         raise ChampionUnavailable(f"version {named.version} of model {config.registered_model!r} (the "
                                   f"{config.champion_alias!r}) cannot be loaded ({type(exc).__name__}: "
@@ -103,7 +103,7 @@ def training_run_id(client: MlflowClient, version) -> str | None:
 def registered_versions(settings: Settings, serving_version: str) -> ModelsOut:
     """Every registered version of the model, its aliases and its run's metrics."""
     config = settings.tracking()
-    client = MlflowClient(tracking_uri=tracking.resolve_tracking_uri(config, settings.store_dir))
+    client = MlflowClient(tracking_uri=store.resolve_tracking_uri(config, settings.store_dir))
     try:
         aliases = dict(client.get_registered_model(config.registered_model).aliases or {})
     except MlflowException:

@@ -17,7 +17,8 @@ from risk_model.lists.records import fingerprint, score_records
 from serve.batching import MicroBatcher
 from serve.db import Database
 from serve.lists import StoredList
-from serve.schemas import CharityRecord, CharityScore, Reason, ScoreRequest, ScoreResponse
+from serve.records import CharityRecord
+from serve.schemas import CharityScore, Reason, ScoreRequest, ScoreResponse
 from serve.state import RegisterData, ServingState
 
 

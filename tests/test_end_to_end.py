@@ -15,7 +15,7 @@ from risk_model.features import build_features
 from risk_model.lists.membership import REVIEW_LISTS
 from risk_model.lists.rank import ranked_lists
 from risk_model.models import model_inputs
-from risk_model.tracking.runs import load_champion
+from risk_model.tracking.store import load_champion
 
 pytestmark = pytest.mark.e2e
 AS_OF = "2021-06-30"

@@ -12,7 +12,7 @@ change during the run. Runs are deterministic: a fixed seed, derandomised, no ex
 
 How it is wired, and why:
 - The schema comes from an app that is never started (the routes do not depend on the settings).
-  The requests go to a started app on the small trained world of `test_serve_support`, through the
+  The requests go to a started app on the small trained world of `tests/support/serve.py`, through the
   TestClient that started it: the app must get its requests on the event loop it started on (the
   scorer's micro-batcher queue belongs to that loop), and schemathesis's own ASGI client would send
   them on a loop of its own.
@@ -72,7 +72,7 @@ def labels(schema: schemathesis.BaseSchema) -> list[str]:
     return [result.ok().label for result in schema.get_all_operations()]
 
 
-FUZZED = api_schema(max_examples=25)
+FUZZED = api_schema(max_examples=15)
 # Valid requests only and no coverage cases: a body that cannot be read is refused before the key is
 # looked at. /health is left out because it needs no key (test_serve_api calls it without one).
 KEYLESS = api_schema(max_examples=5, mode="positive", coverage=False).exclude(path="/health")

@@ -22,8 +22,8 @@ from risk_model.lists.records import (
     tables_from_records,
 )
 from risk_model.models import ReviewLists
-from risk_model.tracking.runs import load_champion, use_tracking
-from serve.schemas import CharityRecord
+from risk_model.tracking.store import load_champion, use_tracking
+from serve.records import CharityRecord
 from serve.scorer import record_of
 from tests.support import factories as f
 from tests.support import serve as support

@@ -22,7 +22,7 @@ from mlflow.tracking import MlflowClient
 from risk_model.evaluate import pooled_precision_curve
 from risk_model.findings import TARGET_LABEL
 from risk_model.lists.membership import LIST_TITLES, REVIEW_LISTS, WHY_ON_LIST
-from risk_model.tracking import runs as tracking
+from risk_model.tracking import store
 from risk_model.train import REFERENCES
 from serve.registry import training_run_id
 from serve.settings import Settings
@@ -44,7 +44,7 @@ TRUTH_PERIODS = {"selection": "folds that chose", "holdout": "held out"}
 
 
 def tracking_uri(settings: Settings) -> str:
-    return tracking.resolve_tracking_uri(settings.tracking(), settings.store_dir)
+    return store.resolve_tracking_uri(settings.tracking(), settings.store_dir)
 
 
 def target_label(review_list: str, lists: dict | None = None) -> str:

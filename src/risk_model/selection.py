@@ -77,3 +77,8 @@ def candidates_in_order(summary: pd.DataFrame, config: ExperimentConfig, name: s
 def choose_champions(summary: pd.DataFrame, config: ExperimentConfig) -> dict[str, str]:
     """Per list, the candidate with the best mean selection metric over the selection folds."""
     return {name: candidates_in_order(summary, config, name)[0] for name in REVIEW_LISTS}
+
+
+def champion_description(champions: dict[str, str]) -> str:
+    """'proactive: lightgbm on substantiated; triage: ...': what a registered version holds."""
+    return "; ".join(f"{name}: {champions[name]}" for name in REVIEW_LISTS)

@@ -26,8 +26,10 @@ from typer.testing import CliRunner
 from risk_model.cli.main import app as cli_app
 from risk_model.config import ExperimentConfig
 from risk_model.ingest.folder import ingest_folder
+from risk_model.selection import champion_description
 from risk_model.simulate.world import SimulationConfig, simulate, write_world
 from risk_model.tracking import runs as tracking
+from risk_model.tracking.store import TRUSTED_TYPES
 from risk_model.train import run_training
 from serve.db import Base, normalise_url
 from serve.security import Principal, Role, hash_api_key
@@ -100,11 +102,11 @@ def register_challenger(data_dir: Path, uri: str) -> str:
     mlflow.set_experiment(config.tracking.experiment)
     with mlflow.start_run(run_name="challenger review lists (tests)") as run:
         info = mlflow.sklearn.log_model(
-            result.final_model, name="model", serialization_format="skops", skops_trusted_types=tracking.TRUSTED_TYPES,
+            result.final_model, name="model", serialization_format="skops", skops_trusted_types=TRUSTED_TYPES,
             pip_requirements=tracking.model_requirements())
     version = mlflow.register_model(info.model_uri, REGISTERED_MODEL, tags={"run_id": run.info.run_id})
     client = MlflowClient(tracking_uri=uri)
-    for key, value in {"model": tracking.champion_description(result.champions),
+    for key, value in {"model": champion_description(result.champions),
                        "capacities": json.dumps(result.capacities)}.items():
         client.set_model_version_tag(REGISTERED_MODEL, version.version, key, value)
     return str(version.version)

@@ -29,7 +29,7 @@ from risk_model.ccni.validation import METRICS, VALIDATION, VALIDATION_NOTE, Sna
 from risk_model.config import TrackingConfig
 from risk_model.ingest.adapters import RegulatorExtract, adapter
 from risk_model.ingest.tables import table_fingerprint
-from risk_model.tracking.runs import TRUSTED_TYPES
+from risk_model.tracking.store import TRUSTED_TYPES
 
 # The snapshot pipelines hold only types the project already trusts.
 SNAPSHOT_TRUSTED_TYPES: list[str] = list(TRUSTED_TYPES)

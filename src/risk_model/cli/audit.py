@@ -148,7 +148,7 @@ def log_audit(run: TrainingRun, report, settings, stability=None, against: str |
             mlflow.log_dict(figures, "audit/stability.json")
             _log_frames({"stability_movers": movers, "stability_mover_factors": factors}, folder)
     MlflowClient().set_tag(run.run_id, "audit_run_id", active.info.run_id)
-    from risk_model.tracking.runs import refresh_model_card
+    from risk_model.tracking.store import refresh_model_card
 
     refresh_model_card(run.run_id, report.bias)
     return active.info.run_id
@@ -184,7 +184,7 @@ def audit(
     from risk_model.audit.tables import print_report, print_stability
     from risk_model.config import load_config
     from risk_model.ingest.folder import read_tables
-    from risk_model.tracking.runs import resolve_tracking_uri
+    from risk_model.tracking.store import resolve_tracking_uri
 
     experiment = load_config(config)
     mlflow.set_tracking_uri(tracking_uri or resolve_tracking_uri(experiment.tracking, store))

@@ -78,7 +78,7 @@ def train_ccni(
         run_snapshot_benchmark,
     )
     from risk_model.ingest.adapters import locate
-    from risk_model.tracking.runs import use_tracking
+    from risk_model.tracking.store import use_tracking
 
     settings = load_snapshot_config(config)
     configured = str(settings.extract_date) if settings.extract_date else None
@@ -119,7 +119,7 @@ def score_ccni(
     from risk_model.ccni.reasons import score_extract
     from risk_model.ccni.tracking import load_snapshot_model
     from risk_model.ccni.validation import load_snapshot_config
-    from risk_model.tracking.runs import use_tracking
+    from risk_model.tracking.store import use_tracking
 
     settings = load_snapshot_config(config)
     extract = _read(settings.dataset, file, extract_date)

@@ -28,7 +28,7 @@ from risk_model.config import DEFAULT_SEED
 
 
 def _champion(experiment, store: Path):
-    from risk_model.tracking.runs import load_champion, use_tracking
+    from risk_model.tracking.store import load_champion, use_tracking
 
     use_tracking(experiment.tracking, store)
     try:

@@ -25,33 +25,6 @@ from risk_model.cli.common import (
     spinner,
 )
 
-
-def _file_hashes(data_dir: Path, accounts: pd.DataFrame) -> dict[str, str]:
-    """sha256 of each input file ingest read, and of the simulator's answer key when present."""
-    from risk_model.tracking.manifest import file_sha256
-
-    names = [Path(str(name)).name for name in accounts["file"]] + ["latent_risk.csv", "misconduct.csv"]
-    return {name: file_sha256(data_dir / name) for name in names if (data_dir / name).is_file()}
-
-
-def _ranking_and_manifest(result, tables, experiment, data_dir: Path):
-    """The champions' review lists at the extract date, and the run's manifest (which hashes them)."""
-    from risk_model.ingest.tables import table_fingerprint
-    from risk_model.lists.rank import ranked_lists
-    from risk_model.tracking.manifest import build_manifest, ranking_hash
-    from risk_model.tracking.runs import champion_description
-
-    ranked = ranked_lists(
-        result.final_model, tables.register, tables.returns, tables.case_log, result.extract_date,
-        result.capacities, model_name=champion_description(result.champions), model_version="training run").ranked
-    manifest = build_manifest(
-        config_json=experiment.model_dump(mode="json"), config_hash=experiment.config_hash(),
-        file_hashes=_file_hashes(data_dir, tables.accounts),
-        table_hashes={name: table_fingerprint(getattr(tables, name)) for name in ("register", "returns", "case_log")},
-        ranking_sha256=ranking_hash(ranked), seed=experiment.seed, data_dir=str(Path(data_dir).resolve()))
-    return ranked, manifest
-
-
 EXPLANATION_SAMPLE = 50_000
 
 
@@ -145,7 +118,9 @@ def train(
     from risk_model.ingest.tables import infer_extract_date
     from risk_model.selection import candidates
     from risk_model.splits import labelled_as_of_dates
-    from risk_model.tracking.runs import log_training, run_findings, use_tracking
+    from risk_model.tracking.manifest import training_manifest
+    from risk_model.tracking.runs import log_training, run_findings
+    from risk_model.tracking.store import use_tracking
     from risk_model.train import run_training
 
     experiment = load_experiment(config, tracking_uri)
@@ -172,7 +147,7 @@ def train(
         console.print(f"[yellow]{note}[/yellow]")
     use_tracking(experiment.tracking, store)
     example, explained = _explanation_sample(tables, result.training_as_of[-1], experiment.seed)
-    ranked, manifest = _ranking_and_manifest(result, tables, experiment, data_dir)
+    ranked, manifest = training_manifest(result, tables, experiment, data_dir)
     fingerprint = manifest["data"]["tables"] | {f"file:{k}": v for k, v in manifest["data"]["files"].items()}
     logged = log_training(result, experiment, fingerprint, tables.accounts, tables.rejections, example,
                           str(data_dir), manifest=manifest, ranking=ranked)
@@ -207,8 +182,8 @@ def reproduce(
     import mlflow
 
     from risk_model.config import ExperimentConfig
-    from risk_model.tracking.manifest import compare
-    from risk_model.tracking.runs import resolve_tracking_uri
+    from risk_model.tracking.manifest import compare, training_manifest
+    from risk_model.tracking.store import resolve_tracking_uri
     from risk_model.train import run_training
 
     experiment_tracking = load_experiment(None, tracking_uri).tracking
@@ -229,7 +204,7 @@ def reproduce(
         task = progress.add_task("re-training")
         result = run_training(tables.register, tables.returns, tables.case_log, experiment, truth,
                               progress=lambda msg: progress.update(task, description=f"re-training: {msg}"))
-    _, current = _ranking_and_manifest(result, tables, experiment, data_dir)
+    _, current = training_manifest(result, tables, experiment, data_dir)
     checks = compare(recorded, current)
     table = Table(title=f"Reproduction of run {run_id}")
     for column in ("check", "result", "detail"):

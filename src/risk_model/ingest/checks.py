@@ -69,7 +69,7 @@ class CheckedFile:
     notes: tuple[str, ...]
 
     def with_problems(self, extra: pd.DataFrame) -> CheckedFile:
-        return replace(self, problems=_concat_problems([self.problems, extra]))
+        return replace(self, problems=concat_problems([self.problems, extra]))
 
     def clean(self) -> np.ndarray:
         mask = np.ones(len(self.table), dtype=bool)
@@ -80,12 +80,14 @@ class CheckedFile:
 # --- problems ------------------------------------------------------------------------------
 
 
-def _flag(raw: pd.DataFrame, positions: np.ndarray, field: str, reason) -> pd.DataFrame:
+def flag(raw: pd.DataFrame, positions: np.ndarray, field: str, reason) -> pd.DataFrame:
+    """Problems of rows at `positions` in one raw `field`, with the raw values and the reason(s)."""
     values = raw[field].iloc[positions].to_numpy(dtype=object) if field in raw.columns else ""
-    return pd.DataFrame({"position": positions.astype("int64"), "field": field, "value": values, "reason": reason})
+    return pd.DataFrame({"position": np.asarray(positions, dtype="int64"), "field": field, "value": values, "reason": reason})
 
 
-def _concat_problems(parts: list[pd.DataFrame]) -> pd.DataFrame:
+def concat_problems(parts: list[pd.DataFrame]) -> pd.DataFrame:
+    """Problem frames together, with one reason where a value was both unreadable and so blank."""
     empty = pd.DataFrame({"position": pd.Series(dtype="int64"), "field": [], "value": [], "reason": []})
     frame = pd.concat([empty, *[p for p in parts if len(p)]], ignore_index=True)
     # A value already reported as unparseable is blank to the schema; one reason is enough.
@@ -97,19 +99,20 @@ def _concat_problems(parts: list[pd.DataFrame]) -> pd.DataFrame:
 def _schema_problems(schema, table: pd.DataFrame, raw: pd.DataFrame, to_raw: dict[str, str]) -> list[pd.DataFrame]:
     found = schema_failures(schema, table)
     return [
-        _flag(raw, group["position"].to_numpy(), to_raw[column], group["reason"].to_numpy())
+        flag(raw, group["position"].to_numpy(), to_raw[column], group["reason"].to_numpy())
         for column, group in found.groupby("column", sort=False)
     ]
 
 
-def _duplicates(table: pd.DataFrame, raw: pd.DataFrame, clean: np.ndarray, keys: list[str], what: str) -> pd.DataFrame:
+def duplicates(table: pd.DataFrame, raw: pd.DataFrame, clean: np.ndarray, keys: list[str], what: str,
+               field: str = "Charity Number") -> pd.DataFrame:
     """Later clean rows repeating the keys of an earlier clean row, each naming that first row."""
     candidates = table.loc[clean, keys]
     repeated = candidates.duplicated(keys, keep="first").to_numpy()
     positions = candidates.index.to_numpy()
     first = pd.Series(positions).groupby([candidates[k].to_numpy() for k in keys], sort=False).transform("min")
     reasons = "duplicate of row " + (first.to_numpy()[repeated] + 1).astype(str) + f" (same {what})"
-    return _flag(raw, positions[repeated], "Charity Number", reasons)
+    return flag(raw, positions[repeated], field, reasons)
 
 
 # --- per-file checks -----------------------------------------------------------------------
@@ -158,7 +161,7 @@ def _read_checked(
         start += len(raw)
     table = tables[0] if len(tables) == 1 else with_dtypes(pd.concat(tables), dtypes)
     raw_numbers = pd.DataFrame({"Charity Number": pd.concat(numbers, ignore_index=True)})
-    return table, raw_numbers, _concat_problems(problems), np.concatenate(lines), columns, encoding
+    return table, raw_numbers, concat_problems(problems), np.concatenate(lines), columns, encoding
 
 
 def _layout_notes(columns: list[str], rows: int, layout: tuple[str, ...]) -> list[str]:
@@ -183,7 +186,7 @@ def check_register(path: Path, *, former: bool | None, pattern: str, chunk_rows:
             values = raw[field] if field in raw.columns and field in layout else blank
             if name.endswith("_date"):
                 table[name], invalid = parse_dates(values)
-                problems.append(_flag(raw, np.flatnonzero(invalid), field, _DATE_REASON))
+                problems.append(flag(raw, np.flatnonzero(invalid), field, _DATE_REASON))
             elif name in LIST_COLUMNS:
                 table[name] = parse_multi_valued(values)
             elif name == C.CHARITY_NUMBER:
@@ -200,7 +203,7 @@ def check_register(path: Path, *, former: bool | None, pattern: str, chunk_rows:
         path, C.FORMER_REQUIRED if former else C.REGISTER_REQUIRED, parse_chunk, REGISTER_DTYPES, chunk_rows)
     notes = tuple(_layout_notes(columns, len(frame), layout) + _vocabulary_notes(columns, frame))
     checked = CheckedFile(path.name, encoding, frame, problems, lines, notes)
-    return checked.with_problems(_duplicates(frame, numbers, checked.clean(), [C.CHARITY_NUMBER], "Charity Number"))
+    return checked.with_problems(duplicates(frame, numbers, checked.clean(), [C.CHARITY_NUMBER], "Charity Number"))
 
 
 def check_returns(path: Path, *, pattern: str, chunk_rows: int = CHUNK_ROWS) -> CheckedFile:
@@ -217,7 +220,7 @@ def check_returns(path: Path, *, pattern: str, chunk_rows: int = CHUNK_ROWS) -> 
                 continue
             is_date = name in ("year_end", "date_received")
             table[name], invalid = (parse_dates if is_date else parse_numbers)(values)
-            problems.append(_flag(raw, np.flatnonzero(invalid), field, _DATE_REASON if is_date else "not a number"))
+            problems.append(flag(raw, np.flatnonzero(invalid), field, _DATE_REASON if is_date else "not a number"))
         frame = with_dtypes(pd.DataFrame(table, index=raw.index), RETURNS_DTYPES)
         return frame, problems + _schema_problems(schema, frame, raw, to_raw)
 
@@ -228,7 +231,7 @@ def check_returns(path: Path, *, pattern: str, chunk_rows: int = CHUNK_ROWS) -> 
     notes += [f"optional columns absent (left blank): {', '.join(absent)}"] if absent else []
     checked = CheckedFile(path.name, encoding, frame, problems, lines, tuple(notes))
     keys = [C.CHARITY_NUMBER, "year_end"]
-    return checked.with_problems(_duplicates(frame, numbers, checked.clean(), keys, "Charity Number and Year End"))
+    return checked.with_problems(duplicates(frame, numbers, checked.clean(), keys, "Charity Number and Year End"))
 
 
 def check_case_log(path: Path, *, pattern: str, chunk_rows: int = CHUNK_ROWS) -> CheckedFile:
@@ -245,7 +248,7 @@ def check_case_log(path: Path, *, pattern: str, chunk_rows: int = CHUNK_ROWS) ->
             "outcome": normalise_codes(raw["Outcome"]),
         }
         frame = with_dtypes(pd.DataFrame(table, index=raw.index), CASE_LOG_DTYPES)
-        return frame, [_flag(raw, np.flatnonzero(invalid), "Date", _DATE_REASON)] + _schema_problems(
+        return frame, [flag(raw, np.flatnonzero(invalid), "Date", _DATE_REASON)] + _schema_problems(
             schema, frame, raw, to_raw)
 
     frame, _, problems, lines, columns, encoding = _read_checked(

@@ -8,27 +8,15 @@ import pandas as pd
 
 from risk_model.domain.factors import FACTOR_BY_ID
 from risk_model.features import CHANGE_FIELDS, due_dates
+from risk_model.lists.changes import (
+    CHANGE_FACTORS,
+    PARTS_OF,
+    STEM_OF,
+    change_sentences,
+    format_dates,
+    latest_return_sources,
+)
 from risk_model.lists.explain import top_factors
-
-# The return fields a change sentence can name, in the words of the return.
-FIELD_WORDS: dict[str, str] = {
-    "income_gbp": "income", "expenditure_gbp": "spending",
-    "donations_legacies_income_gbp": "income from donations and legacies",
-    "charitable_activities_income_gbp": "income from charitable activities",
-    "trading_income_gbp": "income from trading", "investments_income_gbp": "income from investments",
-    "other_income_gbp": "other income", "raising_funds_spending_gbp": "spending on raising funds",
-    "charitable_activities_spending_gbp": "spending on charitable activities",
-    "other_spending_gbp": "other spending", "trustees": "trustees", "employees": "employees",
-    "volunteers": "volunteers",
-}
-_STEM_OF = {field: stem for field, (stem, _, _) in CHANGE_FIELDS.items()}
-_PARTS_OF = {
-    "income_sources_change": ("donations_legacies_income_gbp", "charitable_activities_income_gbp",
-                              "trading_income_gbp", "investments_income_gbp", "other_income_gbp"),
-    "spending_parts_change": ("raising_funds_spending_gbp", "charitable_activities_spending_gbp",
-                              "other_spending_gbp"),
-    "staff_change": ("employees", "volunteers"),
-}
 
 REASON_COLUMNS: tuple[str, ...] = (
     "charity_number", "direction", "position", "factor", "label", "group", "contribution_log_odds",
@@ -53,13 +41,6 @@ def _year(value) -> str:
     return "?" if _missing(value) else str(pd.Timestamp(value).year)
 
 
-def _format_dates(values: pd.Series) -> np.ndarray:
-    """'5 Jan 2023' for each date ('unknown date' for NaT), formatting each distinct date once."""
-    codes, uniques = pd.factorize(values)
-    text = np.asarray(pd.DatetimeIndex(uniques).strftime("%d %b %Y").str.lstrip("0"), dtype=object)
-    return np.where(codes < 0, "unknown date", text[np.maximum(codes, 0)] if len(text) else "unknown date")
-
-
 def _records(frame: pd.DataFrame) -> list[dict]:
     """Rows as plain dicts of Python scalars, dates already formatted as text.
 
@@ -70,7 +51,7 @@ def _records(frame: pd.DataFrame) -> list[dict]:
     for column in names:
         values = frame[column]
         if pd.api.types.is_datetime64_any_dtype(values):
-            arrays.append(_format_dates(values))
+            arrays.append(format_dates(values))
         elif pd.api.types.is_float_dtype(values):
             arrays.append(values.to_numpy(dtype=float).tolist())
         else:
@@ -149,7 +130,7 @@ _CITES_LATEST_RETURN = frozenset({
 
 
 def _change_needs(*fields: str) -> tuple[str, ...]:
-    stems = [_STEM_OF[f] for f in fields]
+    stems = [STEM_OF[f] for f in fields]
     return (("previous_year_end",) + tuple(f"{prefix}{f}" for f in fields
                                            for prefix in ("latest__", "previous__", "earlier_mean__"))
             + tuple(f"{stem}_{kind}" for stem in stems for kind in ("change_1y", "change_3y", "years_since_change")))
@@ -162,10 +143,10 @@ _NEEDS: dict[str, tuple[str, ...]] = {
                                    "last3_last_year_end", "last3_over_years"),
     "income_change": _change_needs("income_gbp"),
     "spending_change": _change_needs("expenditure_gbp"),
-    "income_sources_change": _change_needs(*_PARTS_OF["income_sources_change"]),
-    "spending_parts_change": _change_needs(*_PARTS_OF["spending_parts_change"]),
+    "income_sources_change": _change_needs(*PARTS_OF["income_sources_change"]),
+    "spending_parts_change": _change_needs(*PARTS_OF["spending_parts_change"]),
     "trustees_change": _change_needs("trustees"),
-    "staff_change": _change_needs(*_PARTS_OF["staff_change"]),
+    "staff_change": _change_needs(*PARTS_OF["staff_change"]),
     "year_end_change": ("year_end_changed_latest", "years_since_year_end_change", "previous_year_end"),
     "income_sources": ("trading_income_share_latest", "donations_income_share_latest",
                        "investments_income_share_latest"),
@@ -299,74 +280,6 @@ def _sentence_and_source(factor: str, r: dict) -> tuple[str, str]:
     raise KeyError(f"no sentence for factor {factor!r}")
 
 
-CHANGE_FACTORS: dict[str, tuple[str, ...]] = {
-    "income_change": ("income_gbp",), "spending_change": ("expenditure_gbp",), "trustees_change": ("trustees",),
-    **_PARTS_OF,
-}
-
-
-def _figures(values: np.ndarray, money: np.ndarray) -> np.ndarray:
-    """'£12,500' for money, '12' for counts, 'not given' where missing; one pass over the values."""
-    text = np.array(["not given" if v != v else f"{v:,.0f}" for v in values.tolist()], dtype=object)
-    return np.where(money & (text != "not given"), "£" + text, text)
-
-
-def _change_sentences(factor: str, frame: pd.DataFrame) -> np.ndarray:
-    """What changed in a return field, for every row of `frame` at once (the field that moved most,
-    for factors of several): built column-wise, as a register has tens of thousands of rows."""
-    fields = CHANGE_FACTORS[factor]
-    n = len(frame)
-
-    def stacked(template: str) -> np.ndarray:
-        return np.column_stack([frame[template.format(field=f, stem=_STEM_OF[f])].to_numpy(dtype=float)
-                                for f in fields]) if n else np.empty((0, len(fields)))
-
-    steps = stacked("{stem}_change_1y")
-    pick = np.argmax(np.where(np.isnan(steps), -1.0, np.abs(steps)), axis=1) if n else np.empty(0, dtype=int)
-    rows = np.arange(n)
-
-    def chosen(template: str) -> np.ndarray:
-        return stacked(template)[rows, pick]
-
-    step, now, before = chosen("{stem}_change_1y"), chosen("latest__{field}"), chosen("previous__{field}")
-    earlier, since = chosen("earlier_mean__{field}"), chosen("{stem}_years_since_change")
-    words = np.array([FIELD_WORDS[f] for f in fields], dtype=object)[pick]
-    capitalised = np.array([FIELD_WORDS[f].capitalize() for f in fields], dtype=object)[pick]
-    money = np.array([f.endswith("_gbp") for f in fields])[pick]
-    now_text, before_text = _figures(now, money), _figures(before, money)
-    previous = frame["previous_year_end"]
-    latest_year, previous_year = _years(frame["latest_year_end"]), _years(previous)
-    span = "between the returns for " + previous_year + " and " + latest_year
-    held = np.where(np.isnan(since), "; no marked change in the returns on record",
-                    np.array([f"; the last marked change was {y:.1f} years ago" for y in since.tolist()], dtype=object))
-    verb = np.where(now > before, " rose from ", " fell from ")
-    averaged = np.array([f" ({v} a year on average in up to three returns before)" for v in
-                         _figures(earlier, np.ones(n, dtype=bool)).tolist()], dtype=object)
-    moved = capitalised + verb + before_text + " to " + now_text + " " + span
-    moved = np.where(money & ~np.isnan(earlier), moved + averaged, moved)
-    return np.select(
-        [previous.isna().to_numpy(), np.isnan(step), now_text == before_text],
-        ["Only one return received, so no change in " + words + " yet",
-         "The returns do not give " + words + " for both of the last two years",
-         capitalised + " unchanged at " + now_text + " " + span + held],
-        moved,
-    )
-
-
-def _years(dates: pd.Series) -> np.ndarray:
-    """'2024' for each date, '?' where unknown."""
-    return np.array(["?" if y != y else str(int(y)) for y in dates.dt.year.to_numpy(dtype=float).tolist()],
-                    dtype=object)
-
-
-def _latest_return_sources(frame: pd.DataFrame) -> np.ndarray:
-    """'return for year ending 31 Mar 2024, received 2 Nov 2024' (or 'no return received'), column-wise."""
-    year_end = _format_dates(frame["latest_year_end"])
-    received = _format_dates(frame["latest_received"])
-    return np.where(frame["latest_year_end"].isna().to_numpy(), "no return received",
-                    "return for year ending " + year_end.astype(object) + ", received " + received.astype(object))
-
-
 def reason_codes(
     features: pd.DataFrame,
     factor_values: pd.DataFrame,
@@ -386,8 +299,8 @@ def reason_codes(
         needed = [c for c in facts.columns if _needs(factor, c)]
         if factor in CHANGE_FACTORS:
             frame = facts.loc[chosen["index"].to_numpy()[positions], needed]
-            sentences[positions] = _change_sentences(factor, frame)
-            sources[positions] = _latest_return_sources(frame)
+            sentences[positions] = change_sentences(factor, frame)
+            sources[positions] = latest_return_sources(frame)
             continue
         records = _records(facts.loc[chosen["index"].to_numpy()[positions], needed])
         pairs = [_sentence_and_source(factor, r) for r in records]

@@ -17,6 +17,12 @@ from pathlib import Path
 
 import pandas as pd
 
+from risk_model.config import ExperimentConfig
+from risk_model.ingest.tables import IngestResult, table_fingerprint
+from risk_model.lists.rank import ranked_lists
+from risk_model.selection import champion_description
+from risk_model.train import TrainingResult
+
 MANIFEST_VERSION = 1
 LOCK_FILE = "requirements.lock"
 
@@ -161,3 +167,24 @@ def compare(recorded: dict, current: dict) -> list[Check]:
     checks.append(Check("predictions", recorded["ranking_sha256"] == current["ranking_sha256"],
                         f"ranked list sha256 {recorded['ranking_sha256'][:16]} -> {current['ranking_sha256'][:16]}"))
     return checks
+
+
+def _file_hashes(data_dir: Path, accounts: pd.DataFrame) -> dict[str, str]:
+    """sha256 of each input file ingest read, and of the simulator's answer key when present."""
+    names = [Path(str(name)).name for name in accounts["file"]] + ["latent_risk.csv", "misconduct.csv"]
+    return {name: file_sha256(data_dir / name) for name in names if (data_dir / name).is_file()}
+
+
+def training_manifest(result: TrainingResult, tables: IngestResult, experiment: ExperimentConfig,
+                      data_dir: Path) -> tuple[pd.DataFrame, dict]:
+    """The champions' review lists at the extract date, and the run's manifest (which hashes them):
+    what `train` records and what `reproduce` builds again to compare, by one function."""
+    ranked = ranked_lists(
+        result.final_model, tables.register, tables.returns, tables.case_log, result.extract_date,
+        result.capacities, model_name=champion_description(result.champions), model_version="training run").ranked
+    manifest = build_manifest(
+        config_json=experiment.model_dump(mode="json"), config_hash=experiment.config_hash(),
+        file_hashes=_file_hashes(Path(data_dir), tables.accounts),
+        table_hashes={name: table_fingerprint(getattr(tables, name)) for name in ("register", "returns", "case_log")},
+        ranking_sha256=ranking_hash(ranked), seed=experiment.seed, data_dir=str(Path(data_dir).resolve()))
+    return ranked, manifest

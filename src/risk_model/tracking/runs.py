@@ -7,9 +7,7 @@ model by the configured metric is registered and given the champion alias.
 
 from __future__ import annotations
 
-import io
 import json
-import os
 import tempfile
 from dataclasses import dataclass
 from importlib.metadata import version
@@ -22,62 +20,16 @@ from mlflow.models import infer_signature
 from mlflow.tracking import MlflowClient
 
 from risk_model import findings
-from risk_model.config import ExperimentConfig, TrackingConfig
+from risk_model.config import ExperimentConfig
 from risk_model.evaluate import calibration_table, pooled_precision_curve
 from risk_model.lists.explain import explain, explainable, global_importance
 from risk_model.lists.membership import REVIEW_LISTS, review_list
 from risk_model.models import model_inputs
-from risk_model.selection import candidates
+from risk_model.selection import candidates, champion_description
 from risk_model.tracking import plots
-from risk_model.tracking.model_card import RunRecords, bias_summary, markdown_to_html, render_markdown
+from risk_model.tracking.model_card import RunRecords, markdown_to_html, render_markdown
+from risk_model.tracking.store import TRUSTED_TYPES
 from risk_model.train import REFERENCES, TrainingResult
-
-DEFAULT_STORE_DIR = Path("mlruns")
-# Types the project's pipelines contain, trusted when a model is loaded back with skops.
-TRUSTED_TYPES: list[str] = [
-    "risk_model.estimators.RiskIndicatorRule",
-    "risk_model.estimators.ConcernQueue",
-    "risk_model.models.ReviewLists",
-    "sklearn.model_selection._split.KFold",
-    "risk_model.models.signed_log1p",
-    "risk_model.estimators.SafeColumnNames",
-    "risk_model.estimators.CentredLogisticRegression",
-    "risk_model.estimators.MonotoneLGBMClassifier",
-    "lightgbm.basic.Booster",
-    "lightgbm.sklearn.LGBMClassifier",
-    "collections.OrderedDict",
-    "collections.defaultdict",
-    "builtins.slice",
-    "numpy.ndarray",
-    "numpy.dtype",
-]
-
-
-def resolve_tracking_uri(config: TrackingConfig, store_dir: Path = DEFAULT_STORE_DIR) -> str:
-    """Config first, then $MLFLOW_TRACKING_URI, else a SQLite store under `store_dir`."""
-    if config.tracking_uri:
-        return config.tracking_uri
-    if os.environ.get("MLFLOW_TRACKING_URI"):
-        return os.environ["MLFLOW_TRACKING_URI"]
-    store_dir = Path(store_dir).resolve()
-    store_dir.mkdir(parents=True, exist_ok=True)
-    return f"sqlite:///{store_dir / 'mlflow.db'}"
-
-
-def use_tracking(config: TrackingConfig, store_dir: Path = DEFAULT_STORE_DIR) -> str:
-    """Point MLflow at the configured store and experiment; returns the experiment id."""
-    uri = resolve_tracking_uri(config, store_dir)
-    mlflow.set_tracking_uri(uri)
-    experiment = mlflow.get_experiment_by_name(config.experiment)
-    if experiment is not None:
-        mlflow.set_experiment(config.experiment)
-        return experiment.experiment_id
-    artifact_location = None
-    if uri.startswith("sqlite:///"):
-        artifact_location = (Path(uri.removeprefix("sqlite:///")).parent / "artifacts").as_uri()
-    experiment_id = mlflow.create_experiment(config.experiment, artifact_location=artifact_location)
-    mlflow.set_experiment(config.experiment)
-    return experiment_id
 
 
 @dataclass(frozen=True)
@@ -153,11 +105,6 @@ def model_requirements() -> list[str]:
     return [f"{name}=={version(name)}" for name in MODEL_PACKAGES]
 
 
-def champion_description(champions: dict[str, str]) -> str:
-    """'proactive: lightgbm on substantiated; triage: ...': what a registered version holds."""
-    return "; ".join(f"{name}: {champions[name]}" for name in REVIEW_LISTS)
-
-
 def _log_plots(result: TrainingResult, config: ExperimentConfig, tmp: Path) -> None:
     targets = findings.target_columns(config)
     for name in REVIEW_LISTS:
@@ -188,109 +135,138 @@ def log_training(
     manifest: dict | None = None,
     ranking: pd.DataFrame | None = None,
 ) -> LoggedTraining:
-    """Log a training job to the active experiment and register its review lists."""
-    client = MlflowClient()
-    described = champion_description(result.champions)
+    """Log a training job to the active experiment and register its review lists: the parent run's
+    records, a child run per candidate, the registered artefact, its registry entry and model card."""
     judged = run_findings(result, config)
     with mlflow.start_run(run_name="train review lists") as parent, tempfile.TemporaryDirectory() as td:
         tmp = Path(td)
-        mlflow.set_tags({
-            "job": "train", "champion_model": described,
-            **{f"champion.{name}": result.champions[name] for name in REVIEW_LISTS},
-            "data_dir": data_dir, "extract_date": str(result.extract_date.date()),
-            "training_sample": sample_statement(result.panel_counts, config),
-            "truth": result.truth_source or "none: judged on the regulator's labels only",
-            **({"training_notes": "; ".join(result.notes)} if result.notes else {}),
-        })
-        mlflow.log_params(_flat_params(config) | {"config_hash": config.config_hash(),
-                                                   "models": ",".join(s.name for s in config.models)})
-        (tmp / "experiment.json").write_text(json.dumps(config.model_dump(mode="json"), indent=2))
-        mlflow.log_artifact(str(tmp / "experiment.json"))
-        mlflow.log_dict(data_fingerprint, "data_fingerprint.json")
-        mlflow.log_dict({"champions": result.champions, "capacities": result.capacities,
-                         "targets": findings.target_columns(config),
-                         "calibration": {k: list(v) for k, v in result.final_model.calibration.items()},
-                         "holdout_fold": result.folds[-1].name}, "review_lists.json")
-        if manifest is not None:
-            mlflow.log_dict(manifest, "manifest.json")
-            mlflow.set_tags({"code_commit": manifest["code"]["commit"], "code_dirty": str(manifest["code"]["dirty"]),
-                             "ranking_sha256": manifest["ranking_sha256"]})
-        if ranking is not None:
-            ranking.to_parquet(tmp / "ranking.parquet", index=False)
-            mlflow.log_artifact(str(tmp / "ranking.parquet"))
-        _log_frame(ingest_accounts, "ingest_accounts.csv", tmp)
-        _log_frame(rejections, "rejections.csv", tmp)
-        _log_frame(result.panel_counts, "panel_counts.csv", tmp)
-        _log_frame(result.fold_metrics, "fold_metrics.csv", tmp)
-        result.predictions.to_parquet(tmp / "predictions.parquet", index=False)
-        mlflow.log_artifact(str(tmp / "predictions.parquet"))
-        _log_frame(result.summary.reset_index(), "model_comparison.csv", tmp)
-        if judged is not None:
-            for frame, name in zip(judged, ("findings_by_fold.csv", "findings.csv", "differences.csv", "targets.csv")):
-                _log_frame(frame, name, tmp, artifact_path="truth")
-            mlflow.log_metrics(_finding_metrics(judged[1], result.champions))
-        _log_plots(result, config, tmp)
-        for (name, model), row in result.summary.iterrows():
-            mlflow.log_metrics({f"{name}.{model}.{k}".replace(" ", "_"): float(v) for k, v in row.items()
-                                if isinstance(v, (int, float, np.floating)) and np.isfinite(v)})
+        _log_records(result, config, judged, data_fingerprint, ingest_accounts, rejections, data_dir, manifest,
+                     ranking, tmp)
+        model_run_ids = _log_candidates(result, config)
+        model_run_ids["review lists"], model_uri = _log_review_lists(result, example_features, tmp)
+        version = _register(result, config, model_uri, model_run_ids["review lists"], parent.info.run_id)
+        _log_model_card(result, config, judged, manifest, parent.info.run_id, version, tmp)
+    return LoggedTraining(parent.info.run_id, model_run_ids, config.tracking.registered_model, version)
 
-        inputs = model_inputs(example_features)
-        example = inputs.head(5)
-        model_run_ids = {}
-        for candidate in candidates(config):
-            with mlflow.start_run(run_name=f"{candidate.review_list}: {candidate.name}", nested=True) as child:
-                mlflow.set_tags({"job": "train", "review_list": candidate.review_list, "candidate": candidate.name,
-                                 "kind": candidate.spec.kind, "label.definition": candidate.label,
-                                 "champion": str(result.champions[candidate.review_list] == candidate.name).lower()})
-                mlflow.log_params({f"model.{k}": str(v) for k, v in candidate.spec.params.estimator_kwargs().items()} | {"seed": config.seed})
-                mine = result.fold_metrics.loc[(result.fold_metrics["review_list"] == candidate.review_list)
-                                               & (result.fold_metrics["model"] == candidate.name)]
-                for _, fold in mine.iterrows():
-                    step = int(pd.Timestamp(fold["test_as_of"]).year)
-                    mlflow.log_metrics({k: float(fold[k]) for k in ("precision_at_k", "recall_at_k", "auc_pr",
-                                                                   "auc_roc", "brier") if np.isfinite(fold[k])}, step=step)
-                model_run_ids[f"{candidate.review_list}: {candidate.name}"] = child.info.run_id
-        model = result.final_model
-        with mlflow.start_run(run_name="review lists (registered)", nested=True) as child:
-            mlflow.set_tags({"job": "train", "model": described, "kind": "review_lists", "champion": "true"})
-            signature = infer_signature(example, model.predict_proba(example)[:, 1])
-            info = mlflow.sklearn.log_model(
-                model, name="model", signature=signature, input_example=example,
-                pyfunc_predict_fn="predict_proba", serialization_format="skops",
-                skops_trusted_types=TRUSTED_TYPES, pip_requirements=model_requirements(),
-            )
-            on = review_list(example_features).to_numpy()
-            for name in REVIEW_LISTS:
-                rows = example_features.loc[on == name]
-                if explainable(model.pipelines[name]) and len(rows):
-                    _log_global_explanation(model.pipelines[name], rows, tmp, artifact_path=f"explanations/{name}")
-            model_run_ids["review lists"] = child.info.run_id
 
-        version = mlflow.register_model(info.model_uri, config.tracking.registered_model,
-                                        tags={"run_id": model_run_ids["review lists"]})
-        client.set_registered_model_alias(config.tracking.registered_model, config.tracking.champion_alias,
-                                          version.version)
-        tags = {"model": described, "parent_run_id": parent.info.run_id,
-                "capacities": json.dumps(result.capacities)}
-        for (name, model_name), row in result.summary.iterrows():
-            if result.champions[name] == model_name:
-                for key in ("precision_at_k_mean", "auc_pr_mean", "holdout_precision_at_k", "holdout_auc_pr"):
-                    if key in row and np.isfinite(row[key]):
-                        tags[f"{name}.{key}"] = f"{row[key]:.6f}"
-        for key, value in tags.items():
-            client.set_model_version_tag(config.tracking.registered_model, version.version, key, value)
-        mlflow.set_tag("registered_version", version.version)
-        card = render_markdown(model_name=config.tracking.registered_model, version=str(version.version),
-                               run_id=parent.info.run_id, records=_records(result, config, judged),
-                               manifest=manifest)
-        (tmp / "model_card.md").write_text(card)
-        (tmp / "model_card.html").write_text(markdown_to_html(card, f"{config.tracking.registered_model} "
-                                                                    f"v{version.version}"))
-        mlflow.log_artifact(str(tmp / "model_card.md"))
-        mlflow.log_artifact(str(tmp / "model_card.html"))
-        client.update_model_version(config.tracking.registered_model, version.version,
-                                    description=card.split("## Intended use")[0].strip())
-    return LoggedTraining(parent.info.run_id, model_run_ids, config.tracking.registered_model, str(version.version))
+def _log_records(result: TrainingResult, config: ExperimentConfig, judged, data_fingerprint: dict[str, str],
+                 ingest_accounts: pd.DataFrame, rejections: pd.DataFrame, data_dir: str, manifest: dict | None,
+                 ranking: pd.DataFrame | None, tmp: Path) -> None:
+    """The parent run: tags, parameters, configuration, data fingerprint, manifest, tables and plots."""
+    mlflow.set_tags({
+        "job": "train", "champion_model": champion_description(result.champions),
+        **{f"champion.{name}": result.champions[name] for name in REVIEW_LISTS},
+        "data_dir": data_dir, "extract_date": str(result.extract_date.date()),
+        "training_sample": sample_statement(result.panel_counts, config),
+        "truth": result.truth_source or "none: judged on the regulator's labels only",
+        **({"training_notes": "; ".join(result.notes)} if result.notes else {}),
+    })
+    mlflow.log_params(_flat_params(config) | {"config_hash": config.config_hash(),
+                                               "models": ",".join(s.name for s in config.models)})
+    (tmp / "experiment.json").write_text(json.dumps(config.model_dump(mode="json"), indent=2))
+    mlflow.log_artifact(str(tmp / "experiment.json"))
+    mlflow.log_dict(data_fingerprint, "data_fingerprint.json")
+    mlflow.log_dict({"champions": result.champions, "capacities": result.capacities,
+                     "targets": findings.target_columns(config),
+                     "calibration": {k: list(v) for k, v in result.final_model.calibration.items()},
+                     "holdout_fold": result.folds[-1].name}, "review_lists.json")
+    if manifest is not None:
+        mlflow.log_dict(manifest, "manifest.json")
+        mlflow.set_tags({"code_commit": manifest["code"]["commit"], "code_dirty": str(manifest["code"]["dirty"]),
+                         "ranking_sha256": manifest["ranking_sha256"]})
+    if ranking is not None:
+        ranking.to_parquet(tmp / "ranking.parquet", index=False)
+        mlflow.log_artifact(str(tmp / "ranking.parquet"))
+    _log_frame(ingest_accounts, "ingest_accounts.csv", tmp)
+    _log_frame(rejections, "rejections.csv", tmp)
+    _log_frame(result.panel_counts, "panel_counts.csv", tmp)
+    _log_frame(result.fold_metrics, "fold_metrics.csv", tmp)
+    result.predictions.to_parquet(tmp / "predictions.parquet", index=False)
+    mlflow.log_artifact(str(tmp / "predictions.parquet"))
+    _log_frame(result.summary.reset_index(), "model_comparison.csv", tmp)
+    if judged is not None:
+        for frame, name in zip(judged, ("findings_by_fold.csv", "findings.csv", "differences.csv", "targets.csv")):
+            _log_frame(frame, name, tmp, artifact_path="truth")
+        mlflow.log_metrics(_finding_metrics(judged[1], result.champions))
+    _log_plots(result, config, tmp)
+    for (name, model), row in result.summary.iterrows():
+        mlflow.log_metrics({f"{name}.{model}.{k}".replace(" ", "_"): float(v) for k, v in row.items()
+                            if isinstance(v, (int, float, np.floating)) and np.isfinite(v)})
+
+
+def _log_candidates(result: TrainingResult, config: ExperimentConfig) -> dict[str, str]:
+    """A child run per candidate with its parameters and fold metrics; their run IDs by name."""
+    run_ids = {}
+    for candidate in candidates(config):
+        with mlflow.start_run(run_name=f"{candidate.review_list}: {candidate.name}", nested=True) as child:
+            mlflow.set_tags({"job": "train", "review_list": candidate.review_list, "candidate": candidate.name,
+                             "kind": candidate.spec.kind, "label.definition": candidate.label,
+                             "champion": str(result.champions[candidate.review_list] == candidate.name).lower()})
+            mlflow.log_params({f"model.{k}": str(v) for k, v in candidate.spec.params.estimator_kwargs().items()}
+                              | {"seed": config.seed})
+            mine = result.fold_metrics.loc[(result.fold_metrics["review_list"] == candidate.review_list)
+                                           & (result.fold_metrics["model"] == candidate.name)]
+            for _, fold in mine.iterrows():
+                step = int(pd.Timestamp(fold["test_as_of"]).year)
+                mlflow.log_metrics({k: float(fold[k]) for k in ("precision_at_k", "recall_at_k", "auc_pr",
+                                                               "auc_roc", "brier") if np.isfinite(fold[k])}, step=step)
+            run_ids[f"{candidate.review_list}: {candidate.name}"] = child.info.run_id
+    return run_ids
+
+
+def _log_review_lists(result: TrainingResult, example_features: pd.DataFrame, tmp: Path) -> tuple[str, str]:
+    """The one artefact both lists are scored with, logged with its signature, requirements and each
+    list's global explanation; (its run ID, its model URI)."""
+    model = result.final_model
+    example = model_inputs(example_features).head(5)
+    with mlflow.start_run(run_name="review lists (registered)", nested=True) as child:
+        mlflow.set_tags({"job": "train", "model": champion_description(result.champions), "kind": "review_lists",
+                         "champion": "true"})
+        signature = infer_signature(example, model.predict_proba(example)[:, 1])
+        info = mlflow.sklearn.log_model(
+            model, name="model", signature=signature, input_example=example,
+            pyfunc_predict_fn="predict_proba", serialization_format="skops",
+            skops_trusted_types=TRUSTED_TYPES, pip_requirements=model_requirements(),
+        )
+        on = review_list(example_features).to_numpy()
+        for name in REVIEW_LISTS:
+            rows = example_features.loc[on == name]
+            if explainable(model.pipelines[name]) and len(rows):
+                _log_global_explanation(model.pipelines[name], rows, tmp, artifact_path=f"explanations/{name}")
+    return child.info.run_id, info.model_uri
+
+
+def _register(result: TrainingResult, config: ExperimentConfig, model_uri: str, model_run_id: str,
+              parent_run_id: str) -> str:
+    """Register the artefact, give it the champion alias and tag it with its lists' figures; its version."""
+    client = MlflowClient()
+    version = mlflow.register_model(model_uri, config.tracking.registered_model, tags={"run_id": model_run_id})
+    client.set_registered_model_alias(config.tracking.registered_model, config.tracking.champion_alias,
+                                      version.version)
+    tags = {"model": champion_description(result.champions), "parent_run_id": parent_run_id,
+            "capacities": json.dumps(result.capacities)}
+    for (name, model_name), row in result.summary.iterrows():
+        if result.champions[name] == model_name:
+            for key in ("precision_at_k_mean", "auc_pr_mean", "holdout_precision_at_k", "holdout_auc_pr"):
+                if key in row and np.isfinite(row[key]):
+                    tags[f"{name}.{key}"] = f"{row[key]:.6f}"
+    for key, value in tags.items():
+        client.set_model_version_tag(config.tracking.registered_model, version.version, key, value)
+    mlflow.set_tag("registered_version", version.version)
+    return str(version.version)
+
+
+def _log_model_card(result: TrainingResult, config: ExperimentConfig, judged, manifest: dict | None,
+                    parent_run_id: str, version: str, tmp: Path) -> None:
+    """The model card, as Markdown and HTML in the run and as the registered version's description."""
+    name = config.tracking.registered_model
+    card = render_markdown(model_name=name, version=version, run_id=parent_run_id,
+                           records=_records(result, config, judged), manifest=manifest)
+    (tmp / "model_card.md").write_text(card)
+    (tmp / "model_card.html").write_text(markdown_to_html(card, f"{name} v{version}"))
+    mlflow.log_artifact(str(tmp / "model_card.md"))
+    mlflow.log_artifact(str(tmp / "model_card.html"))
+    MlflowClient().update_model_version(name, version, description=card.split("## Intended use")[0].strip())
 
 
 def _finding_metrics(table: pd.DataFrame, champions: dict[str, str]) -> dict[str, float]:
@@ -315,65 +291,3 @@ def _records(result: TrainingResult, config: ExperimentConfig, judged) -> RunRec
         predictions=result.predictions, panel_counts=result.panel_counts, extract_date=result.extract_date,
         findings=judged[1] if judged is not None else None, differences=judged[2] if judged is not None else None,
         truth_source=result.truth_source)
-
-
-def load_champion(config: TrackingConfig):
-    """The champion Pipeline and its model version, from the registry."""
-    client = MlflowClient()
-    version = client.get_model_version_by_alias(config.registered_model, config.champion_alias)
-    # Load the version the alias named a moment ago, so model and version cannot disagree.
-    pipeline = mlflow.sklearn.load_model(f"models:/{config.registered_model}/{version.version}")
-    return pipeline, version
-
-
-def read_run_records(run_id: str) -> RunRecords:
-    """A training run's tables, read back from its artifacts (what its model card is made from)."""
-    run = MlflowClient().get_run(run_id)
-
-    def frame(path: str) -> pd.DataFrame:
-        return pd.read_csv(io.StringIO(mlflow.artifacts.load_text(f"runs:/{run_id}/{path}")))
-
-    def optional(path: str) -> pd.DataFrame | None:
-        try:
-            return frame(path)
-        except Exception:  # a run on a real regulator's data has no truth
-            return None
-
-    config = ExperimentConfig.model_validate(mlflow.artifacts.load_dict(f"runs:/{run_id}/experiment.json"))
-    lists = mlflow.artifacts.load_dict(f"runs:/{run_id}/review_lists.json")
-    predictions = pd.read_parquet(mlflow.artifacts.download_artifacts(run_id=run_id,
-                                                                      artifact_path="predictions.parquet"))
-    return RunRecords(
-        config=config, champions=lists["champions"], capacities=lists["capacities"],
-        calibration={k: tuple(v) for k, v in lists["calibration"].items()},
-        fold_metrics=frame("fold_metrics.csv"), summary=frame("model_comparison.csv").set_index(["review_list", "model"]),
-        predictions=predictions, panel_counts=frame("panel_counts.csv").assign(as_of=lambda f: pd.to_datetime(f["as_of"])),
-        extract_date=pd.Timestamp(run.data.tags["extract_date"]), findings=optional("truth/findings.csv"),
-        differences=optional("truth/differences.csv"),
-        truth_source=None if run.data.tags.get("truth", "none").startswith("none") else run.data.tags["truth"])
-
-
-def refresh_model_card(run_id: str, bias: pd.DataFrame | None) -> str | None:
-    """Re-render a training run's model card from its own artifacts, adding a bias-audit summary,
-    and log it over the old one (and as the registered version's description)."""
-    client = MlflowClient()
-    run = client.get_run(run_id)
-    version = run.data.tags.get("registered_version")
-    if version is None:
-        return None
-    records = read_run_records(run_id)
-    try:
-        manifest = mlflow.artifacts.load_dict(f"runs:/{run_id}/manifest.json")
-    except Exception:  # runs from before manifests were recorded
-        manifest = None
-    card = render_markdown(model_name=records.config.tracking.registered_model, version=version, run_id=run_id,
-                           records=records, manifest=manifest,
-                           bias_summary=bias_summary(bias) if bias is not None else None)
-    with tempfile.TemporaryDirectory() as td:
-        (Path(td) / "model_card.md").write_text(card)
-        (Path(td) / "model_card.html").write_text(markdown_to_html(card, f"{records.config.tracking.registered_model} v{version}"))
-        client.log_artifact(run_id, str(Path(td) / "model_card.md"))
-        client.log_artifact(run_id, str(Path(td) / "model_card.html"))
-    client.update_model_version(records.config.tracking.registered_model, version,
-                                description=card.split("## Intended use")[0].strip())
-    return card

@@ -31,6 +31,7 @@ import pandera.pandas as pa
 
 from risk_model.ingest.adapters import RegulatorExtract
 from risk_model.ingest.adapters.ccni_vocab import LISTS
+from risk_model.ingest.checks import concat_problems, duplicates, flag
 from risk_model.ingest.parsing import (
     DATE_FORMATS_TEXT,
     InputFileError,
@@ -190,19 +191,6 @@ def _row_schema(extract_date: pd.Timestamp) -> pa.DataFrameSchema:
     )
 
 
-def _flag(raw: pd.DataFrame, positions: np.ndarray, field: str, reason) -> pd.DataFrame:
-    values = raw[field].iloc[positions].to_numpy(dtype=object) if field in raw.columns else ""
-    return pd.DataFrame({"position": np.asarray(positions, dtype="int64"), "field": field, "value": values,
-                         "reason": reason})
-
-
-def _combine(parts: list[pd.DataFrame]) -> pd.DataFrame:
-    frame = pd.concat([_flag(pd.DataFrame(), np.array([], dtype="int64"), "", ""), *parts], ignore_index=True)
-    # A value already reported as unreadable is blank to the schema; one reason is enough.
-    repeated = frame.duplicated(["position", "field"], keep=False) & frame["reason"].eq("required value is blank")
-    return frame.loc[~repeated].astype({"position": "int64"}).reset_index(drop=True)
-
-
 def _parse(raw: pd.DataFrame) -> tuple[pd.DataFrame, list[pd.DataFrame]]:
     """Every raw row as typed values, and the values that could not be read."""
     blank = pd.Series("", index=raw.index, dtype="string")
@@ -215,10 +203,10 @@ def _parse(raw: pd.DataFrame) -> tuple[pd.DataFrame, list[pd.DataFrame]]:
     problems = []
     for column, name in (("registered_date", "Date registered"), ("year_end", "Date for financial year ending")):
         table[column], invalid = parse_dates(field(name))
-        problems.append(_flag(raw, np.flatnonzero(invalid), name, _DATE_REASON))
+        problems.append(flag(raw, np.flatnonzero(invalid), name, _DATE_REASON))
     for name, column in MONEY.items():
         table[column], invalid = parse_numbers(field(name))
-        problems.append(_flag(raw, np.flatnonzero(invalid), name, "not a number"))
+        problems.append(flag(raw, np.flatnonzero(invalid), name, "not a number"))
     table["status"] = normalise_status(field("Status"))
     table |= {column: clean_text(field(name)) for name, column in TEXT_FIELDS.items()}
     company = clean_text(field("Company number"))
@@ -226,16 +214,6 @@ def _parse(raw: pd.DataFrame) -> tuple[pd.DataFrame, list[pd.DataFrame]]:
     for name, column in LIST_FIELDS.items():
         table[column] = split_categories(field(name), LISTS[column][1])
     return pd.DataFrame(table, index=raw.index), problems
-
-
-def _duplicates(table: pd.DataFrame, raw: pd.DataFrame, clean: np.ndarray) -> pd.DataFrame:
-    keys = ["reg_charity_number", "sub_charity_number"]
-    candidates = table.loc[clean, keys]
-    repeated = candidates.duplicated(keys, keep="first").to_numpy()
-    positions = candidates.index.to_numpy()
-    first = pd.Series(positions).groupby([candidates[k].to_numpy() for k in keys], sort=False).transform("min")
-    reasons = "duplicate of row " + (first.to_numpy()[repeated] + 1).astype(str) + " (same charity and sub number)"
-    return _flag(raw, positions[repeated], "Reg charity number", reasons)
 
 
 def _extract_date(path: Path, given) -> tuple[pd.Timestamp | None, str]:
@@ -289,12 +267,14 @@ def read(path: Path, *, extract_date: pd.Timestamp | str | None = None) -> Regul
         as_of = table["registered_date"].max() if table["registered_date"].notna().any() else pd.Timestamp.today()
     notes.append(f"{how}: {as_of.date()}")
     failures = schema_failures(_row_schema(as_of), table)
-    problems += [_flag(raw, g["position"].to_numpy(), _RAW_FIELD[c], g["reason"].to_numpy())
+    problems += [flag(raw, g["position"].to_numpy(), _RAW_FIELD[c], g["reason"].to_numpy())
                  for c, g in failures.groupby("column", sort=False)]
-    found = _combine(problems)
+    found = concat_problems(problems)
     clean = np.ones(len(raw), dtype=bool)
     clean[found["position"].to_numpy()] = False
-    found = _combine([found, _duplicates(table, raw, clean)]).sort_values("position", kind="stable")
+    repeats = duplicates(table, raw, clean, ["reg_charity_number", "sub_charity_number"], "charity and sub number",
+                         field="Reg charity number")
+    found = concat_problems([found, repeats]).sort_values("position", kind="stable")
     clean[found["position"].to_numpy()] = False
 
     accepted = table.loc[clean]
