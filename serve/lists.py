@@ -18,6 +18,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from risk_model.domain.vocab import PURPOSE_SHORT
+from risk_model.lists.export import safe_cell
 from risk_model.lists.membership import REVIEW_LISTS, UNDER_INQUIRY, WHY_ON_LIST
 from risk_model.lists.rank import ranked_lists
 from risk_model.lists.reasons import REASON_COLUMNS
@@ -202,7 +203,8 @@ def rows_as_csv(rows, as_of: date, model: ModelInfo) -> str:
     for row in rows:
         item = ranked_charity(row).model_dump()
         item["purposes"] = ";".join(item["purposes"])
-        writer.writerow([*item.values(), as_of.isoformat(), model.registered_model, model.version])
+        writer.writerow([safe_cell(v) for v in (*item.values(), as_of.isoformat(), model.registered_model,
+                                                model.version)])
     return buffer.getvalue()
 
 

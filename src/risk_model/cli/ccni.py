@@ -119,6 +119,7 @@ def score_ccni(
     from risk_model.ccni.reasons import score_extract
     from risk_model.ccni.tracking import load_snapshot_model
     from risk_model.ccni.validation import load_snapshot_config
+    from risk_model.lists.export import write_csv
     from risk_model.tracking.store import use_tracking
 
     settings = load_snapshot_config(config)
@@ -134,10 +135,9 @@ def score_ccni(
     scored = score_extract(pipeline, extract, reasons, model=origin["model"], variant=variant)
     out.mkdir(parents=True, exist_ok=True)
     stem = f"{extract.dataset}_ranking_{extract.extract_date:%Y-%m-%d}"
-    scored.ranked.to_csv(out / f"{stem}.csv", index=False)
-    scored.reasons.to_csv(out / f"{stem}_reasons.csv", index=False)
-    scored.excluded.to_csv(out / f"{stem}_excluded.csv", index=False)
-    extract.rejections.to_csv(out / f"{stem}_rejections.csv", index=False)
+    for frame, suffix in ((scored.ranked, ""), (scored.reasons, "_reasons"), (scored.excluded, "_excluded"),
+                          (extract.rejections, "_rejections")):
+        write_csv(frame, out / f"{stem}{suffix}.csv")
     shown = scored.ranked.head(show)[["rank", "charity_number", "charity_name", "score", "risk_band", "status"]]
     if reasons:
         shown = shown.assign(top_reason=scored.ranked.head(show)["reasons_up"].fillna("").str.split("; ").str[0])

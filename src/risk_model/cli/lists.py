@@ -83,6 +83,7 @@ def rank(
 ) -> None:
     """Place every charity on the register at a date on its review list and rank each list with the
     champion's models; write each list, both together, and the charities on neither (CSV and Parquet)."""
+    from risk_model.lists.export import write_csv
     from risk_model.lists.membership import LIST_TITLES, PROACTIVE, REVIEW_LISTS
     from risk_model.lists.rank import ranked_lists, review_list_of, with_reasons
 
@@ -116,7 +117,7 @@ def rank(
     day = f"{date:%Y-%m-%d}"
     for stem, frame in (("ranking", ranked), *((name, parts[name]) for name in REVIEW_LISTS),
                         ("not_listed", not_listed)):
-        frame.to_csv(out / f"{stem}_{day}.csv", index=False)
+        write_csv(frame, out / f"{stem}_{day}.csv")
         frame.to_parquet(out / f"{stem}_{day}.parquet", index=False)
     for name in REVIEW_LISTS:
         top = parts[name].head(show)
