@@ -14,7 +14,7 @@ from typing import Annotated, Any
 import pandas as pd
 from pydantic import AfterValidator, BeforeValidator, Field, StringConstraints
 
-from risk_model.ingest.parsing import parse_date_value, parse_multi_valued, parse_number_value
+from risk_model.ingest.parsing import date_in_range, parse_date_value, parse_multi_valued, parse_number_value
 from risk_model.ingest.schemas import DEFAULT_CHARITY_NUMBER_PATTERN
 
 
@@ -32,7 +32,7 @@ def _parse_date(value: Any) -> Any:
 
 def _in_range(value: date | None) -> date | None:
     # a date given as a JSON date rather than text is held to ingest's range too
-    return value if value is None else parse_date_value(value.strftime("%Y-%m-%d"))
+    return value if value is None else date_in_range(value)
 
 
 def _parse_amount(value: Any) -> Any:

@@ -18,11 +18,11 @@ RISK_BANDS: tuple[tuple[str, float], ...] = (
 
 
 def rank_percentile(rank, size):
-    """Percentile of 1-based ranks in lists of `size` (scalars, arrays or Series alike)."""
-    size = np.asarray(size, dtype=float) if not isinstance(size, pd.Series) else size.astype(float)
-    below = size - rank
-    span = np.maximum(size - 1, 1) if not isinstance(size, pd.Series) else (size - 1).clip(lower=1)
-    return 100.0 * below / span
+    """Percentile of 1-based ranks in lists of `size` (100 in a list of one); a Series of ranks
+    gives a Series on its index."""
+    n = np.asarray(size, dtype=float)
+    value = np.where(n > 1, 100.0 * (n - np.asarray(rank, dtype=float)) / np.maximum(n - 1, 1), 100.0)
+    return pd.Series(value, index=rank.index) if isinstance(rank, pd.Series) else value
 
 
 def percentile_among(scores, reference_scores) -> np.ndarray:

@@ -203,17 +203,30 @@ _EARLIEST_DATE, _LATEST_DATE = _EARLIEST.date(), (_LATEST - pd.Timedelta(days=1)
 _NUMBER = re.compile(r"[+-]?(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][+-]?[0-9]+)?")
 
 
+_ISO_DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
+
+
+def date_in_range(value: date) -> date:
+    """The date, if ingest can hold it (pandas' nanosecond range); ValueError otherwise."""
+    if not _EARLIEST_DATE <= value <= _LATEST_DATE:
+        raise ValueError(f"date must be between {_EARLIEST_DATE} and {_LATEST_DATE}")
+    return value
+
+
 def parse_date_value(text: str) -> date:
     """One date in an accepted format, as ingest reads it; ValueError naming the formats otherwise."""
     value = text.strip(_BLANK_CHARS)
+    if _ISO_DATE.fullmatch(value):  # the common case in request bodies: one C call, not a strptime per format
+        try:
+            return date_in_range(date.fromisoformat(value))
+        except ValueError:
+            pass
     for fmt in DATE_FORMATS:
         try:
             parsed = datetime.strptime(value, fmt).date()
         except ValueError:
             continue
-        if not _EARLIEST_DATE <= parsed <= _LATEST_DATE:
-            raise ValueError(f"date must be between {_EARLIEST_DATE} and {_LATEST_DATE}")
-        return parsed
+        return date_in_range(parsed)
     raise ValueError(f"not a valid date (expected {DATE_FORMATS_TEXT})")
 
 
