@@ -55,7 +55,7 @@ def main() -> None:
     register = build_features(tables.register, tables.returns, tables.case_log, "2025-12-31")
     n = len(register)
     print(f"register: {n:,} charities as of 2025-12-31; model: {spec.name} "
-          f"({spec.params.get('n_estimators')} trees)")
+          f"({spec.params.n_estimators} trees)")
 
     t_contrib, contributions = median_time(lambda: explain(pipeline, register), args.repeats)
     t_factors, factors = median_time(lambda: contributions.by_factor(), args.repeats)
