@@ -18,14 +18,14 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.security import APIKeyHeader
 from sqlalchemy.orm import Session
 
-from serve.access_log import AccessLogWriter
-from serve.db import Database, utc_now
-from serve.registry import Champion
+from serve.internal.access_log import AccessLogWriter
+from serve.internal.db import Database, utc_now
+from serve.internal.registry import Champion
 from serve.schemas import Problem
-from serve.scorer import Scorer
-from serve.security import PERMISSIONS, Action, Keyring, Principal
+from serve.internal.scorer import Scorer
+from serve.internal.security import PERMISSIONS, Action, Keyring, Principal
 from serve.settings import Settings
-from serve.state import ServingHolder, ServingState
+from serve.internal.state import ServingHolder, ServingState
 
 api_key_header = APIKeyHeader(name="X-API-Key", auto_error=False,
                               description="An API key; its role decides what it may do.")

@@ -8,7 +8,7 @@ from typing import Annotated
 
 import typer
 
-from serve.security import Role, hash_api_key, new_api_key
+from serve.internal.security import Role, hash_api_key, new_api_key
 
 
 def main(role: Annotated[Role, typer.Argument(help="What the key may do.")],

@@ -19,7 +19,7 @@ from pydantic import BaseModel, ConfigDict, Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from risk_model.config import TrackingConfig
-from serve.security import Role
+from serve.internal.security import Role
 
 
 class ApiKey(BaseModel):

@@ -40,7 +40,7 @@ from schemathesis.specs.openapi.checks import (
 )
 
 from serve.main import create_app
-from serve.security import Role
+from serve.internal.security import Role
 from serve.settings import Settings
 from tests.support import serve as support
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import httpx
 import pytest
 
-from serve.security import Role
+from serve.internal.security import Role
 from tests.support import hardening
 from tests.support import serve as support
 

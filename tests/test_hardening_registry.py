@@ -8,7 +8,7 @@ from mlflow.tracking import MlflowClient
 
 from risk_model.lists.records import records_from_tables
 from serve.main import create_app
-from serve.security import Role
+from serve.internal.security import Role
 from tests.support import hardening
 from tests.support import serve as support
 

@@ -14,14 +14,14 @@ from typer.testing import CliRunner
 from risk_model.lists.records import records_from_tables
 from serve import keys
 from serve.main import create_app
-from serve.security import Role, hash_api_key
+from serve.internal.security import Role, hash_api_key
 from serve.settings import ApiKey, Settings
 from tests.support import serve as support
 
 pytestmark = pytest.mark.service
 
 ANALYST, CASE_OFFICER, AUDITOR, ADMIN = Role.analyst, Role.case_officer, Role.auditor, Role.admin
-# Written out rather than read from serve.security, so that a change to the permissions fails here.
+# Written out rather than read from serve.internal.security, so that a change to the permissions fails here.
 ALLOWED: dict[str, set[Role]] = {
     "score": {ANALYST, CASE_OFFICER, AUDITOR, ADMIN},
     "rankings": {ANALYST, AUDITOR, ADMIN},

@@ -24,11 +24,11 @@ from typer.testing import CliRunner
 from risk_model.cli import serve as cli_serve
 from risk_model.features import population
 from risk_model.lists.records import records_from_tables
-from serve.access_log import AccessLogWriter
-from serve.batching import MicroBatcher
-from serve.db import AccessLogEntry, Feedback, ScoredCharity, connect, utc_now
+from serve.internal.access_log import AccessLogWriter
+from serve.internal.batching import MicroBatcher
+from serve.internal.db import AccessLogEntry, Feedback, ScoredCharity, connect, utc_now
 from serve.main import create_app, create_app_from_env
-from serve.security import Principal, Role, hash_api_key
+from serve.internal.security import Principal, Role, hash_api_key
 from serve.settings import get_settings
 from tests.support import serve as support
 

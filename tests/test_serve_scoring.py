@@ -24,7 +24,7 @@ from risk_model.lists.records import (
 from risk_model.models import ReviewLists
 from risk_model.tracking.store import load_champion, use_tracking
 from serve.records import CharityRecord
-from serve.scorer import record_of
+from serve.internal.scorer import record_of
 from tests.support import factories as f
 from tests.support import serve as support
 

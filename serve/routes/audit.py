@@ -4,7 +4,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, HTTPException, Query, status
 
-from serve.access_log import read_page
+from serve.internal.access_log import read_page
 from serve.deps import KEYED_ERRORS, AccessLogAccess, AccessLogDep, SessionDep
 from serve.schemas import AccessLogPage, AccessLogQuery
 

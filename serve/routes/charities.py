@@ -7,9 +7,9 @@ from fastapi import APIRouter, Path, status
 
 from risk_model.ingest.schemas import DEFAULT_CHARITY_NUMBER_PATTERN
 from serve.deps import BODY_ERRORS, KEYED_ERRORS, CharityAccess, DatabaseDep, FeedbackAccess, ServingDep, SessionDep
-from serve.pages import charity_page, record_feedback
+from serve.internal.pages import charity_page, record_feedback
 from serve.schemas import CharityPage, FeedbackIn, FeedbackOut, Problem
-from serve.scorer import check_as_of
+from serve.internal.scorer import check_as_of
 from serve.values import OptionalDay
 
 router = APIRouter(prefix="/charities", tags=["charities"], responses=KEYED_ERRORS)

@@ -3,7 +3,7 @@ from __future__ import annotations
 from fastapi import APIRouter, HTTPException, status
 
 from serve.deps import KEYED_ERRORS, DatabaseDep, HolderDep, ModelsAccess, ReloadAccess, ServingDep, SettingsDep
-from serve.registry import ChampionUnavailable, registered_versions
+from serve.internal.registry import ChampionUnavailable, registered_versions
 from serve.schemas import ModelsOut, ReloadOut
 
 router = APIRouter(prefix="/models", tags=["models"], responses=KEYED_ERRORS)

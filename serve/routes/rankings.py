@@ -5,9 +5,9 @@ from typing import Annotated
 from fastapi import APIRouter, Query, Response
 
 from serve.deps import KEYED_ERRORS, DatabaseDep, RankingsAccess, ServingDep, SessionDep
-from serve.lists import csv_name, csv_text, query_page
+from serve.internal.lists import csv_name, csv_text, query_page
 from serve.schemas import RankingsPage, RankingsQuery
-from serve.scorer import check_as_of
+from serve.internal.scorer import check_as_of
 
 router = APIRouter(tags=["rankings"], responses=KEYED_ERRORS)
 

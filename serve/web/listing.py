@@ -10,8 +10,8 @@ from sqlalchemy import Select, func, or_, select
 from sqlalchemy.orm import Session
 
 from risk_model.lists.membership import REVIEW_LISTS
-from serve.db import ScoredCharity
-from serve.lists import in_order, matching_rows, ranked_charity, rows_as_csv
+from serve.internal.db import ScoredCharity
+from serve.internal.lists import in_order, matching_rows, ranked_charity, rows_as_csv
 from serve.schemas import IncomeBand, ModelInfo, Purpose, RankedCharity, RankingsQuery, RiskBand
 
 BANDS: tuple[str, ...] = get_args(RiskBand)

@@ -24,7 +24,7 @@ from risk_model.findings import TARGET_LABEL
 from risk_model.lists.membership import LIST_TITLES, REVIEW_LISTS, WHY_ON_LIST
 from risk_model.tracking import store
 from risk_model.train import REFERENCES
-from serve.registry import training_run_id
+from serve.internal.registry import training_run_id
 from serve.settings import Settings
 
 PLOTS: dict[str, str] = {f"{kind}_{name}": f"plots/{kind}_{name}.png"

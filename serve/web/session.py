@@ -15,7 +15,7 @@ from typing import Annotated
 from fastapi import Depends, Request
 
 from serve.deps import Access, allowed
-from serve.security import PERMISSIONS, Action, Principal, Role, hash_api_key
+from serve.internal.security import PERMISSIONS, Action, Principal, Role, hash_api_key
 
 SESSION_KEY = "key_sha256"
 

@@ -31,8 +31,8 @@ from risk_model.simulate.world import SimulationConfig, simulate, write_world
 from risk_model.tracking import runs as tracking
 from risk_model.tracking.store import TRUSTED_TYPES
 from risk_model.train import run_training
-from serve.db import Base, normalise_url
-from serve.security import Principal, Role, hash_api_key
+from serve.internal.db import Base, normalise_url
+from serve.internal.security import Principal, Role, hash_api_key
 from serve.settings import ApiKey, Settings
 
 # A world extracted on 2021-12-31 with a few open concerns, so that both lists hold charities.

@@ -13,11 +13,11 @@ from sqlalchemy.orm import Session
 from risk_model.features import due_dates
 from risk_model.lists.membership import LIST_TITLES, REVIEW_LISTS, WHY_ON_LIST
 from risk_model.lists.records import RETURN_FIELDS, changes_between
-from serve.db import Feedback, utc_now
-from serve.lists import list_size, stored_row
+from serve.internal.db import Feedback, utc_now
+from serve.internal.lists import list_size, stored_row
 from serve.schemas import CharityPage, FactorChange, FeedbackIn, FeedbackOut, Reason, ReturnRow, WhatChanged
-from serve.security import Principal
-from serve.state import ServingState
+from serve.internal.security import Principal
+from serve.internal.state import ServingState
 
 
 def _value(value):

@@ -17,9 +17,9 @@ from datetime import datetime
 from sqlalchemy import func, insert, select
 from sqlalchemy.orm import Session
 
-from serve.db import AccessLogEntry, Database, utc_now
+from serve.internal.db import AccessLogEntry, Database, utc_now
 from serve.schemas import AccessEntry, AccessLogPage, AccessLogQuery
-from serve.security import Principal
+from serve.internal.security import Principal
 
 log = logging.getLogger(__name__)
 

@@ -14,12 +14,12 @@ from fastapi.exceptions import RequestValidationError
 from risk_model.domain.bands import percentile_among, risk_band
 from risk_model.lists.membership import REVIEW_LISTS, WHY_ON_LIST
 from risk_model.lists.records import fingerprint, score_records
-from serve.batching import MicroBatcher
-from serve.db import Database
-from serve.lists import StoredList
+from serve.internal.batching import MicroBatcher
+from serve.internal.db import Database
+from serve.internal.lists import StoredList
 from serve.records import CharityRecord
 from serve.schemas import CharityScore, Reason, ScoreRequest, ScoreResponse
-from serve.state import RegisterData, ServingState
+from serve.internal.state import RegisterData, ServingState
 
 
 def invalid(loc: tuple, message: str, value) -> RequestValidationError:

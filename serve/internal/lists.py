@@ -23,8 +23,8 @@ from risk_model.lists.membership import REVIEW_LISTS, UNDER_INQUIRY, WHY_ON_LIST
 from risk_model.lists.rank import ranked_lists
 from risk_model.lists.reasons import REASON_COLUMNS
 from risk_model.lists.records import fingerprint, records_from_tables
-from serve.db import Database, ScoredCharity, utc_now
-from serve.registry import Champion
+from serve.internal.db import Database, ScoredCharity, utc_now
+from serve.internal.registry import Champion
 from serve.schemas import CharityScore, ModelInfo, RankedCharity, RankingsQuery, Reason
 
 _REASON_FIELDS = [c for c in REASON_COLUMNS if c != "charity_number"]

@@ -20,9 +20,9 @@ import pandas as pd
 from risk_model.features import prepare_returns
 from risk_model.ingest.folder import read_tables
 from risk_model.ingest.tables import infer_extract_date
-from serve.db import Database
-from serve.lists import StoredList, load_stored, score_and_store
-from serve.registry import Champion, ChampionUnavailable, load_champion
+from serve.internal.db import Database
+from serve.internal.lists import StoredList, load_stored, score_and_store
+from serve.internal.registry import Champion, ChampionUnavailable, load_champion
 from serve.schemas import ModelInfo, ReloadOut
 from serve.settings import Settings
 
