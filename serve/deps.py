@@ -21,11 +21,11 @@ from sqlalchemy.orm import Session
 from serve.internal.access_log import AccessLogWriter
 from serve.internal.db import Database, utc_now
 from serve.internal.registry import Champion
-from serve.schemas import Problem
 from serve.internal.scorer import Scorer
 from serve.internal.security import PERMISSIONS, Action, Keyring, Principal
-from serve.settings import Settings
 from serve.internal.state import ServingHolder, ServingState
+from serve.schemas import Problem
+from serve.settings import Settings
 
 api_key_header = APIKeyHeader(name="X-API-Key", auto_error=False,
                               description="An API key; its role decides what it may do.")

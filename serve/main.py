@@ -22,11 +22,11 @@ from fastapi.responses import JSONResponse
 from risk_model.lists.membership import REVIEW_LISTS
 from serve.internal.access_log import AccessLogWriter
 from serve.internal.db import connect
-from serve.routes import audit, charities, meta, models, rankings, scoring
 from serve.internal.scorer import Scorer
 from serve.internal.security import Keyring
-from serve.settings import Settings, get_settings
 from serve.internal.state import start_serving
+from serve.routes import audit, charities, meta, models, rankings, scoring
+from serve.settings import Settings, get_settings
 from serve.web import install as install_pages
 
 log = logging.getLogger(__name__)

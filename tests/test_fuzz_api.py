@@ -39,8 +39,8 @@ from schemathesis.specs.openapi.checks import (
     status_code_conformance,
 )
 
-from serve.main import create_app
 from serve.internal.security import Role
+from serve.main import create_app
 from serve.settings import Settings
 from tests.support import serve as support
 

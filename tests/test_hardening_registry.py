@@ -7,8 +7,8 @@ from fastapi.testclient import TestClient
 from mlflow.tracking import MlflowClient
 
 from risk_model.lists.records import records_from_tables
-from serve.main import create_app
 from serve.internal.security import Role
+from serve.main import create_app
 from tests.support import hardening
 from tests.support import serve as support
 

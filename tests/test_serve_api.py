@@ -12,8 +12,8 @@ from sqlalchemy import select
 from risk_model.lists.export import FORMULA_STARTS
 from risk_model.lists.membership import LIST_TITLES, REVIEW_LISTS, WHY_ON_LIST
 from risk_model.lists.records import records_from_tables
-from serve.internal.db import ScoredCharity
 from serve.deps import get_principal
+from serve.internal.db import ScoredCharity
 from serve.main import create_app
 from tests.support import serve as support
 

@@ -13,8 +13,8 @@ from typer.testing import CliRunner
 
 from risk_model.lists.records import records_from_tables
 from serve import keys
-from serve.main import create_app
 from serve.internal.security import Role, hash_api_key
+from serve.main import create_app
 from serve.settings import ApiKey, Settings
 from tests.support import serve as support
 

@@ -27,8 +27,8 @@ from risk_model.lists.records import records_from_tables
 from serve.internal.access_log import AccessLogWriter
 from serve.internal.batching import MicroBatcher
 from serve.internal.db import AccessLogEntry, Feedback, ScoredCharity, connect, utc_now
-from serve.main import create_app, create_app_from_env
 from serve.internal.security import Principal, Role, hash_api_key
+from serve.main import create_app, create_app_from_env
 from serve.settings import get_settings
 from tests.support import serve as support
 

@@ -23,8 +23,8 @@ from risk_model.lists.records import (
 )
 from risk_model.models import ReviewLists
 from risk_model.tracking.store import load_champion, use_tracking
-from serve.records import CharityRecord
 from serve.internal.scorer import record_of
+from serve.records import CharityRecord
 from tests.support import factories as f
 from tests.support import serve as support
 

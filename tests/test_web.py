@@ -25,8 +25,8 @@ from mlflow.tracking import MlflowClient
 from risk_model.evaluate import pooled_precision_curve
 from risk_model.findings import TARGET_LABEL
 from risk_model.lists.membership import LIST_TITLES, WHY_ON_LIST
-from serve.main import create_app
 from serve.internal.security import Role
+from serve.main import create_app
 from tests.support import serve as support
 
 pytestmark = [pytest.mark.service, pytest.mark.browser]

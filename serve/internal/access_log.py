@@ -18,8 +18,8 @@ from sqlalchemy import func, insert, select
 from sqlalchemy.orm import Session
 
 from serve.internal.db import AccessLogEntry, Database, utc_now
-from serve.schemas import AccessEntry, AccessLogPage, AccessLogQuery
 from serve.internal.security import Principal
+from serve.schemas import AccessEntry, AccessLogPage, AccessLogQuery
 
 log = logging.getLogger(__name__)
 

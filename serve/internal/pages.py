@@ -15,9 +15,9 @@ from risk_model.lists.membership import LIST_TITLES, REVIEW_LISTS, WHY_ON_LIST
 from risk_model.lists.records import RETURN_FIELDS, changes_between
 from serve.internal.db import Feedback, utc_now
 from serve.internal.lists import list_size, stored_row
-from serve.schemas import CharityPage, FactorChange, FeedbackIn, FeedbackOut, Reason, ReturnRow, WhatChanged
 from serve.internal.security import Principal
 from serve.internal.state import ServingState
+from serve.schemas import CharityPage, FactorChange, FeedbackIn, FeedbackOut, Reason, ReturnRow, WhatChanged
 
 
 def _value(value):

@@ -17,9 +17,9 @@ from risk_model.lists.records import fingerprint, score_records
 from serve.internal.batching import MicroBatcher
 from serve.internal.db import Database
 from serve.internal.lists import StoredList
+from serve.internal.state import RegisterData, ServingState
 from serve.records import CharityRecord
 from serve.schemas import CharityScore, Reason, ScoreRequest, ScoreResponse
-from serve.internal.state import RegisterData, ServingState
 
 
 def invalid(loc: tuple, message: str, value) -> RequestValidationError:

@@ -4,8 +4,8 @@ from typing import Annotated
 
 from fastapi import APIRouter, HTTPException, Query, status
 
-from serve.internal.access_log import read_page
 from serve.deps import KEYED_ERRORS, AccessLogAccess, AccessLogDep, SessionDep
+from serve.internal.access_log import read_page
 from serve.schemas import AccessLogPage, AccessLogQuery
 
 router = APIRouter(tags=["audit"], responses=KEYED_ERRORS)

@@ -8,8 +8,8 @@ from fastapi import APIRouter, Path, status
 from risk_model.ingest.schemas import DEFAULT_CHARITY_NUMBER_PATTERN
 from serve.deps import BODY_ERRORS, KEYED_ERRORS, CharityAccess, DatabaseDep, FeedbackAccess, ServingDep, SessionDep
 from serve.internal.pages import charity_page, record_feedback
-from serve.schemas import CharityPage, FeedbackIn, FeedbackOut, Problem
 from serve.internal.scorer import check_as_of
+from serve.schemas import CharityPage, FeedbackIn, FeedbackOut, Problem
 from serve.values import OptionalDay
 
 router = APIRouter(prefix="/charities", tags=["charities"], responses=KEYED_ERRORS)

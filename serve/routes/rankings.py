@@ -6,8 +6,8 @@ from fastapi import APIRouter, Query, Response
 
 from serve.deps import KEYED_ERRORS, DatabaseDep, RankingsAccess, ServingDep, SessionDep
 from serve.internal.lists import csv_name, csv_text, query_page
-from serve.schemas import RankingsPage, RankingsQuery
 from serve.internal.scorer import check_as_of
+from serve.schemas import RankingsPage, RankingsQuery
 
 router = APIRouter(tags=["rankings"], responses=KEYED_ERRORS)
 

@@ -21,14 +21,14 @@ from pydantic import ValidationError
 
 from risk_model.ingest.schemas import DEFAULT_CHARITY_NUMBER_PATTERN
 from risk_model.lists.membership import LIST_TITLES, REVIEW_LISTS, WHY_ON_LIST
-from serve.internal.db import ScoredCharity
 from serve.deps import DatabaseDep, ServingDep, SessionDep, SettingsDep
+from serve.internal.db import ScoredCharity
 from serve.internal.lists import csv_name
 from serve.internal.pages import charity_page, record_feedback
 from serve.internal.registry import registered_versions
-from serve.schemas import FeedbackIn, FeedbackOutcome
 from serve.internal.scorer import check_as_of
 from serve.internal.security import Action, Principal
+from serve.schemas import FeedbackIn, FeedbackOutcome
 from serve.values import OptionalDay
 from serve.web import charts, runs
 from serve.web.listing import BANDS, INCOME_BANDS, PURPOSES, ListQuery, choices, list_csv, list_page
