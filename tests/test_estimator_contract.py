@@ -12,6 +12,8 @@ from sklearn.base import clone
 from risk_model.config import ModelSpec
 from risk_model.estimators import MONOTONE_INCREASING
 from risk_model.features import build_features
+from risk_model.ccni.snapshot import MONEY_FEATURES, feature_columns, snapshot_pipeline
+from risk_model.lists.explain import explain, explainable
 from risk_model.models import build_pipeline, model_inputs
 
 SPECS = {
@@ -96,3 +98,29 @@ def test_without_the_constraint_lightgbm_is_free_to_lower_a_score(panel):
         pipeline = build_pipeline(spec, seed=3).fit(inputs, y)
         scores = np.column_stack([pipeline.predict_proba(rows.assign(returns_outstanding=v))[:, 1] for v in grid])
         assert (np.diff(scores, axis=1).min() < -1e-3) == falls
+
+
+def test_each_estimator_says_whether_it_can_be_explained_and_explain_agrees(fitted, panel):
+    kind, pipeline, _ = fitted
+    inputs, _ = panel
+    assert explainable(pipeline) is (kind in ("logistic", "lightgbm"))
+    if explainable(pipeline):
+        contributions = explain(pipeline, inputs.head(20))
+        np.testing.assert_allclose(contributions.base_value_log_odds + contributions.columns.sum(axis=1),
+                                   contributions.raw_score_log_odds, atol=1e-6)
+    else:
+        with pytest.raises(ValueError, match="no log-odds contributions"):
+            explain(pipeline, inputs.head(20))
+
+
+@pytest.mark.parametrize("kind", ["logistic", "lightgbm"])
+def test_a_snapshot_register_gets_the_main_pipeline_on_its_own_columns(kind):
+    spec = SPECS[kind]
+    pipeline = snapshot_pipeline(spec, seed=3, year_end=False)
+    register = build_pipeline(spec, seed=3)
+    assert [type(step).__name__ for _, step in pipeline.steps] == [type(s).__name__ for _, s in register.steps]
+    read = [c for _, _, columns in pipeline.named_steps["preprocess"].transformers for c in columns]
+    assert sorted(read) == sorted(feature_columns(year_end=False))
+    if kind == "logistic":
+        logged = dict((name, cols) for name, _, cols in pipeline.named_steps["preprocess"].transformers)["log"]
+        assert tuple(logged) == MONEY_FEATURES

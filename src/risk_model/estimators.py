@@ -2,8 +2,9 @@
 
 The transparent baselines (`RiskIndicatorRule`, a regulator's published risk indicators in
 points, and `ConcernQueue`, complaints worked in turn), logistic regression that remembers its
-training means (for per-feature contributions), LightGBM constrained to rise with the risk
-indicators, and the column renaming LightGBM needs. Each follows scikit-learn's estimator
+training means (for per-feature contributions), LightGBM as it is and constrained to rise with
+the risk indicators, and the column renaming LightGBM needs. Each final estimator says through
+`explainable()` whether it has exact log-odds contributions. Each follows scikit-learn's estimator
 contract: `__init__` only stores parameters and `fit` changes none of them. How they are put
 into pipelines is `models`'.
 """
@@ -98,6 +99,10 @@ class RiskIndicatorRule(ClassifierMixin, BaseEstimator):
     def predict(self, X: pd.DataFrame) -> np.ndarray:
         return (self.predict_proba(X)[:, 1] >= 0.5).astype(float)
 
+    def explainable(self) -> bool:
+        """No log-odds contributions: a rule explains itself by the indicators it counts."""
+        return False
+
 
 QUEUE_RECENT_DAYS = 90
 
@@ -151,6 +156,10 @@ class CentredLogisticRegression(LogisticRegression):
         self.feature_means_ = np.average(np.asarray(X, dtype=float), axis=0, weights=sample_weight)
         return self
 
+    def explainable(self) -> bool:
+        """coef * (x - training mean) adds up exactly to the log-odds."""
+        return True
+
 
 # Risk indicators that may only raise a tree model's score as they grow: a case officer must
 # never read "a second overdue return lowered this charity's risk".
@@ -160,7 +169,15 @@ MONOTONE_INCREASING: tuple[str, ...] = (
 )
 
 
-class MonotoneLGBMClassifier(LGBMClassifier):
+class ExplainedLGBMClassifier(LGBMClassifier):
+    """LightGBM as it is, marked as explainable: its own tree SHAP values (`pred_contrib`) add up
+    exactly to its raw score."""
+
+    def explainable(self) -> bool:
+        return True
+
+
+class MonotoneLGBMClassifier(ExplainedLGBMClassifier):
     """LightGBM constrained to be non-decreasing in each of MONOTONE_INCREASING.
 
     The constraints depend on the columns, known only at `fit`; they are kept in the fitted

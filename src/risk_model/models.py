@@ -12,9 +12,10 @@ is decided by `train`, never here.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 import pandas as pd
-from lightgbm import LGBMClassifier
 from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.compose import ColumnTransformer
 from sklearn.impute import SimpleImputer
@@ -27,6 +28,7 @@ from risk_model.config import ModelSpec
 from risk_model.estimators import (
     CentredLogisticRegression,
     ConcernQueue,
+    ExplainedLGBMClassifier,
     MonotoneLGBMClassifier,
     RiskIndicatorRule,
     SafeColumnNames,
@@ -64,8 +66,35 @@ LOG_SCALED: tuple[str, ...] = tuple(
 )
 
 
-def _linear_preprocessing(seed: int) -> ColumnTransformer:
-    plain = [c for c in NUMERIC_FEATURES if c not in LOG_SCALED]
+@dataclass(frozen=True)
+class ModelColumns:
+    """The feature columns a pipeline reads, in order: numeric ones (of which `log_scaled` are read
+    on the signed log scale by a linear model), then categories. A register's features and a
+    snapshot's are two of these; the pipelines built on them are the same."""
+
+    numeric: tuple[str, ...]
+    log_scaled: tuple[str, ...] = ()
+    categorical: tuple[str, ...] = ()
+
+    def __post_init__(self) -> None:
+        if not set(self.log_scaled) <= set(self.numeric):
+            raise ValueError(f"log-scaled columns not among the numeric ones: {sorted(set(self.log_scaled) - set(self.numeric))}")
+
+    @property
+    def all(self) -> list[str]:
+        return list(self.numeric) + list(self.categorical)
+
+
+REGISTER_COLUMNS = ModelColumns(NUMERIC_FEATURES, LOG_SCALED, CATEGORICAL_FEATURES)
+
+
+def _transformers(parts: list[tuple[str, object, list[str]]]) -> ColumnTransformer:
+    # A part with no columns (a snapshot has no categories) is left out rather than fitted on nothing.
+    return ColumnTransformer([part for part in parts if part[2]], verbose_feature_names_out=True)
+
+
+def _linear_preprocessing(seed: int, columns: ModelColumns) -> ColumnTransformer:
+    plain = [c for c in columns.numeric if c not in columns.log_scaled]
     # Mean imputation, with a missing flag for every column that had a gap in training.
     logged = make_pipeline(
         FunctionTransformer(signed_log1p, feature_names_out="one-to-one"),
@@ -79,36 +108,30 @@ def _linear_preprocessing(seed: int) -> ColumnTransformer:
     # largest coefficient, as one-hot dummies could.
     folds = KFold(5, shuffle=True, random_state=seed)
     categories = make_pipeline(TargetEncoder(target_type="binary", cv=folds), StandardScaler())
-    return ColumnTransformer(
-        [("log", logged, list(LOG_SCALED)), ("num", numeric, plain), ("cat", categories, list(CATEGORICAL_FEATURES))],
-        verbose_feature_names_out=True,
-    )
+    return _transformers([("log", logged, list(columns.log_scaled)), ("num", numeric, plain),
+                          ("cat", categories, list(columns.categorical))])
 
 
-def _tree_preprocessing() -> ColumnTransformer:
-    return ColumnTransformer(
-        [
-            ("num", "passthrough", list(NUMERIC_FEATURES)),
-            ("cat", _encoder(), list(CATEGORICAL_FEATURES)),
-        ],
-        verbose_feature_names_out=True,
-    )
+def _tree_preprocessing(columns: ModelColumns) -> ColumnTransformer:
+    return _transformers([("num", "passthrough", list(columns.numeric)),
+                          ("cat", _encoder(), list(columns.categorical))])
 
 
-def build_pipeline(spec: ModelSpec, seed: int) -> Pipeline:
-    """An unfitted Pipeline for one entry of the model grid, seeded."""
+def build_pipeline(spec: ModelSpec, seed: int, columns: ModelColumns = REGISTER_COLUMNS) -> Pipeline:
+    """An unfitted Pipeline for one entry of the model grid, seeded, reading `columns`."""
     params = spec.params.estimator_kwargs()
-    if spec.kind == "rule":
-        return Pipeline([("model", RiskIndicatorRule(**params))])
-    if spec.kind == "queue":
-        return Pipeline([("model", ConcernQueue(**params))])
+    if spec.kind in ("rule", "queue"):
+        if columns != REGISTER_COLUMNS:
+            raise ValueError(f"model {spec.name!r}: the {spec.kind} baseline reads a register's own features")
+        return Pipeline([("model", (RiskIndicatorRule if spec.kind == "rule" else ConcernQueue)(**params))])
     if spec.kind == "logistic":
         model = CentredLogisticRegression(random_state=seed, **params)
-        pipeline = Pipeline([("preprocess", _linear_preprocessing(seed)), ("model", model)])
+        pipeline = Pipeline([("preprocess", _linear_preprocessing(seed, columns)), ("model", model)])
     elif spec.kind == "lightgbm":
-        estimator = MonotoneLGBMClassifier if spec.params.monotone_risk_indicators else LGBMClassifier
+        estimator = MonotoneLGBMClassifier if spec.params.monotone_risk_indicators else ExplainedLGBMClassifier
         model = estimator(random_state=seed, verbose=-1, deterministic=True, force_row_wise=True, **params)
-        pipeline = Pipeline([("preprocess", _tree_preprocessing()), ("names", SafeColumnNames()), ("model", model)])
+        pipeline = Pipeline([("preprocess", _tree_preprocessing(columns)), ("names", SafeColumnNames()),
+                             ("model", model)])
     else:  # pragma: no cover - pydantic restricts the values
         raise ValueError(f"unknown model kind {spec.kind!r}")
     return pipeline.set_output(transform="pandas")
@@ -116,7 +139,7 @@ def build_pipeline(spec: ModelSpec, seed: int) -> Pipeline:
 
 def raw_log_odds(pipeline: Pipeline, features: pd.DataFrame) -> np.ndarray:
     """A pipeline's score on the log-odds scale (its own raw score where it has one)."""
-    inputs = model_inputs(features)
+    inputs = model_inputs(features, pipeline)
     model = pipeline[-1]
     if hasattr(model, "booster_"):
         return model.predict(pipeline[:-1].transform(inputs), raw_score=True)
@@ -129,9 +152,9 @@ def raw_log_odds(pipeline: Pipeline, features: pd.DataFrame) -> np.ndarray:
 def score(pipeline, features: pd.DataFrame, batch_rows: int = PARTITION_CHARITIES) -> np.ndarray:
     """Probability of the positive label for each row of a feature frame, `batch_rows` at a time."""
     if len(features) <= batch_rows:
-        return pipeline.predict_proba(model_inputs(features))[:, 1]
+        return pipeline.predict_proba(model_inputs(features, pipeline))[:, 1]
     return np.concatenate([
-        pipeline.predict_proba(model_inputs(features.iloc[start:start + batch_rows]))[:, 1]
+        pipeline.predict_proba(model_inputs(features.iloc[start:start + batch_rows], pipeline))[:, 1]
         for start in range(0, len(features), batch_rows)
     ])
 
@@ -191,6 +214,10 @@ class ReviewLists(ClassifierMixin, BaseEstimator):
     def fit(self, X=None, y=None, **fit_params) -> "ReviewLists":
         return self
 
+    def explainable(self) -> bool:
+        """Whether every list's model has exact log-odds contributions."""
+        return all(getattr(p[-1], "explainable", lambda: False)() for p in self.pipelines.values())
+
     def __sklearn_is_fitted__(self) -> bool:
         return True
 
@@ -226,6 +253,7 @@ class ReviewLists(ClassifierMixin, BaseEstimator):
         return (self.predict_proba(X)[:, 1] >= 0.5).astype(float)
 
 
-def model_inputs(features: pd.DataFrame) -> pd.DataFrame:
-    """The columns every pipeline reads, in a fixed order."""
-    return features[list(NUMERIC_FEATURES) + list(CATEGORICAL_FEATURES)]
+def model_inputs(features: pd.DataFrame, pipeline=None) -> pd.DataFrame:
+    """The columns a pipeline reads: those it was fitted on, else a register's, in a fixed order."""
+    fitted_on = getattr(pipeline, "feature_names_in_", None)
+    return features[list(fitted_on) if fitted_on is not None else REGISTER_COLUMNS.all]

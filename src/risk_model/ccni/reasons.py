@@ -78,16 +78,20 @@ class SnapshotContributions:
 
 
 def _feature_of(encoded_column: str) -> str:
-    """'money__income_gbp' -> 'income_gbp'; 'num__age_years' -> 'age_years'."""
+    """'log__income_gbp' -> 'income_gbp'; 'num__missingindicator_age_years' -> 'age_years' (a gap's
+    flag counts with its feature)."""
     head, _, tail = encoded_column.partition("__")
-    return tail if head in {"money", "num"} and tail in FEATURE_TO_FACTOR else encoded_column
+    tail = tail.removeprefix("missingindicator_")
+    return tail if head in {"log", "num"} and tail in FEATURE_TO_FACTOR else encoded_column
 
 
 def snapshot_contributions(pipeline: Pipeline, features: pd.DataFrame) -> SnapshotContributions:
     """Exact contributions of each feature to each row's raw score (`lists.explain`), summed to
     SNAPSHOT_FACTORS."""
     contributions = explain(pipeline, features)
-    by_feature = contributions.columns.rename(columns=lambda name: _feature_of(str(name)))
+    named = contributions.columns.rename(columns=lambda name: _feature_of(str(name)))
+    # A feature and its missing flag are one feature to a reader: their contributions add up.
+    by_feature = named.T.groupby(level=0, sort=False).sum().T
     factor_ids = [f.id for f in SNAPSHOT_FACTORS]
     # 0/1 matrix (features x factors): which factor each feature is summed into.
     membership = np.zeros((by_feature.shape[1], len(factor_ids)))

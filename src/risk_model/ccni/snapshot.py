@@ -12,25 +12,21 @@ extract date:
   the label (a charity in default has older accounts on file), so every model is built with and
   without it, and "oldest year end first" is itself one of the baselines.
 
-Missing values stay NaN; each pipeline decides how to fill them. The same function builds the
-features for training and for scoring a file the model has never seen.
+Missing values stay NaN; the pipelines are the main grid's (`models.build_pipeline`), reading these
+columns instead of a register's, so they fill gaps, scale and explain as the main pipeline does.
+The same function builds the features for training and for scoring a file the model has never seen.
 """
 
 from __future__ import annotations
 
 import numpy as np
 import pandas as pd
-from lightgbm import LGBMClassifier
-from sklearn.compose import ColumnTransformer
-from sklearn.impute import SimpleImputer
-from sklearn.pipeline import Pipeline, make_pipeline
-from sklearn.preprocessing import FunctionTransformer, StandardScaler
+from sklearn.pipeline import Pipeline
 
 from risk_model.config import ModelSpec
-from risk_model.estimators import CentredLogisticRegression, SafeColumnNames
 from risk_model.ingest.adapters.ccni import MONEY
 from risk_model.ingest.adapters.ccni_vocab import LISTS
-from risk_model.models import signed_log1p
+from risk_model.models import ModelColumns, build_pipeline, score
 
 MONEY_FEATURES: tuple[str, ...] = tuple(MONEY.values())
 FINANCE_FEATURES: tuple[str, ...] = MONEY_FEATURES + ("spending_over_income", "no_figures_reported")
@@ -79,40 +75,25 @@ def build_snapshot_features(snapshot: pd.DataFrame, extract_date: pd.Timestamp) 
     return pd.concat([snapshot[list(CONTEXT_COLUMNS)], features[list(FEATURE_COLUMNS)]], axis=1)
 
 
+def snapshot_columns(year_end: bool) -> ModelColumns:
+    """The snapshot's columns as a pipeline reads them: money on the signed log scale, no categories."""
+    return ModelColumns(numeric=tuple(feature_columns(year_end)), log_scaled=MONEY_FEATURES)
+
+
 def snapshot_pipeline(spec: ModelSpec, seed: int, year_end: bool) -> Pipeline:
-    """An unfitted, seeded Pipeline reading the snapshot features (with or without the year end)."""
-    columns = feature_columns(year_end)
-    params = spec.params.estimator_kwargs()
-    if spec.kind == "logistic":
-        money = make_pipeline(FunctionTransformer(signed_log1p, feature_names_out="one-to-one"),
-                              SimpleImputer(strategy="median", keep_empty_features=True), StandardScaler())
-        other = make_pipeline(SimpleImputer(strategy="median", keep_empty_features=True), StandardScaler())
-        preprocess = ColumnTransformer([
-            ("money", money, [c for c in columns if c in MONEY_FEATURES]),
-            ("num", other, [c for c in columns if c not in MONEY_FEATURES]),
-        ])
-        pipeline = Pipeline([("preprocess", preprocess),
-                             ("model", CentredLogisticRegression(random_state=seed, **params))])
-    elif spec.kind == "lightgbm":
-        preprocess = ColumnTransformer([("num", "passthrough", columns)])
-        # One thread: on a few thousand rows, threads only add waiting, worst on a busy machine.
-        params = {"n_jobs": 1, "verbose": -1, "deterministic": True, "force_row_wise": True} | params
-        model = LGBMClassifier(random_state=seed, **params)
-        pipeline = Pipeline([("preprocess", preprocess), ("names", SafeColumnNames()), ("model", model)])
-    else:
-        raise ValueError(f"model {spec.name!r}: kind {spec.kind!r} has no snapshot pipeline (logistic, lightgbm)")
-    return pipeline.set_output(transform="pandas")
+    """An unfitted, seeded pipeline of the main grid (`models.build_pipeline`) reading the snapshot's
+    features, with or without the year end."""
+    return build_pipeline(spec, seed, snapshot_columns(year_end))
 
 
 def model_inputs(features: pd.DataFrame, pipeline: Pipeline | None = None, year_end: bool = True) -> pd.DataFrame:
     """The columns a pipeline reads: those it was fitted on, else those of the variant."""
-    names = list(pipeline.feature_names_in_) if pipeline is not None else feature_columns(year_end)
-    return features[names]
+    return features[list(pipeline.feature_names_in_) if pipeline is not None else feature_columns(year_end)]
 
 
 def score_snapshot(pipeline: Pipeline, features: pd.DataFrame) -> np.ndarray:
     """Probability of the positive label (in default or late) for each row."""
-    return pipeline.predict_proba(model_inputs(features, pipeline))[:, 1]
+    return score(pipeline, features)
 
 
 # --- baselines ----------------------------------------------------------------------------------

@@ -40,7 +40,10 @@ DEFAULT_MODELS: tuple[ModelSpec, ...] = (
     ModelSpec(name="logistic", kind="logistic", params={"C": 0.3, "max_iter": 3000}),
     ModelSpec(name="lightgbm", kind="lightgbm", params={
         "n_estimators": 300, "learning_rate": 0.03, "num_leaves": 15, "min_child_samples": 20,
-        "subsample": 0.8, "subsample_freq": 1, "colsample_bytree": 0.8}),
+        "subsample": 0.8, "subsample_freq": 1, "colsample_bytree": 0.8,
+        # One thread: on a few thousand rows, threads only add waiting, worst on a busy machine.
+        # No risk indicator of a register is among a snapshot's columns to constrain.
+        "n_jobs": 1, "monotone_risk_indicators": False}),
 )
 
 Progress = Callable[[str], None]

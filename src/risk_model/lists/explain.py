@@ -45,17 +45,15 @@ class Contributions:
 def encoded_inputs(pipeline: Pipeline, features: pd.DataFrame) -> pd.DataFrame:
     """The model's own input columns: the columns the pipeline was fitted on (any register's
     features, the CCNI snapshot's included), after its preprocessing."""
-    fitted_on = getattr(pipeline, "feature_names_in_", None)
-    inputs = features[list(fitted_on)] if fitted_on is not None else model_inputs(features)
-    return pipeline[:-1].transform(inputs)
+    return pipeline[:-1].transform(model_inputs(features, pipeline))
 
 
 def explainable(model) -> bool:
-    """Whether a model has exact log-odds contributions (LightGBM and logistic regression do)."""
-    if isinstance(model, ReviewLists):
-        return all(explainable(model.pipelines[name]) for name in REVIEW_LISTS)
-    final = model[-1]
-    return hasattr(final, "booster_") or isinstance(final, CentredLogisticRegression)
+    """Whether a model has exact log-odds contributions: what its final estimator's (or, for the
+    review lists, every list's) `explainable()` says; an estimator without the method has none."""
+    final = model if isinstance(model, ReviewLists) else model[-1]
+    method = getattr(final, "explainable", None)
+    return bool(method()) if callable(method) else False
 
 
 def explain(pipeline, features: pd.DataFrame) -> Contributions:
@@ -63,6 +61,11 @@ def explain(pipeline, features: pd.DataFrame) -> Contributions:
     if isinstance(pipeline, ReviewLists):
         return _explain_by_list(pipeline, features)
     model = pipeline[-1]
+    if not explainable(pipeline):
+        raise ValueError(
+            f"{type(model).__name__} has no log-odds contributions; explanations need a logistic "
+            "regression or LightGBM model (the rule baseline explains itself by its indicators)"
+        )
     encoded = encoded_inputs(pipeline, features)
     if hasattr(model, "booster_"):
         names = list(pipeline.named_steps["names"].names_in_) if "names" in pipeline.named_steps else list(encoded.columns)
@@ -77,11 +80,8 @@ def explain(pipeline, features: pd.DataFrame) -> Contributions:
                                columns=list(encoded.columns))
         base = np.full(len(values), float(model.intercept_[0] + coef @ model.feature_means_))
         score = model.decision_function(encoded)
-    else:
-        raise ValueError(
-            f"{type(model).__name__} has no log-odds contributions; explanations need a logistic "
-            "regression or LightGBM model (the rule baseline explains itself by its indicators)"
-        )
+    else:  # pragma: no cover - explainable() is true only for the two kinds above
+        raise ValueError(f"{type(model).__name__} says it is explainable but has no contributions here")
     return Contributions(columns=columns, base_value_log_odds=np.asarray(base, dtype=float),
                          raw_score_log_odds=np.asarray(score))
 

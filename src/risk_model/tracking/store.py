@@ -28,6 +28,7 @@ TRUSTED_TYPES: list[str] = [
     "risk_model.estimators.SafeColumnNames",
     "risk_model.estimators.CentredLogisticRegression",
     "risk_model.estimators.MonotoneLGBMClassifier",
+    "risk_model.estimators.ExplainedLGBMClassifier",
     "lightgbm.basic.Booster",
     "lightgbm.sklearn.LGBMClassifier",
     "collections.OrderedDict",
