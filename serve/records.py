@@ -15,7 +15,7 @@ from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, model_valida
 
 from risk_model.domain import columns as C
 from risk_model.domain.vocab import CASE_EVENTS
-from risk_model.ingest.schemas import REGISTER_RULES, RETURN_RULES
+from risk_model.ingest.schemas import REGISTER_RULES, RETURN_KEY, RETURN_RULES
 from serve.values import Amount, CharityNumber, Count, Day, Items, OptionalDay, Text, Total, code
 
 _RAW_NAME = {canonical: raw for raw, canonical in
@@ -118,7 +118,8 @@ class CharityRecord(_Record):
             others = {r.charity_number for r in rows} - {None, self.charity_number}
             if others:
                 raise ValueError(f"a {what} names charity {sorted(others)[0]}, not {self.charity_number}")
-        year_ends = [r.year_end for r in self.returns]
-        if len(year_ends) != len(set(year_ends)):
-            raise ValueError("two returns have the same Year End")
+        repeat = RETURN_KEY.first_repeat([(self.charity_number, r.year_end) for r in self.returns])
+        if repeat is not None:
+            later, first = repeat
+            raise ValueError(f"return {later + 1} is a duplicate of return {first + 1} (same {RETURN_KEY.what})")
         return self

@@ -8,6 +8,8 @@ import pytest
 from pydantic import TypeAdapter, ValidationError
 
 from risk_model.ingest.parsing import parse_date_value, parse_dates, parse_number_value, parse_numbers
+from risk_model.ingest.schemas import RETURN_KEY
+from serve.records import CharityRecord
 from serve.values import Amount, CharityNumber, OptionalDay
 
 DATES = [
@@ -70,3 +72,18 @@ def test_a_charity_number_takes_ascii_digits_only(text):
     with pytest.raises(ValidationError):
         TypeAdapter(CharityNumber).validate_python(text)
     assert TypeAdapter(CharityNumber).validate_python("sc 044454") == "SC044454"
+
+
+def test_a_repeated_year_end_is_refused_by_the_api_in_ingest_words():
+    returns = [{"Year End": "31/03/2020", "Total income": 1000}, {"Year End": "31/03/2021", "Total income": 900},
+               {"Year End": "2020-03-31", "Total income": 800}]
+    record = {"Charity Number": "SC900001", "Charity Name": "A Charity", "Registered Date": "01/04/2010",
+              "returns": returns}
+    with pytest.raises(ValidationError, match=r"return 3 is a duplicate of return 1 \(same Charity Number and "
+                                              r"Year End\)"):
+        CharityRecord.model_validate(record)
+    # the same words ingest gives a file's repeated row (tests/test_bad_inputs.py checks that message)
+    assert RETURN_KEY.what == "Charity Number and Year End"
+    assert CharityRecord.model_validate(record | {"returns": returns[:2]}).returns[1].year_end.year == 2021
+    assert RETURN_KEY.first_repeat([("a", 1), ("b", 1), ("a", 2), ("b", 1)]) == (3, 1)
+    assert RETURN_KEY.first_repeat([("a", 1), ("a", 2)]) is None

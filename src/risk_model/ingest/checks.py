@@ -37,7 +37,15 @@ from risk_model.ingest.parsing import (
     parse_numbers,
     read_raw_csv_chunks,
 )
-from risk_model.ingest.schemas import case_log_schema, register_schema, returns_schema, schema_failures
+from risk_model.ingest.schemas import (
+    REGISTER_KEY,
+    RETURN_KEY,
+    UniqueKey,
+    case_log_schema,
+    register_schema,
+    returns_schema,
+    schema_failures,
+)
 from risk_model.ingest.tables import (
     CASE_LOG_DTYPES,
     LIST_COLUMNS,
@@ -104,9 +112,10 @@ def _schema_problems(schema, table: pd.DataFrame, raw: pd.DataFrame, to_raw: dic
     ]
 
 
-def duplicates(table: pd.DataFrame, raw: pd.DataFrame, clean: np.ndarray, keys: list[str], what: str,
+def duplicates(table: pd.DataFrame, raw: pd.DataFrame, clean: np.ndarray, key: UniqueKey,
                field: str = "Charity Number") -> pd.DataFrame:
-    """Later clean rows repeating the keys of an earlier clean row, each naming that first row."""
+    """Later clean rows repeating the key of an earlier clean row, each naming that first row."""
+    keys, what = list(key.fields), key.what
     candidates = table.loc[clean, keys]
     repeated = candidates.duplicated(keys, keep="first").to_numpy()
     positions = candidates.index.to_numpy()
@@ -203,7 +212,7 @@ def check_register(path: Path, *, former: bool | None, pattern: str, chunk_rows:
         path, C.FORMER_REQUIRED if former else C.REGISTER_REQUIRED, parse_chunk, REGISTER_DTYPES, chunk_rows)
     notes = tuple(_layout_notes(columns, len(frame), layout) + _vocabulary_notes(columns, frame))
     checked = CheckedFile(path.name, encoding, frame, problems, lines, notes)
-    return checked.with_problems(duplicates(frame, numbers, checked.clean(), [C.CHARITY_NUMBER], "Charity Number"))
+    return checked.with_problems(duplicates(frame, numbers, checked.clean(), REGISTER_KEY))
 
 
 def check_returns(path: Path, *, pattern: str, chunk_rows: int = CHUNK_ROWS) -> CheckedFile:
@@ -230,8 +239,7 @@ def check_returns(path: Path, *, pattern: str, chunk_rows: int = CHUNK_ROWS) -> 
     absent = [c for c in C.RETURNS_COLUMNS if c not in columns]
     notes += [f"optional columns absent (left blank): {', '.join(absent)}"] if absent else []
     checked = CheckedFile(path.name, encoding, frame, problems, lines, tuple(notes))
-    keys = [C.CHARITY_NUMBER, "year_end"]
-    return checked.with_problems(duplicates(frame, numbers, checked.clean(), keys, "Charity Number and Year End"))
+    return checked.with_problems(duplicates(frame, numbers, checked.clean(), RETURN_KEY))
 
 
 def check_case_log(path: Path, *, pattern: str, chunk_rows: int = CHUNK_ROWS) -> CheckedFile:

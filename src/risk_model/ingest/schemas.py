@@ -72,6 +72,29 @@ RETURN_RULES: tuple[DateOrder, ...] = (
 )
 
 
+@dataclass(frozen=True)
+class UniqueKey:
+    """Fields no two rows of a table may share. The one statement of the rule: ingest flags each
+    later repeat as a duplicate of its first row (`checks.duplicates`), the API refuses a request
+    body holding a repeat with `first_repeat`."""
+
+    fields: tuple[str, ...]
+    what: str
+
+    def first_repeat(self, rows: list[tuple]) -> tuple[int, int] | None:
+        """(row, earlier row) of the first row whose key tuple repeats an earlier one's, 0-based."""
+        seen: dict[tuple, int] = {}
+        for position, key in enumerate(rows):
+            if key in seen:
+                return position, seen[key]
+            seen[key] = position
+        return None
+
+
+REGISTER_KEY = UniqueKey(("charity_number",), "Charity Number")
+RETURN_KEY = UniqueKey(("charity_number", "year_end"), "Charity Number and Year End")
+
+
 def _wide_check(check, column: str, error: str, registry: dict[str, str]) -> pa.Check:
     """A row-level check whose failures are reported against ``column``."""
     registry[error] = column

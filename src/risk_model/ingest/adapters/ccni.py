@@ -42,8 +42,10 @@ from risk_model.ingest.parsing import (
     physical_lines,
     read_raw_csv,
 )
-from risk_model.ingest.schemas import schema_failures
+from risk_model.ingest.schemas import UniqueKey, schema_failures
 from risk_model.ingest.tables import REGISTER_DTYPES, REJECTIONS_DTYPES, RETURNS_DTYPES
+
+CCNI_KEY = UniqueKey(("reg_charity_number", "sub_charity_number"), "charity and sub number")
 
 NAME = "ccni"
 FILE_PATTERN = re.compile(r"charity-register-(\d{4}-\d{2}-\d{2})\.(csv|zip)", re.I)
@@ -272,8 +274,7 @@ def read(path: Path, *, extract_date: pd.Timestamp | str | None = None) -> Regul
     found = concat_problems(problems)
     clean = np.ones(len(raw), dtype=bool)
     clean[found["position"].to_numpy()] = False
-    repeats = duplicates(table, raw, clean, ["reg_charity_number", "sub_charity_number"], "charity and sub number",
-                         field="Reg charity number")
+    repeats = duplicates(table, raw, clean, CCNI_KEY, field="Reg charity number")
     found = concat_problems([found, repeats]).sort_values("position", kind="stable")
     clean[found["position"].to_numpy()] = False
 
