@@ -9,10 +9,10 @@ import pandas as pd
 import pytest
 from sklearn.base import clone
 
+from risk_model.ccni.snapshot import MONEY_FEATURES, feature_columns, snapshot_pipeline
 from risk_model.config import ModelSpec
 from risk_model.estimators import MONOTONE_INCREASING
 from risk_model.features import build_features
-from risk_model.ccni.snapshot import MONEY_FEATURES, feature_columns, snapshot_pipeline
 from risk_model.lists.explain import explain, explainable
 from risk_model.models import build_pipeline, model_inputs
 
