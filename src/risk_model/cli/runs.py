@@ -25,21 +25,6 @@ from risk_model.cli.common import (
     spinner,
 )
 
-EXPLANATION_SAMPLE = 50_000
-
-
-def _explanation_sample(tables, as_of: pd.Timestamp, seed: int) -> tuple[pd.DataFrame, str]:
-    """Features behind the run's global explanations: the register at `as_of`, or a stated sample of it."""
-    from risk_model.features import build_features, population
-
-    on_register = population(tables.register, as_of)
-    if len(on_register) <= EXPLANATION_SAMPLE:
-        return build_features(on_register, tables.returns, tables.case_log, as_of), ""
-    sample = on_register.sample(n=EXPLANATION_SAMPLE, random_state=seed)
-    statement = (f"a random {EXPLANATION_SAMPLE:,} of the {len(on_register):,} charities on the register at "
-                 f"{as_of.date()} (seed {seed})")
-    return build_features(sample, tables.returns, tables.case_log, as_of), statement
-
 
 def _truth(data_dir: Path):
     """The simulator's answer key in a data folder (or beside the tables ingest wrote), if any."""
@@ -118,10 +103,7 @@ def train(
     from risk_model.ingest.tables import infer_extract_date
     from risk_model.selection import candidates
     from risk_model.splits import labelled_as_of_dates
-    from risk_model.tracking.manifest import training_manifest
-    from risk_model.tracking.runs import log_training, run_findings
-    from risk_model.tracking.store import use_tracking
-    from risk_model.train import run_training
+    from risk_model.tracking.job import run_training_job
 
     experiment = load_experiment(config, tracking_uri)
     tables = ingest_tables(data_dir)
@@ -136,8 +118,9 @@ def train(
                    TimeElapsedColumn(), console=console, transient=True)
     with bar:
         task = bar.add_task("training", total=steps)
-        result = run_training(tables.register, tables.returns, tables.case_log, experiment, truth,
-                              progress=lambda msg: bar.update(task, description=msg, advance=1))
+        job = run_training_job(tables, experiment, data_dir, truth, record=True, store_dir=store,
+                               progress=lambda msg: bar.update(task, description=msg, advance=1))
+    result, logged = job.result, job.logged
     if experiment.sampling.negative_rate < 1:
         from risk_model.tracking.runs import sample_statement
 
@@ -145,24 +128,14 @@ def train(
                       "metrics are measured on that sample[/yellow]")
     for note in result.notes:
         console.print(f"[yellow]{note}[/yellow]")
-    use_tracking(experiment.tracking, store)
-    example, explained = _explanation_sample(tables, result.training_as_of[-1], experiment.seed)
-    ranked, manifest = training_manifest(result, tables, experiment, data_dir)
-    fingerprint = manifest["data"]["tables"] | {f"file:{k}": v for k, v in manifest["data"]["files"].items()}
-    logged = log_training(result, experiment, fingerprint, tables.accounts, tables.rejections, example,
-                          str(data_dir), manifest=manifest, ranking=ranked)
     _print_comparison(result, experiment)
-    judged = run_findings(result, experiment)
-    if judged is not None:
-        _print_findings(judged[1], judged[2], result)
+    if job.judged is not None:
+        _print_findings(job.judged[1], job.judged[2], result)
     else:
         console.print("no answer key in the data folder: the lists are judged on the regulator's labels only, "
                       "which follow complaints")
-    if explained:
-        from mlflow.tracking import MlflowClient
-
-        console.print(f"global explanations summarise {explained}")
-        MlflowClient().set_tag(logged.parent_run_id, "explanation_sample", explained)
+    if job.explanation_sample:
+        console.print(f"global explanations summarise {job.explanation_sample}")
     for name in ("proactive", "triage"):
         console.print(f"{name} list champion: [bold]{result.champions[name]}[/bold] "
                       f"({result.capacities[name]} a year)")
@@ -182,9 +155,9 @@ def reproduce(
     import mlflow
 
     from risk_model.config import ExperimentConfig
-    from risk_model.tracking.manifest import compare, training_manifest
+    from risk_model.tracking.job import run_training_job
+    from risk_model.tracking.manifest import compare
     from risk_model.tracking.store import resolve_tracking_uri
-    from risk_model.train import run_training
 
     experiment_tracking = load_experiment(None, tracking_uri).tracking
     mlflow.set_tracking_uri(resolve_tracking_uri(experiment_tracking, store))
@@ -202,10 +175,9 @@ def reproduce(
     truth = _truth(data_dir)
     with spinner() as progress:
         task = progress.add_task("re-training")
-        result = run_training(tables.register, tables.returns, tables.case_log, experiment, truth,
-                              progress=lambda msg: progress.update(task, description=f"re-training: {msg}"))
-    _, current = training_manifest(result, tables, experiment, data_dir)
-    checks = compare(recorded, current)
+        job = run_training_job(tables, experiment, data_dir, truth, record=False,
+                               progress=lambda msg: progress.update(task, description=f"re-training: {msg}"))
+    checks = compare(recorded, job.manifest)
     table = Table(title=f"Reproduction of run {run_id}")
     for column in ("check", "result", "detail"):
         table.add_column(column)

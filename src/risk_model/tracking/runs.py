@@ -134,10 +134,12 @@ def log_training(
     data_dir: str,
     manifest: dict | None = None,
     ranking: pd.DataFrame | None = None,
+    judged: tuple | None = None,
 ) -> LoggedTraining:
     """Log a training job to the active experiment and register its review lists: the parent run's
-    records, a child run per candidate, the registered artefact, its registry entry and model card."""
-    judged = run_findings(result, config)
+    records, a child run per candidate, the registered artefact, its registry entry and model card.
+    `judged` is `run_findings`' answer when the caller has it already."""
+    judged = judged if judged is not None else run_findings(result, config)
     with mlflow.start_run(run_name="train review lists") as parent, tempfile.TemporaryDirectory() as td:
         tmp = Path(td)
         _log_records(result, config, judged, data_fingerprint, ingest_accounts, rejections, data_dir, manifest,
