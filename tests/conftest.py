@@ -32,6 +32,12 @@ def world(tmp_path_factory):
     return serve_support.train_world(tmp_path_factory)
 
 
+@pytest.fixture
+def own_world(world, tmp_path):
+    """The service tests' world with a model registry of its own, for a test that moves the champion."""
+    return serve_support.own_registry(world, tmp_path)
+
+
 @pytest.fixture(scope="session")
 def world_tables(world):
     """The service tests' world, ingested."""

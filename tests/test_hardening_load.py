@@ -97,20 +97,16 @@ class Timeline:
 
 
 @pytest.fixture
-def challenger(world):
+def challenger(own_world):
     """The world's second registered version (other pipelines, other capacities), not champion until the
-    test makes it so."""
-    support.restore_champion(world)
-    try:
-        yield world.challenger_version
-    finally:
-        support.restore_champion(world)
+    test makes it so (in a registry of the test's own)."""
+    return own_world.challenger_version
 
 
 @pytest.fixture
-def service(world, challenger, tmp_path):
+def service(own_world, challenger, tmp_path):
     """The service on the first champion, in its own process; stopped (or killed) whatever happens."""
-    process = hardening.ServiceProcess(support.settings_for(world, f"sqlite:///{tmp_path / 'service.db'}"),
+    process = hardening.ServiceProcess(support.settings_for(own_world, f"sqlite:///{tmp_path / 'service.db'}"),
                                        tmp_path / "service.log")
     try:
         yield process.start()
@@ -270,7 +266,8 @@ def failures_summary(outcomes: list[Outcome], service: hardening.ServiceProcess)
             f"first ones:\n{examples}\nservice log (tail):\n{service.log()}")
 
 
-def test_2000_reads_at_concurrency_32_with_a_reload_halfway_fail_none(world, world_tables, challenger, service):
+def test_2000_reads_at_concurrency_32_with_a_reload_halfway_fail_none(own_world, world_tables, challenger, service):
+    world = own_world
     old = world.champion_version
     with httpx.Client(base_url=service.url, timeout=60, trust_env=False) as client:
         listed = client.get("/rankings", params={"page_size": 1000}, headers=AUDITOR)

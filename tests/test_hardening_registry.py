@@ -24,16 +24,15 @@ def one_record(client: TestClient) -> dict:
 
 
 @pytest.mark.parametrize("how", ["missing", "corrupt"])
-def test_a_broken_new_champion_fails_the_reload_and_the_old_one_keeps_scoring(world, tmp_path, how):
+def test_a_broken_new_champion_fails_the_reload_and_the_old_one_keeps_scoring(own_world, tmp_path, how):
+    world = own_world
     with TestClient(create_app(support.settings_for(world, f"sqlite:///{tmp_path / 'service.db'}"))) as client:
         record = one_record(client)
         assert client.get("/health").json() == {"status": "ok", "model_version": world.champion_version}
-        try:
-            broken = hardening.register_unloadable_version(world.tracking_uri, support.REGISTERED_MODEL,
-                                                           "serve-tests", how)
-            refused = client.post("/models/reload", headers=ADMIN)
-        finally:
-            support.restore_champion(world)
+        broken = hardening.register_unloadable_version(world.tracking_uri, support.REGISTERED_MODEL,
+                                                       "serve-tests", how)
+        refused = client.post("/models/reload", headers=ADMIN)
+        support.restore_champion(world)
         assert broken != world.champion_version
         assert refused.status_code == 503, refused.text
         assert "cannot be loaded" in refused.json()["detail"] and "previous version" in refused.json()["detail"]
@@ -55,14 +54,12 @@ def test_a_broken_new_champion_fails_the_reload_and_the_old_one_keeps_scoring(wo
         assert client.get("/health").json() == {"status": "ok", "model_version": world.champion_version}
 
 
-def test_a_champion_that_is_not_review_lists_is_refused_and_the_old_one_kept(world, tmp_path):
+def test_a_champion_that_is_not_review_lists_is_refused_and_the_old_one_kept(own_world, tmp_path):
+    world = own_world
     with TestClient(create_app(support.settings_for(world, f"sqlite:///{tmp_path / 'service.db'}"))) as client:
-        try:
-            plain = hardening.register_unloadable_version(world.tracking_uri, support.REGISTERED_MODEL,
-                                                          "serve-tests", "not review lists")
-            refused = client.post("/models/reload", headers=ADMIN)
-        finally:
-            support.restore_champion(world)
+        plain = hardening.register_unloadable_version(world.tracking_uri, support.REGISTERED_MODEL,
+                                                      "serve-tests", "not review lists")
+        refused = client.post("/models/reload", headers=ADMIN)
         assert refused.status_code == 503, refused.text
         assert f"version {plain}" in refused.json()["detail"] and "not the review lists" in refused.json()["detail"]
         health = client.get("/health").json()
@@ -72,47 +69,42 @@ def test_a_champion_that_is_not_review_lists_is_refused_and_the_old_one_kept(wor
         assert page["capacity"] == support.CAPACITIES["triage"]
 
 
-def test_a_service_with_no_champion_starts_unhealthy_and_recovers_on_reload(world, tmp_path):
+def test_a_service_with_no_champion_starts_unhealthy_and_recovers_on_reload(own_world, tmp_path):
+    world = own_world
     registry = MlflowClient(tracking_uri=world.tracking_uri)
     app = create_app(support.settings_for(world, f"sqlite:///{tmp_path / 'service.db'}"))
     registry.delete_registered_model_alias(support.REGISTERED_MODEL, "champion")
-    try:
-        with TestClient(app) as client:
-            health = client.get("/health")
-            assert health.status_code == 503
-            assert health.json()["status"] == "unhealthy" and "model_version" not in health.json()
-            assert "no 'champion' version" in health.json()["reason"]
+    with TestClient(app) as client:
+        health = client.get("/health")
+        assert health.status_code == 503
+        assert health.json()["status"] == "unhealthy" and "model_version" not in health.json()
+        assert "no 'champion' version" in health.json()["reason"]
 
-            # What needs a model says so; what does not still works.
-            ranked = client.get("/rankings", headers=ADMIN)
-            assert ranked.status_code == 503 and "no model is being served" in ranked.json()["detail"]
-            # The key is checked first, and the refused call is in the access log like any other.
-            assert client.get("/rankings").status_code == 401
-            log = client.get("/access-log", headers=ADMIN)
-            assert log.status_code == 200
-            assert [(e["path"], e["status"]) for e in log.json()["items"] if e["path"] == "/rankings"] == [
-                ("/rankings", 503)]
+        # What needs a model says so; what does not still works.
+        ranked = client.get("/rankings", headers=ADMIN)
+        assert ranked.status_code == 503 and "no model is being served" in ranked.json()["detail"]
+        # The key is checked first, and the refused call is in the access log like any other.
+        assert client.get("/rankings").status_code == 401
+        log = client.get("/access-log", headers=ADMIN)
+        assert log.status_code == 200
+        assert [(e["path"], e["status"]) for e in log.json()["items"] if e["path"] == "/rankings"] == [
+            ("/rankings", 503)]
 
-            support.restore_champion(world)
-            reloaded = client.post("/models/reload", headers=ADMIN)
-            assert reloaded.status_code == 200, reloaded.text
-            assert reloaded.json()["previous_version"] is None and reloaded.json()["changed"] is True
-            assert client.get("/health").json() == {"status": "ok", "model_version": world.champion_version}
-            assert client.get("/rankings", params={"page_size": 1}, headers=ADMIN).status_code == 200
-    finally:
         support.restore_champion(world)
+        reloaded = client.post("/models/reload", headers=ADMIN)
+        assert reloaded.status_code == 200, reloaded.text
+        assert reloaded.json()["previous_version"] is None and reloaded.json()["changed"] is True
+        assert client.get("/health").json() == {"status": "ok", "model_version": world.champion_version}
+        assert client.get("/rankings", params={"page_size": 1}, headers=ADMIN).status_code == 200
 
 
-def test_a_service_process_with_a_corrupt_champion_starts_and_reports_why(world, tmp_path):
+def test_a_service_process_with_a_corrupt_champion_starts_and_reports_why(own_world, tmp_path):
+    world = own_world
     settings = support.settings_for(world, f"sqlite:///{tmp_path / 'service.db'}")
-    try:
-        hardening.register_unloadable_version(world.tracking_uri, support.REGISTERED_MODEL, "serve-tests",
-                                              "corrupt")
-        with hardening.ServiceProcess(settings, tmp_path / "service.log").start(wait_for=(503,)) as service:
-            import httpx
+    hardening.register_unloadable_version(world.tracking_uri, support.REGISTERED_MODEL, "serve-tests", "corrupt")
+    with hardening.ServiceProcess(settings, tmp_path / "service.log").start(wait_for=(503,)) as service:
+        import httpx
 
-            body = httpx.get(f"{service.url}/health", timeout=10).json()
-            assert body["status"] == "unhealthy" and "cannot be loaded" in body["reason"]
-            assert service.process.poll() is None
-    finally:
-        support.restore_champion(world)
+        body = httpx.get(f"{service.url}/health", timeout=10).json()
+        assert body["status"] == "unhealthy" and "cannot be loaded" in body["reason"]
+        assert service.process.poll() is None

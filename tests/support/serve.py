@@ -11,8 +11,9 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import mlflow
@@ -142,8 +143,17 @@ def headers(role: Role) -> dict[str, str]:
 ADMIN = Principal("override-admin", Role.admin)
 
 
+def own_registry(world: TrainedWorld, folder: Path) -> TrainedWorld:
+    """The world with a model registry of its own: a copy of its MLflow database in `folder`, for a
+    test that moves the champion alias or registers versions. The artifacts stay where they are and
+    are only read, so no other test sees what this one changes."""
+    copy = folder / "mlflow.db"
+    shutil.copyfile(Path(world.tracking_uri.removeprefix("sqlite:///")), copy)
+    return replace(world, tracking_uri=f"sqlite:///{copy}")
+
+
 def promote_other_model(world: TrainedWorld) -> str:
-    """Make the challenger (the world's second registered version) champion."""
+    """Make the challenger (the world's second registered version) champion (in a registry of its own)."""
     MlflowClient(tracking_uri=world.tracking_uri).set_registered_model_alias(REGISTERED_MODEL, "champion",
                                                                              world.challenger_version)
     return world.challenger_version
