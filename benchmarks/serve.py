@@ -216,7 +216,7 @@ def main() -> None:
         ours_port, theirs_port = free_port(), free_port()
         ours_env = os.environ | {
             "RISK_SERVE_DATA_DIR": str(work / "data"), "RISK_SERVE_DATABASE_URL": f"sqlite:///{work / 'service.db'}",
-            "RISK_SERVE_TRACKING_URI": tracking_uri, "RISK_SERVE_EXPERIMENT": "serve-benchmark",
+            "RISK_SERVE_TRACKING_URI": tracking_uri,
             "RISK_SERVE_REGISTERED_MODEL": REGISTERED_MODEL,
             "RISK_SERVE_API_KEYS": json.dumps([{"name": "benchmark", "role": "analyst",
                                                  "sha256": hashlib.sha256(key.encode()).hexdigest()}]),

@@ -30,8 +30,14 @@ from serve.settings import Settings, get_settings
 from serve.web import install as install_pages
 
 log = logging.getLogger(__name__)
-# Settings of the single ranked list, before the two review lists sized by the model.
-RETIRED_SETTINGS = frozenset({"RISK_SERVE_CAPACITY_K", "RISK_SERVE_EXCLUDE_OPEN_INQUIRIES"})
+# Settings no longer read, and why: the served model's artefact and registry entry say these.
+_FROM_THE_MODEL = ("each review list's capacity comes from the served model, and charities under an open "
+                   "inquiry are on neither list")
+RETIRED_SETTINGS: dict[str, str] = {
+    "RISK_SERVE_CAPACITY_K": _FROM_THE_MODEL,
+    "RISK_SERVE_EXCLUDE_OPEN_INQUIRIES": _FROM_THE_MODEL,
+    "RISK_SERVE_EXPERIMENT": "the service reads the champion from the registry and logs no runs",
+}
 
 DESCRIPTION = """Risk scores for the charity register, with the reasons behind each, on two review lists:
 **proactive** (no concern in the last 12 months and no open inquiry) and **triage** (a concern of the
@@ -53,9 +59,8 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         app.state.keyring = Keyring(settings.api_keys)
         if not len(app.state.keyring):
             log.warning("no API keys are configured: every endpoint except /health will answer 401")
-        for retired in RETIRED_SETTINGS & set(os.environ):
-            log.warning("%s is no longer read: each review list's capacity comes from the served model, and "
-                        "charities under an open inquiry are on neither list", retired)
+        for retired in sorted(RETIRED_SETTINGS.keys() & set(os.environ)):
+            log.warning("%s is no longer read: %s", retired, RETIRED_SETTINGS[retired])
         app.state.serving = await run_in_threadpool(start_serving, db, settings)
         app.state.access_log = AccessLogWriter(db).start()
         app.state.scorer = Scorer(db, settings.max_batch_charities)

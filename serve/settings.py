@@ -45,7 +45,6 @@ class Settings(BaseSettings):
     tracking_uri: str | None = Field(None, description="MLflow tracking URI; None: $MLFLOW_TRACKING_URI, else "
                                                         "a SQLite store under store_dir.")
     store_dir: Path = Field(Path("mlruns"), description="Local MLflow store when no tracking URI is set.")
-    experiment: str = "charity-risk"
     registered_model: str = "charity-risk"
     champion_alias: str = "champion"
     as_of: date | None = Field(None, description="As-of date of the current list; None: the data's extract date.")
@@ -67,7 +66,7 @@ class Settings(BaseSettings):
 
     def tracking(self) -> TrackingConfig:
         """The MLflow settings as the library's tracking config."""
-        return TrackingConfig(tracking_uri=self.tracking_uri, experiment=self.experiment,
+        return TrackingConfig(tracking_uri=self.tracking_uri,
                               registered_model=self.registered_model, champion_alias=self.champion_alias)
 
 

@@ -7,6 +7,7 @@ import math
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
+import mlflow
 from mlflow.exceptions import MlflowException
 from mlflow.tracking import MlflowClient
 
@@ -48,7 +49,8 @@ def capacities_of(model: ReviewLists, tags: dict[str, str]) -> dict[str, int] | 
 def load_champion(settings: Settings) -> Champion:
     """Load the champion from MLflow, fully, ready to score."""
     config = settings.tracking()
-    store.use_tracking(config, settings.store_dir)
+    # Only the registry is read: the service logs no runs, so it names no experiment and creates none.
+    mlflow.set_tracking_uri(store.resolve_tracking_uri(config, settings.store_dir))
     try:
         model, version = store.load_champion(config)
     except Exception as exc:

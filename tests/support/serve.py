@@ -131,7 +131,7 @@ def settings_for(world: TrainedWorld, url: str, **overrides) -> Settings:
     """Service settings for the trained world, with one key per role."""
     keys = tuple(ApiKey(name=f"{role.value}-tester", role=role, sha256=hash_api_key(key)) for role, key in KEYS.items())
     values = {"data_dir": world.data_dir, "database_url": url, "tracking_uri": world.tracking_uri,
-              "store_dir": world.store_dir, "experiment": "serve-tests", "registered_model": REGISTERED_MODEL,
+              "store_dir": world.store_dir, "registered_model": REGISTERED_MODEL,
               "api_keys": keys} | overrides
     return Settings(**values)
 
