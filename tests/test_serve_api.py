@@ -9,7 +9,7 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import select
 
-from risk_model.lists.export import FORMULA_STARTS
+from risk_model.export import FORMULA_STARTS
 from risk_model.lists.membership import LIST_TITLES, REVIEW_LISTS, WHY_ON_LIST
 from risk_model.lists.records import records_from_tables
 from serve.deps import get_principal

@@ -18,7 +18,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from risk_model.domain.vocab import PURPOSE_SHORT
-from risk_model.lists.export import safe_cell
+from risk_model.export import safe_cell
 from risk_model.lists.membership import REVIEW_LISTS, UNDER_INQUIRY, WHY_ON_LIST
 from risk_model.lists.rank import ranked_lists
 from risk_model.lists.reasons import REASON_COLUMNS

@@ -27,6 +27,7 @@ from risk_model.ccni.reasons import global_importance, snapshot_contributions
 from risk_model.ccni.snapshot import VARIANTS, model_inputs
 from risk_model.ccni.validation import METRICS, VALIDATION, VALIDATION_NOTE, SnapshotConfig, SnapshotResult
 from risk_model.config import TrackingConfig
+from risk_model.export import write_csv
 from risk_model.ingest.adapters import RegulatorExtract, adapter
 from risk_model.ingest.tables import table_fingerprint
 from risk_model.tracking.store import TRUSTED_TYPES
@@ -76,7 +77,7 @@ def _params(config: SnapshotConfig, result: SnapshotResult, extract: RegulatorEx
 
 
 def _log_frame(frame: pd.DataFrame, name: str, tmp: Path, artifact_path: str | None = None) -> None:
-    frame.to_csv(tmp / name, index=False)
+    write_csv(frame, tmp / name)
     mlflow.log_artifact(str(tmp / name), artifact_path=artifact_path)
 
 

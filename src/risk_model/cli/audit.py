@@ -104,9 +104,11 @@ def stability_between(before: TrainingRun, after: TrainingRun, tables, as_of: pd
 def _log_frames(frames: dict[str, pd.DataFrame], folder: Path) -> None:
     import mlflow
 
+    from risk_model.export import write_csv
+
     for name, frame in frames.items():
         if frame is not None:
-            frame.to_csv(folder / f"{name}.csv", index=False)
+            write_csv(frame, folder / f"{name}.csv")
             mlflow.log_artifact(str(folder / f"{name}.csv"), artifact_path="audit")
 
 

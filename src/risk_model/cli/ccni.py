@@ -119,7 +119,7 @@ def score_ccni(
     from risk_model.ccni.reasons import score_extract
     from risk_model.ccni.tracking import load_snapshot_model
     from risk_model.ccni.validation import load_snapshot_config
-    from risk_model.lists.export import write_csv
+    from risk_model.export import write_csv
     from risk_model.tracking.store import use_tracking
 
     settings = load_snapshot_config(config)
@@ -168,6 +168,7 @@ def exits(
 ) -> None:
     """Base rates of exit (voluntary, not misconduct) by constitutional form, area and income band."""
     from risk_model.describe.exits import exit_base_rates
+    from risk_model.export import write_csv
     from risk_model.ingest.folder import read_register_file
     from risk_model.ingest.parsing import InputFileError
 
@@ -196,6 +197,6 @@ def exits(
         title = "All exits" if dimension == "all" else f"Exits by {dimension}"
         console.print(_table(shown, title + (f" (first {show} of {len(group)})" if len(group) > show else "")))
     out.mkdir(parents=True, exist_ok=True)
-    report.table.to_csv(out / "exit_base_rates.csv", index=False)
+    write_csv(report.table, out / "exit_base_rates.csv")
     (out / "exit_base_rates_notes.txt").write_text("\n".join([report.header, *report.notes]) + "\n")
     console.print(f"wrote {out / 'exit_base_rates.csv'} and exit_base_rates_notes.txt")

@@ -83,7 +83,7 @@ def rank(
 ) -> None:
     """Place every charity on the register at a date on its review list and rank each list with the
     champion's models; write each list, both together, and the charities on neither (CSV and Parquet)."""
-    from risk_model.lists.export import write_csv
+    from risk_model.export import write_csv
     from risk_model.lists.membership import LIST_TITLES, PROACTIVE, REVIEW_LISTS
     from risk_model.lists.rank import ranked_lists, review_list_of, with_reasons
 

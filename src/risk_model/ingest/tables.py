@@ -32,6 +32,7 @@ import numpy as np
 import pandas as pd
 
 from risk_model.domain import columns as C
+from risk_model.export import read_csv, write_csv
 
 LIST_COLUMNS = ("purposes", "beneficiaries", "activities")
 REGISTER_DTYPES: dict[str, str] = {
@@ -88,7 +89,7 @@ def write_ingested(result: IngestResult, out_dir: Path) -> dict[str, Path]:
     for name in _TABLES:
         getattr(result, name).to_parquet(paths[name], index=False)
     for name in _REPORTS:
-        getattr(result, name).to_csv(paths[name], index=False)
+        write_csv(getattr(result, name), paths[name])
     return paths
 
 
@@ -105,7 +106,7 @@ def read_ingested(out_dir: Path) -> IngestResult:
     for name in LIST_COLUMNS:
         # Parquet hands list columns back as arrays; the canonical form is a list of str.
         frames["register"][name] = frames["register"][name].map(lambda v: [] if v is None else [str(i) for i in v])
-    frames |= {name: pd.read_csv(out_dir / f"{name}.csv", dtype=str, keep_default_na=False) for name in _REPORTS}
+    frames |= {name: read_csv(out_dir / f"{name}.csv", dtype=str, keep_default_na=False) for name in _REPORTS}
     return IngestResult(**{name: with_dtypes(frames[name], dtypes) for name, dtypes in (_TABLES | _REPORTS).items()})
 
 

@@ -22,6 +22,7 @@ from mlflow.tracking import MlflowClient
 from risk_model import findings
 from risk_model.config import ExperimentConfig
 from risk_model.evaluate import calibration_table, pooled_precision_curve
+from risk_model.export import write_csv
 from risk_model.lists.explain import explain, explainable, global_importance
 from risk_model.lists.membership import REVIEW_LISTS, review_list
 from risk_model.models import model_inputs
@@ -63,7 +64,7 @@ def _log_global_explanation(model, features: pd.DataFrame, tmp: Path, artifact_p
 
 def _log_frame(frame: pd.DataFrame, name: str, tmp: Path, artifact_path: str | None = None) -> None:
     path = tmp / name
-    frame.to_csv(path, index=False)
+    write_csv(frame, path)
     mlflow.log_artifact(str(path), artifact_path=artifact_path)
 
 
