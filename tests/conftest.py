@@ -3,6 +3,7 @@ tests' trained world."""
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import mlflow
@@ -84,5 +85,11 @@ def _tracking_uri_left_as_found():
     """MLflow's tracking URI is process-global: whatever a test sets, the next test starts from the
     URI the session had, so no test depends on which ran before it."""
     before = mlflow.get_tracking_uri()
+    # Setting the URI also sets $MLFLOW_TRACKING_URI, which later subprocesses would inherit.
+    variable = os.environ.get("MLFLOW_TRACKING_URI")
     yield
     mlflow.set_tracking_uri(before)
+    if variable is None:
+        os.environ.pop("MLFLOW_TRACKING_URI", None)
+    else:
+        os.environ["MLFLOW_TRACKING_URI"] = variable

@@ -132,6 +132,6 @@ def test_the_triage_list_is_audited_on_its_own_label(trained):
 
 def test_audit_of_an_unknown_run_fails_clearly(trained):
     uri, _ = trained
-    result = CliRunner().invoke(audit_command(), ["0" * 32, "--tracking-uri", uri, "--no-log"])
+    result = CliRunner().invoke(app, ["audit", "0" * 32, "--tracking-uri", uri, "--no-log"])
     assert result.exit_code == 2
-    assert "cannot audit" in result.output
+    assert f"no run '{'0' * 32}' in the tracking store {uri}" in " ".join(result.output.split())

@@ -12,7 +12,7 @@ from typer.testing import CliRunner
 
 from risk_model.ccni.tracking import load_snapshot_model
 from risk_model.ccni.validation import VALIDATION, SnapshotConfig
-from risk_model.cli import ccni as cli_ccni
+from risk_model.cli.main import app
 from tests.support.ccni import synthetic_rows, write
 
 SMALL = {
@@ -24,9 +24,7 @@ SMALL = {
 
 
 def _app() -> typer.Typer:
-    app = typer.Typer()
-    app.command("train-ccni")(cli_ccni.train_ccni)
-    app.command("score-ccni")(cli_ccni.score_ccni)
+    """The `risk-model` app, whose errors a user can fix end in one line and exit code 2."""
     return app
 
 
@@ -108,7 +106,8 @@ def test_score_without_a_trained_model_says_so(trained, tmp_path):
     unseen = write(tmp_path / "charity-register-2020-06-30.csv", synthetic_rows(20, seed=4))
     result = CliRunner().invoke(_app(), ["score-ccni", str(unseen), "--tracking-uri", uri, "--out", str(tmp_path)])
     assert result.exit_code == 2
-    assert "train-ccni" in result.output
+    assert "train-ccni" in result.output and "'ccni-risk'" in result.output and uri in result.output
+    assert not (tmp_path / "ccni_ranking_2020-06-30.csv").exists()
 
 
 def test_score_with_the_registered_model_without_year_end(trained):

@@ -180,13 +180,15 @@ def test_rank_attaches_reasons_and_explain_prints_them(trained, small_world_dir,
     assert ranked["reasons_up"].head(20).notna().all()
     assert ranked["reasons_up"].head(20).str.len().gt(10).all()
     top = ranked.loc[0, "charity_number"]
-    result = CliRunner().invoke(app, ["explain", top, "--data", str(small_world_dir), "--as-of", AS_OF,
+    result = CliRunner().invoke(app, ["explain", str(small_world_dir), top, "--as-of", AS_OF,
                                       "--config", str(config), "--tracking-uri", uri])
     assert result.exit_code == 0, result.output + repr(result.exception)
     text = " ".join(result.output.split())
     assert f"{top}" in text and "on the proactive reviews list, rank 1 of" in text
     assert "No concern in the last 12 months" in text
     assert "log-odds" in text and "What changed since 2020-06-30" in text
+    # The older form, CHARITY_NUMBER --data DIR, still works, and says it is deprecated.
     missing = CliRunner().invoke(app, ["explain", "SC999999", "--data", str(small_world_dir),
                                        "--config", str(config), "--tracking-uri", uri])
     assert missing.exit_code == 1 and "not on the register" in missing.output
+    assert "--data is deprecated" in missing.output

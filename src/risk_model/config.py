@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import difflib
 import hashlib
 import json
 from datetime import date
@@ -12,6 +11,8 @@ from typing import Annotated, Literal
 
 import yaml
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from risk_model.domain.names import nearest
 
 CONFIG_VERSION = 2
 # The one default seed: of the experiment, the simulated world, the audit's draws and the CCNI benchmark.
@@ -168,8 +169,8 @@ def _param_problem(error: dict, kind: type[BaseModel]) -> str:
     """One hyperparameter's problem in words, with the nearest known name for a misspelt key."""
     key = ".".join(str(part) for part in error["loc"])
     if error["type"] == "extra_forbidden":
-        near = difflib.get_close_matches(key, list(kind.model_fields), n=1)
-        hint = f" (did you mean {near[0]!r}?)" if near else f" (known: {', '.join(kind.model_fields)})"
+        near = nearest(key, kind.model_fields)
+        hint = f" (did you mean {near!r}?)" if near else f" (known: {', '.join(kind.model_fields)})"
         return f"unknown parameter {key!r}{hint}"
     return f"parameter {key!r}: {error['msg']}"
 
@@ -236,26 +237,38 @@ class ExperimentConfig(_Frozen):
 
 
 class ConfigError(ValueError):
-    """An experiment file that cannot be used: missing, not YAML, or not a valid experiment."""
+    """A configuration file that cannot be used: missing, not YAML, or not a valid configuration."""
+
+
+def validation_problems(exc: ValidationError) -> str:
+    """A pydantic ValidationError on one line: each field's location and problem."""
+    return "; ".join(f"{'.'.join(str(p) for p in e['loc']) or 'top level'}: {e['msg']}" for e in exc.errors())
+
+
+def read_config_mapping(text: str | None, source: str, what: str = "experiment file") -> dict:
+    """A configuration's top-level mapping, from `text` or, when None, the file `source`; ConfigError names it."""
+    if text is None:
+        if not Path(source).is_file():
+            raise ConfigError(f"{source}: {what} not found")
+        text = Path(source).read_text()
+    try:
+        raw = yaml.safe_load(text) or {}
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"{source}: not valid YAML ({' '.join(str(exc).split())})") from exc
+    if not isinstance(raw, dict):
+        raise ConfigError(f"{source}: expected a mapping at the top level")
+    return raw
 
 
 def load_config(path: Path | None = None) -> ExperimentConfig:
     """Load an experiment file; without a path, the packaged default. ConfigError names the file."""
     if path is None:
         text = resources.files("risk_model").joinpath("defaults/experiment.yaml").read_text()
-        source = "the packaged default experiment"
+        raw = read_config_mapping(text, "the packaged default experiment")
     else:
-        source = str(path)
-        if not Path(path).is_file():
-            raise ConfigError(f"{source}: experiment file not found")
-        text = Path(path).read_text()
-    try:
-        raw = yaml.safe_load(text) or {}
-    except yaml.YAMLError as exc:
-        raise ConfigError(f"{source}: not valid YAML ({exc})") from exc
-    if not isinstance(raw, dict):
-        raise ConfigError(f"{source}: expected a mapping at the top level")
+        raw = read_config_mapping(None, str(path))
     try:
         return ExperimentConfig.model_validate(raw)
     except ValidationError as exc:
-        raise ConfigError(f"{source}: invalid experiment configuration:\n{exc}") from exc
+        raise ConfigError(f"{path or 'the packaged default experiment'}: invalid experiment configuration: "
+                          f"{validation_problems(exc)}") from exc

@@ -30,7 +30,7 @@ from risk_model.config import TrackingConfig
 from risk_model.export import write_csv
 from risk_model.ingest.adapters import RegulatorExtract, adapter
 from risk_model.ingest.tables import table_fingerprint
-from risk_model.tracking.store import TRUSTED_TYPES
+from risk_model.tracking.store import TRUSTED_TYPES, TrackingStoreError, champion_version, training_run
 
 # The snapshot pipelines hold only types the project already trusts.
 SNAPSHOT_TRUSTED_TYPES: list[str] = list(TRUSTED_TYPES)
@@ -145,19 +145,20 @@ def log_snapshot_run(result: SnapshotResult, config: SnapshotConfig, extract: Re
 
 
 def load_snapshot_model(tracking: TrackingConfig, variant: str = "with_year_end", run_id: str | None = None):
-    """A snapshot model and where it came from: from a run's logged model, else from the registry."""
+    """A snapshot model and where it came from: from a run's logged model, else from the registry (a
+    TrackingStoreError naming the run, or the model and alias, and the store when it is not there)."""
     if variant not in VARIANTS:
         raise ValueError(f"unknown variant {variant!r}; known: {', '.join(VARIANTS)}")
-    client = MlflowClient()
     if run_id:
-        tags = client.get_run(run_id).data.tags
+        tags = training_run(run_id).data.tags
         uri = tags.get(f"model_uri.{variant}")
         if uri is None:
-            raise ValueError(f"run {run_id} logged no snapshot model for {variant}")
+            raise TrackingStoreError(f"run {run_id} in the tracking store {mlflow.get_tracking_uri()} logged no "
+                                     f"snapshot model for {variant}: is it a `risk-model train-ccni` run?")
         origin = {"model": tags.get(f"champion.{variant}", "?"), "variant": variant, "source": f"run {run_id}"}
         return mlflow.sklearn.load_model(uri), origin
     alias = variant_alias(tracking.champion_alias, variant)
-    version = client.get_model_version_by_alias(tracking.registered_model, alias)
+    version = champion_version(tracking, alias, trained_by="risk-model train-ccni")
     pipeline = mlflow.sklearn.load_model(f"models:/{tracking.registered_model}@{alias}")
     origin = {"model": version.tags.get("model", "?"), "variant": variant,
               "source": f"{tracking.registered_model} v{version.version} (@{alias})"}

@@ -18,13 +18,20 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-import yaml
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 from sklearn.model_selection import StratifiedKFold
 from sklearn.pipeline import Pipeline
 
 from risk_model.ccni.snapshot import BASELINES, VARIANTS, model_inputs, score_snapshot, snapshot_pipeline
-from risk_model.config import DEFAULT_SEED, ModelSpec, TrackingConfig, version_field
+from risk_model.config import (
+    DEFAULT_SEED,
+    ConfigError,
+    ModelSpec,
+    TrackingConfig,
+    read_config_mapping,
+    validation_problems,
+    version_field,
+)
 from risk_model.evaluate import k_from_percent, ranking_metrics
 from risk_model.ingest.adapters import ADAPTERS
 
@@ -85,11 +92,11 @@ def load_snapshot_config(path: Path | None = None) -> SnapshotConfig:
     """A snapshot benchmark configuration from YAML; without a path, the defaults."""
     if path is None:
         return SnapshotConfig()
-    raw = yaml.safe_load(Path(path).read_text()) or {}
+    raw = read_config_mapping(None, str(path), what="snapshot configuration")
     try:
         return SnapshotConfig.model_validate(raw)
-    except Exception as exc:
-        raise ValueError(f"{path}: invalid snapshot configuration:\n{exc}") from exc
+    except ValidationError as exc:
+        raise ConfigError(f"{path}: invalid snapshot configuration: {validation_problems(exc)}") from exc
 
 
 @dataclass(frozen=True)

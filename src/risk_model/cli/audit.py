@@ -20,11 +20,9 @@ from typing import Annotated
 
 import pandas as pd
 import typer
-from rich.console import Console
 
+from risk_model.cli.common import ConfigOption, StoreOption, TrackingOption, console, load_experiment
 from risk_model.config import DEFAULT_SEED, ExperimentConfig
-
-console = Console()
 
 
 @dataclass(frozen=True)
@@ -45,14 +43,15 @@ class TrainingRun:
 def load_training_run(run_id: str) -> TrainingRun:
     """The parent training run's champions, configuration and data folder, from MLflow."""
     import mlflow
-    from mlflow.tracking import MlflowClient
 
     from risk_model.findings import target_columns
+    from risk_model.tracking.store import TrackingStoreError, training_run
 
-    run = MlflowClient().get_run(run_id)
+    run = training_run(run_id)
     tags = run.data.tags
     if "champion_model" not in tags:
-        raise ValueError(f"run {run_id} is not a training run (no champion_model tag); pass the parent run's id")
+        raise TrackingStoreError(f"run {run_id} in the tracking store {mlflow.get_tracking_uri()} is not a training "
+                                 "run (no champion_model tag): pass the parent run's id")
     config_path = mlflow.artifacts.download_artifacts(run_id=run_id, artifact_path="experiment.json")
     config = ExperimentConfig.model_validate(json.loads(Path(config_path).read_text()))
     lists = mlflow.artifacts.load_dict(f"runs:/{run_id}/review_lists.json")
@@ -78,7 +77,10 @@ def load_model(run: TrainingRun):
         filter_string=f"tags.mlflow.parentRunId = '{run.run_id}' and tags.kind = 'review_lists'",
     )
     if not children:
-        raise ValueError(f"run {run.run_id} has no model run for its review lists")
+        from risk_model.tracking.store import TrackingStoreError
+
+        raise TrackingStoreError(f"run {run.run_id} in the tracking store {mlflow.get_tracking_uri()} has no model "
+                                 "run for its review lists")
     return mlflow.sklearn.load_model(f"runs:/{children[0].info.run_id}/model")
 
 
@@ -173,33 +175,23 @@ def audit(
     flagged_only: Annotated[bool, typer.Option(
         help="Print only groups with a flag (the logged tables keep all).")] = False,
     log: Annotated[bool, typer.Option(help="Log the audit to MLflow as a child run of RUN_ID.")] = True,
-    config: Annotated[Path | None, typer.Option(
-        "--config", "-c", help="Experiment YAML (for the tracking store).")] = None,
-    tracking_uri: Annotated[str | None, typer.Option(help="MLflow tracking URI (overrides config).")] = None,
-    store: Annotated[Path, typer.Option(help="Local MLflow store folder when no URI is set.")] = Path("mlruns"),
+    config: ConfigOption = None,
+    tracking_uri: TrackingOption = None,
+    store: StoreOption = Path("mlruns"),
 ) -> None:
     """Audit a training run's lists: bias by group, score bands, selective labels, stability."""
-    import mlflow
-
     from risk_model.audit.fairness import AuditSettings
     from risk_model.audit.report import build_audit
     from risk_model.audit.tables import print_report, print_stability
-    from risk_model.config import load_config
     from risk_model.ingest.folder import read_tables
-    from risk_model.tracking.store import resolve_tracking_uri
-
-    experiment = load_config(config)
-    mlflow.set_tracking_uri(tracking_uri or resolve_tracking_uri(experiment.tracking, store))
-    try:
-        run = load_training_run(run_id)
-        other = load_training_run(against) if against else None
-    except Exception as exc:
-        console.print(f"[red]cannot audit: {exc}[/red]")
-        raise typer.Exit(code=2) from exc
     from risk_model.lists.membership import REVIEW_LISTS
+    from risk_model.tracking.store import read_tracking
 
     if review_list not in REVIEW_LISTS:
         raise typer.BadParameter(f"--list must be one of {', '.join(REVIEW_LISTS)}, got {review_list!r}")
+    read_tracking(load_experiment(config, tracking_uri).tracking, store)
+    run = load_training_run(run_id)
+    other = load_training_run(against) if against else None
     settings = AuditSettings(min_group_size=min_group_size, n_boot=n_boot, seed=seed)
     with console.status("auditing"):
         report = build_audit(load_predictions(run_id), review_list, run.champions[review_list],

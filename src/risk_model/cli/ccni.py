@@ -14,13 +14,10 @@ from typing import Annotated
 
 import pandas as pd
 import typer
-from rich.console import Console
 from rich.table import Table
 
-console = Console()
+from risk_model.cli.common import StoreOption, TrackingOption, console
 
-TrackingOption = Annotated[str | None, typer.Option("--tracking-uri", help="MLflow tracking URI (overrides config).")]
-StoreOption = Annotated[Path, typer.Option("--store", help="Local MLflow store folder when no URI is set.")]
 ConfigOption = Annotated[Path | None, typer.Option("--config", "-c", help="Snapshot benchmark YAML.")]
 ExtractDateOption = Annotated[str | None, typer.Option(
     "--extract-date", help="Date of the extract (YYYY-MM-DD); default: from the file name.")]
@@ -37,13 +34,13 @@ def _table(frame: pd.DataFrame, title: str, float_format: str = "{:.3f}") -> Tab
 
 def _read(dataset: str, path: Path, extract_date: str | None):
     from risk_model.ingest.adapters import read_extract
-    from risk_model.ingest.parsing import InputFileError
 
     try:
-        extract = read_extract(dataset, path, extract_date=extract_date)
-    except (InputFileError, ValueError) as exc:
-        console.print(f"[red]{exc}[/red]")
-        raise typer.Exit(code=2) from exc
+        pd.Timestamp(extract_date)
+    except ValueError as exc:
+        raise typer.BadParameter(f"{extract_date!r} is not a date (use YYYY-MM-DD)",
+                                 param_hint="--extract-date") from exc
+    extract = read_extract(dataset, path, extract_date=extract_date)
     console.print(_table(pd.DataFrame([extract.account]), f"Ingest account: {extract.account['file']}"))
     if "latest Date registered" in extract.account["notes"]:
         console.print(f"[yellow]the extract date was not in the file name; taken as {extract.extract_date.date()}. "
@@ -81,15 +78,15 @@ def train_ccni(
     from risk_model.tracking.store import use_tracking
 
     settings = load_snapshot_config(config)
+    located = locate(settings.dataset, path)  # a missing file, then a store that cannot be used, fail now
+    use_tracking(_tracking(settings, tracking_uri), store)
     configured = str(settings.extract_date) if settings.extract_date else None
     extract = _read(settings.dataset, path, extract_date or configured)
     console.print(_table(extract.label_counts(), "Regulator's status and the label"))
     features = build_snapshot_features(extract.snapshot, extract.extract_date)
     with console.status("cross-validating") as status:
         result = run_snapshot_benchmark(features, settings, progress=lambda msg: status.update(msg))
-    located = locate(settings.dataset, path)
     fingerprint = {f"file:{located.name}": hashlib.sha256(located.read_bytes()).hexdigest()}
-    use_tracking(_tracking(settings, tracking_uri), store)
     logged = log_snapshot_run(result, settings, extract, features, fingerprint, str(path))
     console.print(_table(comparison_summary(result.comparison, settings.k_percent),
                          f"{settings.n_folds} stratified folds, {result.labelled:,} charities, "
@@ -120,18 +117,15 @@ def score_ccni(
     from risk_model.ccni.tracking import load_snapshot_model
     from risk_model.ccni.validation import load_snapshot_config
     from risk_model.export import write_csv
-    from risk_model.tracking.store import use_tracking
+    from risk_model.tracking.store import read_tracking
 
     settings = load_snapshot_config(config)
-    extract = _read(settings.dataset, file, extract_date)
     tracking = _tracking(settings, tracking_uri)
-    use_tracking(tracking, store)
+    read_tracking(tracking, store, trained_by="risk-model train-ccni")
     variant = "without_year_end" if without_year_end else "with_year_end"
-    try:
-        pipeline, origin = load_snapshot_model(tracking, variant, run)
-    except Exception as exc:
-        console.print(f"[red]no {variant} snapshot model found ({exc}). Run `risk-model train-ccni` first.[/red]")
-        raise typer.Exit(code=2) from exc
+    # The model first: a store without it is an error naming it, before the file is read.
+    pipeline, origin = load_snapshot_model(tracking, variant, run)
+    extract = _read(settings.dataset, file, extract_date)
     scored = score_extract(pipeline, extract, reasons, model=origin["model"], variant=variant)
     out.mkdir(parents=True, exist_ok=True)
     stem = f"{extract.dataset}_ranking_{extract.extract_date:%Y-%m-%d}"
@@ -170,15 +164,10 @@ def exits(
     from risk_model.describe.exits import exit_base_rates
     from risk_model.export import write_csv
     from risk_model.ingest.folder import read_register_file
-    from risk_model.ingest.parsing import InputFileError
 
     tables, incomes, accounts = [], [], []
     for source in [path] + ([register] if register else []):
-        try:
-            table, _, account = read_register_file(source)
-        except InputFileError as exc:
-            console.print(f"[red]{exc}[/red]")
-            raise typer.Exit(code=2) from exc
+        table, _, account = read_register_file(source)
         tables.append(table)
         incomes.append(_with_income(source, table))
         accounts.append(account)

@@ -1,10 +1,13 @@
-"""What the commands in `cli.data`, `cli.runs` and `cli.lists` share: the console, the options several of
-them take, and the helpers that load the experiment, ingest a data folder and print a frame. It imports
-no command module, so every command module can import it.
+"""What the commands share: the console and how the command line's output is set up (`set_up_output`, run
+by the app's global options), the options several of them take, and the helpers that load the experiment,
+ingest a data folder and print a frame. It imports no command module, so every command module can import it.
 """
 
 from __future__ import annotations
 
+import logging
+import os
+import sys
 from pathlib import Path
 from typing import Annotated
 
@@ -14,20 +17,66 @@ from rich.console import Console
 from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+# Every command prints through this one console. Building it decides nothing (rich looks at the terminal
+# when it prints); `set_up_output` sizes it when a command runs.
 console = Console()
+# Tables printed to a file or a pipe (logs, CI) are this wide, unless $COLUMNS says otherwise: rich's
+# 80 columns would wrap them.
+PIPED_WIDTH = 200
+# Libraries whose INFO lines would interleave with the output; shown with --verbose or --debug.
+CHATTY_LIBRARIES: tuple[str, ...] = ("mlflow", "alembic", "urllib3", "httpx", "lightgbm", "LightGBM", "git", "shap",
+                                     "numba", "matplotlib")
 
 DataDirArgument = Annotated[
     Path, typer.Argument(help="Folder of regulator files, or the tables `risk-model ingest` wrote.")]
 ConfigOption = Annotated[Path | None, typer.Option("--config", "-c", help="Experiment YAML (default: packaged).")]
 TrackingOption = Annotated[str | None, typer.Option("--tracking-uri", help="MLflow tracking URI (overrides config).")]
 StoreOption = Annotated[Path, typer.Option("--store", help="Local MLflow store folder when no URI is set.")]
-AsOfOption = Annotated[str | None, typer.Option(help="As-of date (YYYY-MM-DD); default: the extract date.")]
+
+
+def _as_of_timestamp(as_of: str) -> pd.Timestamp:
+    try:
+        return pd.Timestamp(as_of).normalize()
+    except ValueError as exc:
+        raise typer.BadParameter(f"{as_of!r} is not a date (use YYYY-MM-DD)", param_hint="--as-of") from exc
+
+
+def _checked_as_of(as_of: str | None) -> str | None:
+    """`--as-of` as given, refused while the command line is read (before any work) if it is not a date."""
+    if as_of is not None:
+        _as_of_timestamp(as_of)
+    return as_of
+
+
+AsOfOption = Annotated[str | None, typer.Option(callback=_checked_as_of,
+                                                help="As-of date (YYYY-MM-DD); default: the extract date.")]
+
+
+def set_up_output(verbose: bool) -> None:
+    """Size the console for where it prints, and quiet the libraries' INFO lines and MLflow's progress bars
+    unless `verbose`. Environment variables set here are this process's (and its children's) only."""
+    if not console.is_terminal and not os.environ.get("COLUMNS", "").isdigit():
+        console.width = PIPED_WIDTH
+    level = logging.INFO if verbose else logging.WARNING
+    # MLflow sets its loggers' level from this variable when it is imported (commands import it late).
+    if verbose:
+        os.environ["MLFLOW_LOGGING_LEVEL"] = "INFO"
+    else:
+        os.environ.setdefault("MLFLOW_LOGGING_LEVEL", "WARNING")
+        os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
+    for name in CHATTY_LIBRARIES:
+        logging.getLogger(name).setLevel(level)
+    logging.getLogger("sqlalchemy").setLevel(logging.WARNING)  # its INFO lines are every SQL statement
+    if verbose and not logging.getLogger().handlers:
+        logging.basicConfig(level=logging.INFO, stream=sys.stderr,
+                            format="%(asctime)s %(levelname)s %(name)s: %(message)s")
 
 
 def spinner() -> Progress:
-    """A transient spinner with the elapsed time, for one step that gives no progress of its own."""
+    """A transient spinner with the elapsed time, for one step that gives no progress of its own (nothing
+    when the console is not a terminal)."""
     return Progress(SpinnerColumn(), TextColumn("{task.description}"), TimeElapsedColumn(),
-                    console=console, transient=True)
+                    console=console, transient=True, disable=not console.is_terminal)
 
 
 def frame_table(frame: pd.DataFrame, title: str, float_format: str = "{:.3f}") -> Table:
@@ -75,7 +124,4 @@ def as_of_date(as_of: str | None, tables) -> pd.Timestamp:
 
     if as_of is None:
         return infer_extract_date(tables.register, tables.returns, tables.case_log)
-    try:
-        return pd.Timestamp(as_of).normalize()
-    except ValueError as exc:
-        raise typer.BadParameter(f"--as-of: {as_of!r} is not a date (use YYYY-MM-DD)") from exc
+    return _as_of_timestamp(as_of)

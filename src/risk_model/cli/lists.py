@@ -28,15 +28,14 @@ from risk_model.config import DEFAULT_SEED
 
 
 def _champion(experiment, store: Path):
-    from risk_model.tracking.store import load_champion, use_tracking
+    """The champion and its registered version, looked up before any work: a store without it is an error
+    naming the model, the alias and the store (`tracking.store.TrackingStoreError`)."""
+    from risk_model.tracking.store import load_champion, read_tracking
 
-    use_tracking(experiment.tracking, store)
-    try:
+    read_tracking(experiment.tracking, store)
+    with spinner() as progress:
+        progress.add_task(f"loading {experiment.tracking.registered_model}@{experiment.tracking.champion_alias}")
         return load_champion(experiment.tracking)
-    except Exception as exc:
-        console.print(f"[red]no champion model in {experiment.tracking.registered_model!r}: {exc}. "
-                      "Run `risk-model train` first.[/red]")
-        raise typer.Exit(code=2) from exc
 
 
 def _warn_if_off_cycle(model, date: pd.Timestamp) -> None:
@@ -49,11 +48,10 @@ def _warn_if_off_cycle(model, date: pd.Timestamp) -> None:
 
 
 def _feature_table(path: Path, date: pd.Timestamp) -> pd.DataFrame:
-    """A feature table `risk-model features` wrote, checked to be complete and of the date asked for."""
+    """A feature table `risk-model features` wrote (`rank` has checked it is there), checked to be complete
+    and of the date asked for."""
     from risk_model.features import CONTEXT_COLUMNS, FEATURE_COLUMNS
 
-    if not path.is_file():
-        raise typer.BadParameter(f"{path}: feature table not found", param_hint="--features")
     table = pd.read_parquet(path)
     missing = [c for c in (*CONTEXT_COLUMNS, *FEATURE_COLUMNS) if c not in table.columns]
     if missing:
@@ -84,14 +82,18 @@ def rank(
     """Place every charity on the register at a date on its review list and rank each list with the
     champion's models; write each list, both together, and the charities on neither (CSV and Parquet)."""
     from risk_model.export import write_csv
+    from risk_model.ingest.folder import require_folder
     from risk_model.lists.membership import LIST_TITLES, PROACTIVE, REVIEW_LISTS
     from risk_model.lists.rank import ranked_lists, review_list_of, with_reasons
 
     experiment = load_experiment(config, tracking_uri)
+    require_folder(data_dir)
+    if features is not None and not features.is_file():
+        raise typer.BadParameter(f"{features}: feature table not found", param_hint="--features")
+    model, version = _champion(experiment, store)
     tables = ingest_tables(data_dir)
     date = as_of_date(as_of, tables)
     built = _feature_table(features, date) if features is not None else None
-    model, version = _champion(experiment, store)
     _warn_if_off_cycle(model, date)
     capacities = model.capacities
     with spinner() as progress:
@@ -133,18 +135,34 @@ def rank(
                   "or their recent concern already inquired into): see not_listed")
 
 
+def _explained(data_dir: Path, charity_number: str | None, data: Path | None) -> tuple[Path, str]:
+    """The folder and charity `explain` was given: DATA_DIR CHARITY_NUMBER, or the older
+    CHARITY_NUMBER --data DIR (deprecated: said so, and still read)."""
+    if data is not None:
+        console.print("[yellow]--data is deprecated: give the folder first, `risk-model explain DATA_DIR "
+                      "CHARITY_NUMBER`[/yellow]")
+        if charity_number is not None:
+            raise typer.BadParameter("give the data folder once: DATA_DIR or --data", param_hint="--data")
+        data_dir, charity_number = data, str(data_dir)
+    if charity_number is None:
+        raise typer.BadParameter("missing: give the data folder, then the charity number", param_hint="CHARITY_NUMBER")
+    return data_dir, charity_number
+
+
 def explain(
-    charity_number: Annotated[str, typer.Argument(help="Charity number, e.g. SC012345.")],
-    data_dir: Annotated[Path, typer.Option("--data", help="Folder of regulator files, or the tables `risk-model "
-                                                          "ingest` wrote.")] = Path("data/sim"),
+    data_dir: DataDirArgument,
+    charity_number: Annotated[str | None, typer.Argument(
+        show_default=False, help="Charity number, e.g. SC012345 (required).")] = None,
     as_of: AsOfOption = None,
     reasons: Annotated[int, typer.Option(min=1, help="Reasons to show in each direction.")] = 3,
     config: ConfigOption = None,
     tracking_uri: TrackingOption = None,
     store: StoreOption = Path("mlruns"),
+    data: Annotated[Path | None, typer.Option("--data", hidden=True, help="Deprecated: the data folder.")] = None,
 ) -> None:
     """Why a charity ranks where it does: its top factors, their values and sources, and what changed."""
     from risk_model.features import build_features
+    from risk_model.ingest.folder import require_folder
     from risk_model.lists.explain import UNIT
     from risk_model.lists.explain import explain as explain_rows
     from risk_model.lists.membership import LIST_TITLES, WHY_ON_LIST, review_list
@@ -152,11 +170,13 @@ def explain(
     from risk_model.lists.reasons import reason_codes
     from risk_model.lists.records import changes_between
 
+    data_dir, charity_number = _explained(data_dir, charity_number, data)
     experiment = load_experiment(config, tracking_uri)
+    require_folder(data_dir)
+    pipeline, version = _champion(experiment, store)
     tables = ingest_tables(data_dir)
     date = as_of_date(as_of, tables)
     number = charity_number.strip().upper()
-    pipeline, version = _champion(experiment, store)
     _warn_if_off_cycle(pipeline, date)
     features = build_features(tables.register, tables.returns, tables.case_log, date)
     ranked = ranked_lists(pipeline, tables.register, tables.returns, tables.case_log, date,

@@ -100,12 +100,16 @@ def train(
         return cli_ccni.train_ccni(data_dir, config=config, tracking_uri=tracking_uri, store=store)
     if dataset != "oscr":
         raise typer.BadParameter(f"--dataset must be oscr or ccni, got {dataset!r}")
+    from risk_model.ingest.folder import require_folder
     from risk_model.ingest.tables import infer_extract_date
     from risk_model.selection import candidates
     from risk_model.splits import labelled_as_of_dates
     from risk_model.tracking.job import run_training_job
+    from risk_model.tracking.store import use_tracking
 
     experiment = load_experiment(config, tracking_uri)
+    require_folder(data_dir)
+    use_tracking(experiment.tracking, store)  # a store that cannot be used fails now, not after training
     tables = ingest_tables(data_dir)
     truth = _truth(data_dir)
     extract_date = (pd.Timestamp(experiment.extract_date) if experiment.extract_date
@@ -115,7 +119,7 @@ def train(
     per_fold = len(candidates(experiment)) + (4 if truth is not None else 0)
     steps = n_dates + experiment.splits.n_folds * per_fold + 2
     bar = Progress(SpinnerColumn(), TextColumn("{task.description:<48}"), BarColumn(), MofNCompleteColumn(),
-                   TimeElapsedColumn(), console=console, transient=True)
+                   TimeElapsedColumn(), console=console, transient=True, disable=not console.is_terminal)
     with bar:
         task = bar.add_task("training", total=steps)
         job = run_training_job(tables, experiment, data_dir, truth, record=True, store_dir=store,
@@ -155,22 +159,22 @@ def reproduce(
     import mlflow
 
     from risk_model.config import ExperimentConfig
+    from risk_model.ingest.parsing import InputFileError
     from risk_model.tracking.job import run_training_job
     from risk_model.tracking.manifest import compare
-    from risk_model.tracking.store import resolve_tracking_uri
+    from risk_model.tracking.store import TrackingStoreError, read_tracking, training_run
 
-    experiment_tracking = load_experiment(None, tracking_uri).tracking
-    mlflow.set_tracking_uri(resolve_tracking_uri(experiment_tracking, store))
+    uri = read_tracking(load_experiment(None, tracking_uri).tracking, store)
+    training_run(run_id)
     try:
         recorded = mlflow.artifacts.load_dict(f"runs:/{run_id}/manifest.json")
     except Exception as exc:
-        console.print(f"[red]run {run_id}: no manifest.json could be read ({exc})[/red]")
-        raise typer.Exit(code=2) from exc
+        raise TrackingStoreError(f"run {run_id} in the tracking store {uri}: no manifest.json could be read "
+                                 f"({' '.join(str(exc).split())[:200]})") from exc
     experiment = ExperimentConfig.model_validate(recorded["config"]["content"])
     data_dir = data_dir or Path(recorded["data"]["dir"])
-    if not data_dir.is_dir():
-        console.print(f"[red]data folder {data_dir} is not there; pass --data[/red]")
-        raise typer.Exit(code=2)
+    if not data_dir.is_dir():  # said in full: the folder was not given on this command line
+        raise InputFileError(f"{data_dir}: data folder not found (the run's recorded folder; pass --data)")
     tables = ingest_tables(data_dir)
     truth = _truth(data_dir)
     with spinner() as progress:

@@ -1,2 +1,3 @@
-"""The regulator's vocabulary: column contracts, register vocabularies and risk bands, and the
-regulator-facing factors the explanations speak in. No pandas work happens here."""
+"""The regulator's vocabulary: column contracts, register vocabularies and risk bands, the
+regulator-facing factors the explanations speak in, and names as files write them matched to the
+names it knows. No pandas work happens here."""

@@ -31,7 +31,8 @@ GEOGRAPHICAL_SPREADS: dict[str, int] = {
     "One or a few bases or facilities serving people who come from a broad area": 56,
 }
 
-# The 32 Scottish local authorities as OSCR spells them, plus "Outwith Scotland".
+# The 32 Scottish local authorities as OSCR spells them ("Perth & Kinross", "Western Isles"), plus
+# "Outwith Scotland".
 MAIN_OPERATING_LOCATIONS: dict[str, int] = {
     "City of Edinburgh": 2022,
     "Glasgow City": 1242,
@@ -69,6 +70,29 @@ MAIN_OPERATING_LOCATIONS: dict[str, int] = {
 }
 
 LOCAL_AUTHORITIES: tuple[str, ...] = tuple(k for k in MAIN_OPERATING_LOCATIONS if k != "Outwith Scotland")
+
+# Other names of the areas above, each read as OSCR's spelling: the council's official English name
+# where OSCR shortens it, the Gaelic name, and common short forms. Case, spacing, accents, "&" for
+# "and", a leading "The" and a trailing "Council" are ignored when matching (`ingest.vocabulary`),
+# so "Perth and Kinross" and "The Highland Council" need no entry here.
+AREA_ALIASES: dict[str, tuple[str, ...]] = {
+    "City of Edinburgh": ("Edinburgh", "Edinburgh City", "Edinburgh, City of", "Dùn Èideann"),
+    "Glasgow City": ("Glasgow", "City of Glasgow", "Glaschu"),
+    "Aberdeen": ("Aberdeen City", "City of Aberdeen", "Obar Dheathain"),
+    "Dundee City": ("Dundee", "City of Dundee", "Dùn Dè"),
+    "Highland": ("Highlands", "A' Ghàidhealtachd", "Gàidhealtachd"),
+    "Argyll & Bute": ("Earra-Ghàidheal agus Bòd",),
+    "Scottish Borders": ("Borders",),
+    "Western Isles": ("Na h-Eileanan Siar", "Eilean Siar", "Comhairle nan Eilean Siar", "Na h-Eileanan an Iar",
+                      "Outer Hebrides"),
+    "Orkney Islands": ("Orkney", "Arcaibh"),
+    "Shetland Islands": ("Shetland", "Sealtainn"),
+    "Fife": ("Fìobha",),
+    "Stirling": ("Sruighlea",),
+    "Moray": ("Moireibh",),
+    "Angus": ("Aonghas",),
+    "Outwith Scotland": ("Outside Scotland",),
+}
 
 # The 16 charitable purposes of the Charities and Trustee Investment (Scotland) Act 2005, s.7.
 PURPOSES: dict[str, int] = {

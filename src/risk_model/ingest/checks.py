@@ -5,7 +5,9 @@ A file is parsed ``chunk_rows`` rows at a time, so only one chunk of raw text is
 result does not depend on the chunk size. Problems are found by the parsers (``ingest.parsing``),
 the schemas (``ingest.schemas``) and, for repeated keys, here; each names the row's position in
 the file, the raw field and value, and a reason. Every row read is accepted or rejected, never
-both: ``finalise`` checks rows_read == accepted + rejected.
+both: ``finalise`` checks rows_read == accepted + rejected. A file's header is matched to its
+columns by ``ingest.headers``, and register vocabularies are put in OSCR's spelling by
+``ingest.vocabulary``; both say what they did in the file's account notes.
 
 Checks that need another file (a return whose charity is on neither register file, a former
 charity still on the register) belong to ``ingest.folder``. Nothing here finds a folder's files
@@ -23,10 +25,10 @@ import numpy as np
 import pandas as pd
 
 from risk_model.domain import columns as C
-from risk_model.domain import vocab
+from risk_model.domain.names import loose_key
+from risk_model.ingest.headers import match_headers
 from risk_model.ingest.parsing import (
     DATE_FORMATS_TEXT,
-    InputFileError,
     clean_text,
     line_numbers,
     normalise_charity_numbers,
@@ -54,15 +56,11 @@ from risk_model.ingest.tables import (
     RETURNS_DTYPES,
     with_dtypes,
 )
+from risk_model.ingest.vocabulary import SINGLE_VALUED, normalise_vocabulary, normalised_note, unknown_notes
 
 # Rows parsed at a time: bounds the raw text held in memory when a file has millions of rows.
 CHUNK_ROWS = 1_000_000
 _DATE_REASON = f"not a valid date (expected {DATE_FORMATS_TEXT})"
-_VOCABULARIES = {
-    "Constitutional Form": vocab.CONSTITUTIONAL_FORMS, "Geographical Spread": vocab.GEOGRAPHICAL_SPREADS,
-    "Main Operating Location": vocab.MAIN_OPERATING_LOCATIONS, "Regulatory Type": vocab.REGULATORY_TYPES,
-    "Purposes": vocab.PURPOSES, "Beneficiaries": vocab.BENEFICIARIES, "Activities": vocab.ACTIVITIES,
-}
 
 
 @dataclass(frozen=True)
@@ -127,40 +125,29 @@ def duplicates(table: pd.DataFrame, raw: pd.DataFrame, clean: np.ndarray, key: U
 # --- per-file checks -----------------------------------------------------------------------
 
 
-def _require(name: str, raw: pd.DataFrame, required: tuple[str, ...]) -> None:
-    missing = [c for c in required if c not in raw.columns]
-    if missing:
-        raise InputFileError(f"{name}: missing required column(s): {', '.join(missing)}")
-
-
-def _vocabulary_notes(columns: list[str], table: pd.DataFrame) -> list[str]:
-    counts = []
-    for field, known in _VOCABULARIES.items():
-        values = table[C.REGISTER_CANONICAL[field]].explode().dropna()
-        unseen = int((~values.isin(list(known))).sum()) if field in columns else 0
-        counts += [f"{field} {unseen}"] if unseen else []
-    return [f"values outside the OSCR vocabulary kept: {', '.join(counts)}"] if counts else []
-
-
 def _read_checked(
     path: Path,
+    layout: tuple[str, ...],
     required: tuple[str, ...],
     parse_chunk: Callable[[pd.DataFrame, int], tuple[pd.DataFrame, list[pd.DataFrame]]],
     dtypes: dict[str, str],
     chunk_rows: int,
-) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame, np.ndarray, list[str], str]:
-    """Parse a file chunk by chunk: (table, raw charity numbers, problems, lines, columns, encoding).
+) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame, np.ndarray, list[str], str, tuple[str, ...]]:
+    """Parse a file chunk by chunk: (table, raw charity numbers, problems, lines, columns, encoding, notes
+    on its header).
 
-    `parse_chunk(raw, start)` types one chunk and lists its problems by position in the chunk;
-    positions here are in the whole file. Only one chunk of raw text is held at a time.
+    Headers are matched to `layout` first (``ingest.headers``), so `parse_chunk(raw, start)` sees the
+    columns by their own names; it types one chunk and lists its problems by position in the chunk.
+    Positions here are in the whole file. Only one chunk of raw text is held at a time.
     """
     tables, numbers, problems, lines = [], [], [], []
     columns: list[str] = []
-    start, next_line, encoding = 0, 2, ""
+    start, next_line, encoding, header = 0, 2, "", None
     for raw, encoding in read_raw_csv_chunks(path, chunk_rows):
-        if not columns:
-            _require(path.name, raw, required)
-            columns = list(raw.columns)
+        if header is None:
+            header = match_headers(path.name, list(raw.columns), layout, required)
+            columns = [header.renames.get(c, c) for c in raw.columns]
+        raw = raw.rename(columns=header.renames) if header.renames else raw
         table, found = parse_chunk(raw, start)
         tables.append(with_dtypes(table, dtypes).set_axis(pd.RangeIndex(start, start + len(raw))))
         problems += [p.assign(position=p["position"] + start) for p in found if len(p)]
@@ -170,7 +157,7 @@ def _read_checked(
         start += len(raw)
     table = tables[0] if len(tables) == 1 else with_dtypes(pd.concat(tables), dtypes)
     raw_numbers = pd.DataFrame({"Charity Number": pd.concat(numbers, ignore_index=True)})
-    return table, raw_numbers, concat_problems(problems), np.concatenate(lines), columns, encoding
+    return table, raw_numbers, concat_problems(problems), np.concatenate(lines), columns, encoding, header.notes
 
 
 def _layout_notes(columns: list[str], rows: int, layout: tuple[str, ...]) -> list[str]:
@@ -182,11 +169,12 @@ def check_register(path: Path, *, former: bool | None, pattern: str, chunk_rows:
     """Check a register or former-charities file (former=None: tell which from its header)."""
     if former is None:
         with closing(read_raw_csv_chunks(path, 1)) as chunks:
-            header = list(next(chunks)[0].columns)
-        former = "Ceased Date" in header or "Reason For Removal" in header
+            headers = {loose_key(h) for h in next(chunks)[0].columns}
+        former = bool(headers & {loose_key("Ceased Date"), loose_key("Reason For Removal")})
     layout = C.FORMER_COLUMNS if former else C.REGISTER_COLUMNS
     to_raw = {**{v: k for k, v in C.REGISTER_CANONICAL.items()}, "removal_category": "Reason For Removal"}
     schema = register_schema(pattern, former=former)
+    respelt: dict[str, list[pd.DataFrame]] = {field: [] for field in SINGLE_VALUED}
 
     def parse_chunk(raw: pd.DataFrame, start: int) -> tuple[pd.DataFrame, list[pd.DataFrame]]:
         blank = pd.Series("", index=raw.index, dtype="string")
@@ -200,6 +188,9 @@ def check_register(path: Path, *, former: bool | None, pattern: str, chunk_rows:
                 table[name] = parse_multi_valued(values)
             elif name == C.CHARITY_NUMBER:
                 table[name] = normalise_charity_numbers(values)
+            elif field in SINGLE_VALUED:
+                table[name], changes = normalise_vocabulary(field, clean_text(values))
+                respelt[field].append(changes)
             else:
                 table[name] = clean_text(values)
         table["removal_category"] = normalise_removal_reasons(table["removal_reason"]) if former else pd.NA
@@ -208,9 +199,10 @@ def check_register(path: Path, *, former: bool | None, pattern: str, chunk_rows:
         frame = with_dtypes(pd.DataFrame(table, index=raw.index), REGISTER_DTYPES)
         return frame, problems + _schema_problems(schema, frame, raw, to_raw)
 
-    frame, numbers, problems, lines, columns, encoding = _read_checked(
-        path, C.FORMER_REQUIRED if former else C.REGISTER_REQUIRED, parse_chunk, REGISTER_DTYPES, chunk_rows)
-    notes = tuple(_layout_notes(columns, len(frame), layout) + _vocabulary_notes(columns, frame))
+    frame, numbers, problems, lines, columns, encoding, header = _read_checked(
+        path, layout, C.FORMER_REQUIRED if former else C.REGISTER_REQUIRED, parse_chunk, REGISTER_DTYPES, chunk_rows)
+    respelt_notes = [note for field, parts in respelt.items() for note in normalised_note(field, parts)]
+    notes = (*header, *_layout_notes(columns, len(frame), layout), *respelt_notes, *unknown_notes(columns, frame))
     checked = CheckedFile(path.name, encoding, frame, problems, lines, notes)
     return checked.with_problems(duplicates(frame, numbers, checked.clean(), REGISTER_KEY))
 
@@ -233,9 +225,9 @@ def check_returns(path: Path, *, pattern: str, chunk_rows: int = CHUNK_ROWS) -> 
         frame = with_dtypes(pd.DataFrame(table, index=raw.index), RETURNS_DTYPES)
         return frame, problems + _schema_problems(schema, frame, raw, to_raw)
 
-    frame, numbers, problems, lines, columns, encoding = _read_checked(
-        path, C.RETURNS_REQUIRED, parse_chunk, RETURNS_DTYPES, chunk_rows)
-    notes = _layout_notes(columns, len(frame), C.RETURNS_COLUMNS)
+    frame, numbers, problems, lines, columns, encoding, header = _read_checked(
+        path, C.RETURNS_COLUMNS, C.RETURNS_REQUIRED, parse_chunk, RETURNS_DTYPES, chunk_rows)
+    notes = [*header, *_layout_notes(columns, len(frame), C.RETURNS_COLUMNS)]
     absent = [c for c in C.RETURNS_COLUMNS if c not in columns]
     notes += [f"optional columns absent (left blank): {', '.join(absent)}"] if absent else []
     checked = CheckedFile(path.name, encoding, frame, problems, lines, tuple(notes))
@@ -259,9 +251,9 @@ def check_case_log(path: Path, *, pattern: str, chunk_rows: int = CHUNK_ROWS) ->
         return frame, [flag(raw, np.flatnonzero(invalid), "Date", _DATE_REASON)] + _schema_problems(
             schema, frame, raw, to_raw)
 
-    frame, _, problems, lines, columns, encoding = _read_checked(
-        path, C.CASE_LOG_REQUIRED, parse_chunk, CASE_LOG_DTYPES, chunk_rows)
-    notes = tuple(_layout_notes(columns, len(frame), C.CASE_LOG_COLUMNS))
+    frame, _, problems, lines, columns, encoding, header = _read_checked(
+        path, C.CASE_LOG_COLUMNS, C.CASE_LOG_REQUIRED, parse_chunk, CASE_LOG_DTYPES, chunk_rows)
+    notes = (*header, *_layout_notes(columns, len(frame), C.CASE_LOG_COLUMNS))
     return CheckedFile(path.name, encoding, frame, problems, lines, notes)
 
 

@@ -89,6 +89,14 @@ def _drop_former_on_register(former: CheckedFile, register: CheckedFile) -> Chec
     )
 
 
+def require_folder(data_dir: Path) -> Path:
+    """`data_dir` as a Path, or an InputFileError naming it when it is not a folder: checked by a command
+    before any slower work, and by `ingest_folder`."""
+    if not Path(data_dir).is_dir():
+        raise InputFileError(f"{data_dir}: data folder not found")
+    return Path(data_dir)
+
+
 def ingest_folder(
     data_dir: Path, *, charity_number_pattern: str = DEFAULT_CHARITY_NUMBER_PATTERN, chunk_rows: int = CHUNK_ROWS,
 ) -> IngestResult:
@@ -96,9 +104,7 @@ def ingest_folder(
 
     Files are parsed `chunk_rows` rows at a time; the result does not depend on the chunk size.
     """
-    data_dir = Path(data_dir)
-    if not data_dir.is_dir():
-        raise InputFileError(f"{data_dir}: data folder not found")
+    data_dir = require_folder(data_dir)
     pattern, rows = charity_number_pattern, chunk_rows
     registers = [check_register(_locate(data_dir, "register", required=True), former=False, pattern=pattern,
                                 chunk_rows=rows)]

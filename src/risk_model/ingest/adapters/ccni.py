@@ -32,9 +32,9 @@ import pandera.pandas as pa
 from risk_model.ingest.adapters import RegulatorExtract
 from risk_model.ingest.adapters.ccni_vocab import LISTS
 from risk_model.ingest.checks import concat_problems, duplicates, flag
+from risk_model.ingest.headers import match_headers
 from risk_model.ingest.parsing import (
     DATE_FORMATS_TEXT,
-    InputFileError,
     clean_text,
     normalise_charity_numbers,
     parse_dates,
@@ -152,22 +152,15 @@ def label_of(status: pd.Series) -> tuple[pd.Series, pd.Series, pd.Series]:
 # --- checks ---------------------------------------------------------------------------------
 
 
-def _layout_schema() -> pa.DataFrameSchema:
-    return pa.DataFrameSchema({c: pa.Column(required=c in REQUIRED, nullable=True) for c in COLUMNS}, strict=False)
-
-
-def _require_layout(name: str, raw: pd.DataFrame) -> list[str]:
-    """Fail at once on a missing required column; notes on optional and extra columns."""
-    try:
-        _layout_schema().validate(raw.head(0), lazy=True)
-    except pa.errors.SchemaErrors as err:
-        cases = err.failure_cases
-        missing = cases.loc[cases["check"].eq("column_in_dataframe"), "failure_case"].astype(str).tolist()
-        raise InputFileError(f"{name}: missing required column(s): {', '.join(missing)}") from err
+def _require_layout(name: str, raw: pd.DataFrame) -> tuple[pd.DataFrame, list[str]]:
+    """The file with its headers read as CCNI's columns (``ingest.headers``: a required one missing fails
+    at once); notes on headers matched loosely, optional columns absent and extra columns."""
+    header = match_headers(name, list(raw.columns), COLUMNS, REQUIRED)
+    raw = raw.rename(columns=header.renames) if header.renames else raw
     absent = [c for c in COLUMNS if c not in raw.columns]
     extra = [c for c in raw.columns if c not in COLUMNS]
-    return ([f"optional columns absent (left blank): {', '.join(absent)}"] if absent else []) + (
-        [f"extra columns ignored: {', '.join(extra)}"] if extra else [])
+    return raw, [*header.notes, *([f"optional columns absent (left blank): {', '.join(absent)}"] if absent else []),
+                 *([f"extra columns ignored: {', '.join(extra)}"] if extra else [])]
 
 
 def _row_schema(extract_date: pd.Timestamp) -> pa.DataFrameSchema:
@@ -262,7 +255,7 @@ def read(path: Path, *, extract_date: pd.Timestamp | str | None = None) -> Regul
     """Read a CCNI register export: canonical tables, the snapshot with labels, rejections and account."""
     path = Path(path)
     raw, encoding = read_raw_csv(path)
-    notes = _require_layout(path.name, raw)
+    raw, notes = _require_layout(path.name, raw)
     table, problems = _parse(raw)
     as_of, how = _extract_date(path, extract_date)
     if as_of is None:
