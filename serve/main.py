@@ -12,6 +12,8 @@ import math
 import os
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from datetime import timedelta
+from functools import partial
 from importlib.metadata import version
 
 from fastapi import FastAPI, Request, status
@@ -20,14 +22,25 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 
 from risk_model.lists.membership import REVIEW_LISTS
-from serve.internal.access_log import AccessLogWriter
+from serve.internal.access_log import AccessLogMiddleware, AccessLogWriter, redact_uvicorn_access_log
+from serve.internal.bodies import document_bodies
 from serve.internal.db import connect
+from serve.internal.docs import ASSETS as DOCS_ASSETS
+from serve.internal.docs import install as install_docs
+from serve.internal.follow import AliasWatch
+from serve.internal.headers import SecurityHeaders
+from serve.internal.jobs import ListJobs
+from serve.internal.limits import BodyLimit
 from serve.internal.scorer import Scorer
 from serve.internal.security import Keyring
+from serve.internal.sessions import SessionStore
 from serve.internal.state import start_serving
-from serve.routes import audit, charities, meta, models, rankings, scoring
+from serve.internal.throttle import Throttle
+from serve.routes import audit, charities, lists, meta, models, rankings, scoring
+from serve.schemas import FeedbackIn, ScoreRequest
 from serve.settings import Settings, get_settings
 from serve.web import install as install_pages
+from serve.web.pages import PREFIX as PAGES
 
 log = logging.getLogger(__name__)
 # Settings no longer read, and why: the served model's artefact and registry entry say these.
@@ -63,8 +76,15 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
             log.warning("%s is no longer read: %s", retired, RETIRED_SETTINGS[retired])
         app.state.serving = await run_in_threadpool(start_serving, db, settings)
         app.state.access_log = AccessLogWriter(db).start()
+        app.state.throttle = Throttle(db, settings.failed_key_limit,
+                                      timedelta(seconds=settings.failed_key_window_seconds))
+        app.state.web_sessions = SessionStore(db, timedelta(seconds=settings.web_session_idle_timeout_seconds),
+                                              timedelta(seconds=settings.web_session_max_age_seconds))
         app.state.scorer = Scorer(db, settings.max_batch_charities)
         await app.state.scorer.start()
+        app.state.list_jobs = ListJobs(db, partial(app.state.serving.build_list, db), settings.max_list_jobs).start()
+        app.state.alias_watch = AliasWatch(app.state.serving, db, settings)
+        await app.state.alias_watch.start()
         # What start-up built lives as long as the service: keep the collector from walking it.
         gc.freeze()
         serving = app.state.serving.current
@@ -77,6 +97,8 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         try:
             yield
         finally:
+            await app.state.alias_watch.stop()
+            await run_in_threadpool(app.state.list_jobs.stop)
             await app.state.scorer.stop()
             app.state.access_log.stop()
     finally:
@@ -102,12 +124,21 @@ async def validation_error(_: Request, exc: RequestValidationError) -> JSONRespo
 def create_app(settings: Settings) -> FastAPI:
     """The service for these settings (the model and data are loaded when it starts)."""
     app = FastAPI(title="Charity risk scoring", version=version("risk-model"), description=DESCRIPTION,
-                  lifespan=lifespan)
+                  lifespan=lifespan, docs_url=None, redoc_url=None)
     app.state.settings = settings
     app.add_exception_handler(RequestValidationError, validation_error)
-    for module in (scoring, rankings, charities, models, audit, meta):
+    for module in (scoring, rankings, lists, charities, models, audit, meta):
         app.include_router(module.router)
     install_pages(app, settings)
+    install_docs(app)
+    document_bodies(app, ScoreRequest, FeedbackIn)
+    # Added last, so outermost: a body too large is refused before anything else runs, and every
+    # answer, that refusal included, gets the security headers.
+    app.add_middleware(BodyLimit, max_body_bytes=settings.max_body_bytes)
+    app.add_middleware(SecurityHeaders, cacheable=(f"{PAGES}/static/", f"{DOCS_ASSETS}/"))
+    # Outermost, so that it sees the status every answer is sent with, a 413 refused before the app included.
+    app.add_middleware(AccessLogMiddleware)
+    redact_uvicorn_access_log()
     return app
 
 

@@ -89,7 +89,8 @@ class CaseEvent(_Record):
     charity_number: CharityNumber | None = Field(None, description="Optional; must match the charity's.")
     date: Day
     event: Annotated[Literal[CASE_EVENTS], BeforeValidator(code)]
-    outcome: Annotated[Annotated[str, Field(max_length=100)] | None, BeforeValidator(code)] = None
+    # An extendable code, kept when unknown; ASCII like every code, so that two alike are one.
+    outcome: Annotated[Annotated[str, Field(max_length=100, pattern=r"^[!-~]+$")] | None, BeforeValidator(code)] = None
 
 
 class CharityRecord(_Record):

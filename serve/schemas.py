@@ -6,13 +6,14 @@ from datetime import date, datetime
 from enum import StrEnum
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
 
 from risk_model.domain.bands import RISK_BANDS
 from risk_model.domain.vocab import INCOME_BANDS_GBP, PURPOSE_SHORT
 from risk_model.lists.membership import RECENTLY_INQUIRED, REVIEW_LISTS, UNDER_INQUIRY
+from serve.internal.text import shown
 from serve.records import CharityRecord
-from serve.values import CharityNumber, OptionalDay
+from serve.values import CharityNumber, KeyName, OptionalDay
 
 MAX_CHARITIES_PER_REQUEST = 1000
 # Far beyond any register or access log, and small enough that the row offset, (page - 1) * page_size,
@@ -200,7 +201,8 @@ class FeedbackOut(BaseModel):
     id: int
     charity_number: str
     outcome: FeedbackOutcome
-    note: str
+    note: Annotated[str, AfterValidator(shown)] = Field(
+        description="As typed, with any bidirectional control character written out, e.g. [U+202E].")
     recorded_by: str
     role: str
     recorded_at: datetime
@@ -266,7 +268,11 @@ class ReloadOut(BaseModel):
 
 
 class Health(BaseModel):
-    status: Literal["ok", "unhealthy"]
+    status: Literal["ok", "stale", "unhealthy"] = Field(
+        description="ok; stale: serving a champion the registry's alias has moved on from; unhealthy.")
+
+
+class HealthDetail(Health):
     model_version: str | None = Field(None, description="The version served; none if no model could be loaded.")
     reason: str | None = Field(None, description="Why the service is unhealthy, when it is.")
 
@@ -276,13 +282,48 @@ class VersionOut(BaseModel):
     model: ModelInfo
     as_of: date = Field(description="Date of the current review lists.")
     data_extract_date: date
+    registry_champion_version: str | None = Field(
+        None, description="The version the registry's champion alias names (None: it names none, or the "
+                          "registry could not be read).")
+    stale: bool = Field(False, description="True while the version served is not the registry's champion.")
+    registry_checked_at: datetime | None = Field(None, description="When the registry was read.")
+
+
+ListJobStatus = Literal["queued", "building", "done", "failed"]
+
+
+class ListJobIn(BaseModel):
+    """Build the lists of a date (scored by the version served)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    as_of: date
+
+
+class ListJobOut(BaseModel):
+    """A job building the lists of one as-of date: poll `poll` until it is done (or failed)."""
+
+    id: int | None = Field(description="None when the lists were already stored and no job was needed.")
+    as_of: date
+    model_version: str
+    status: ListJobStatus
+    step: int = Field(description="The step being worked on, from 1 (0 while queued).")
+    steps: int = Field(description="Steps of the job (0 until it starts).")
+    progress: str = Field(description="Where the job is, in words, e.g. 'building, step 2 of 4: ...'.")
+    reason: str | None = Field(None, description="Why it failed, when it did.")
+    requested_by: str | None = None
+    requested_at: datetime | None = None
+    started_at: datetime | None = None
+    finished_at: datetime | None = None
+    poll: str | None = Field(None, description="Where to ask for the job's status.")
+    rankings: str = Field(description="Where the lists are once stored.")
 
 
 class AccessLogQuery(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     charity_number: CharityNumber | None = None
-    who: Annotated[str, Field(max_length=100)] | None = None
+    who: KeyName | None = None
     page: int = Field(1, ge=1, le=MAX_PAGE)
     page_size: int = Field(100, ge=1, le=1000)
 
@@ -296,6 +337,11 @@ class AccessEntry(BaseModel):
     query: str
     charity_number: str | None
     status: int
+    client: str | None = Field(None, description="The address the request came from, when known.")
+    origin: str | None = Field(None, description="The page the browser said the request came from (Origin, "
+                                                 "else Referer), when it said.")
+    detail: str | None = Field(None, description="For an export: the list, its date, the model version, the "
+                                                 "filter and the rows returned (JSON).")
 
 
 class AccessLogPage(BaseModel):

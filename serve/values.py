@@ -78,6 +78,10 @@ Count = Annotated[Annotated[float, Field(ge=0, allow_inf_nan=False), AfterValida
                   BeforeValidator(_parse_amount)]
 CharityNumber = Annotated[str, BeforeValidator(_tidy_number),
                           Field(pattern=f"^{DEFAULT_CHARITY_NUMBER_PATTERN}$", examples=["SC012345"])]
+# An identifier is ASCII, so two that look alike are alike (no Cyrillic letter passing for a Latin one).
+KEY_NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._@+-]*$"
+KeyName = Annotated[str, Field(min_length=1, max_length=100, pattern=KEY_NAME_PATTERN, examples=["j.smith"],
+                               description="An API key holder's name: ASCII letters, digits and . _ @ + -")]
 Text = Annotated[Annotated[str, Field(max_length=500)] | None, BeforeValidator(_blank_to_none)]
 Items = Annotated[list[Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=300)]],
                   BeforeValidator(_items), Field(max_length=60)]

@@ -322,7 +322,7 @@ def test_2000_reads_at_concurrency_32_with_a_reload_halfway_fail_none(own_world,
     # Still healthy, serving the new champion, with every call in the access log.
     assert service.process.poll() is None, service.log()
     with httpx.Client(base_url=service.url, timeout=60, trust_env=False) as client:
-        assert client.get("/health").json() == {"status": "ok", "model_version": challenger}
+        assert client.get("/health/detail", headers=AUDITOR).json() == {"status": "ok", "model_version": challenger}
         for key_holder, key in (("analyst-tester", ANALYST), ("case_officer-tester", CASE_OFFICER)):
             logged = client.get("/access-log", params={"who": key_holder, "page_size": 1}, headers=AUDITOR)
             assert logged.status_code == 200, logged.text

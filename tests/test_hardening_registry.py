@@ -1,4 +1,4 @@
-"""A champion that cannot be loaded: the service starts, says why on /health, and keeps what it had."""
+"""A champion that cannot be loaded: the service starts, says why on /health/detail, and keeps what it had."""
 
 from __future__ import annotations
 
@@ -28,7 +28,8 @@ def test_a_broken_new_champion_fails_the_reload_and_the_old_one_keeps_scoring(ow
     world = own_world
     with TestClient(create_app(support.settings_for(world, f"sqlite:///{tmp_path / 'service.db'}"))) as client:
         record = one_record(client)
-        assert client.get("/health").json() == {"status": "ok", "model_version": world.champion_version}
+        assert client.get("/health/detail", headers=ADMIN).json() == {"status": "ok",
+                                                                      "model_version": world.champion_version}
         broken = hardening.register_unloadable_version(world.tracking_uri, support.REGISTERED_MODEL,
                                                        "serve-tests", how)
         refused = client.post("/models/reload", headers=ADMIN)
@@ -39,7 +40,8 @@ def test_a_broken_new_champion_fails_the_reload_and_the_old_one_keeps_scoring(ow
 
         health = client.get("/health")
         assert health.status_code == 200  # a model is still served, so traffic keeps coming
-        body = health.json()
+        assert health.json() == {"status": "unhealthy"}  # and why only to a key holder
+        body = client.get("/health/detail", headers=ADMIN).json()
         assert body["status"] == "unhealthy" and body["model_version"] == world.champion_version
         assert "cannot be loaded" in body["reason"]
 
@@ -51,7 +53,8 @@ def test_a_broken_new_champion_fails_the_reload_and_the_old_one_keeps_scoring(ow
         # The registered champion is loadable again: a reload clears the problem.
         recovered = client.post("/models/reload", headers=ADMIN)
         assert recovered.status_code == 200 and recovered.json()["changed"] is False
-        assert client.get("/health").json() == {"status": "ok", "model_version": world.champion_version}
+        assert client.get("/health/detail", headers=ADMIN).json() == {"status": "ok",
+                                                                      "model_version": world.champion_version}
 
 
 def test_a_champion_that_is_not_review_lists_is_refused_and_the_old_one_kept(own_world, tmp_path):
@@ -62,7 +65,7 @@ def test_a_champion_that_is_not_review_lists_is_refused_and_the_old_one_kept(own
         refused = client.post("/models/reload", headers=ADMIN)
         assert refused.status_code == 503, refused.text
         assert f"version {plain}" in refused.json()["detail"] and "not the review lists" in refused.json()["detail"]
-        health = client.get("/health").json()
+        health = client.get("/health/detail", headers=ADMIN).json()
         assert health["status"] == "unhealthy" and health["model_version"] == world.champion_version
         page = client.get("/rankings", params={"list": "triage", "page_size": 1}, headers=ADMIN).json()
         assert page["model"]["version"] == world.champion_version
@@ -76,9 +79,11 @@ def test_a_service_with_no_champion_starts_unhealthy_and_recovers_on_reload(own_
     registry.delete_registered_model_alias(support.REGISTERED_MODEL, "champion")
     with TestClient(app) as client:
         health = client.get("/health")
-        assert health.status_code == 503
-        assert health.json()["status"] == "unhealthy" and "model_version" not in health.json()
-        assert "no 'champion' version" in health.json()["reason"]
+        assert health.status_code == 503 and health.json() == {"status": "unhealthy"}
+        detail = client.get("/health/detail", headers=ADMIN)
+        assert detail.status_code == 200  # answered while no model is served
+        assert detail.json()["status"] == "unhealthy" and "model_version" not in detail.json()
+        assert "no 'champion' version" in detail.json()["reason"]
 
         # What needs a model says so; what does not still works.
         ranked = client.get("/rankings", headers=ADMIN)
@@ -87,14 +92,15 @@ def test_a_service_with_no_champion_starts_unhealthy_and_recovers_on_reload(own_
         assert client.get("/rankings").status_code == 401
         log = client.get("/access-log", headers=ADMIN)
         assert log.status_code == 200
-        assert [(e["path"], e["status"]) for e in log.json()["items"] if e["path"] == "/rankings"] == [
-            ("/rankings", 503)]
+        assert [(e["path"], e["status"], e["who"]) for e in log.json()["items"] if e["path"] == "/rankings"] == [
+            ("/rankings", 401, "anonymous"), ("/rankings", 503, "admin-tester")]
 
         support.restore_champion(world)
         reloaded = client.post("/models/reload", headers=ADMIN)
         assert reloaded.status_code == 200, reloaded.text
         assert reloaded.json()["previous_version"] is None and reloaded.json()["changed"] is True
-        assert client.get("/health").json() == {"status": "ok", "model_version": world.champion_version}
+        assert client.get("/health/detail", headers=ADMIN).json() == {"status": "ok",
+                                                                      "model_version": world.champion_version}
         assert client.get("/rankings", params={"page_size": 1}, headers=ADMIN).status_code == 200
 
 
@@ -105,6 +111,7 @@ def test_a_service_process_with_a_corrupt_champion_starts_and_reports_why(own_wo
     with hardening.ServiceProcess(settings, tmp_path / "service.log").start(wait_for=(503,)) as service:
         import httpx
 
-        body = httpx.get(f"{service.url}/health", timeout=10).json()
+        assert httpx.get(f"{service.url}/health", timeout=10).json() == {"status": "unhealthy"}
+        body = httpx.get(f"{service.url}/health/detail", headers=ADMIN, timeout=10).json()
         assert body["status"] == "unhealthy" and "cannot be loaded" in body["reason"]
         assert service.process.poll() is None

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from datetime import date
 from pathlib import Path
 
 import pydantic
@@ -25,6 +26,8 @@ ANALYST, CASE_OFFICER, AUDITOR, ADMIN = Role.analyst, Role.case_officer, Role.au
 ALLOWED: dict[str, set[Role]] = {
     "score": {ANALYST, CASE_OFFICER, AUDITOR, ADMIN},
     "rankings": {ANALYST, AUDITOR, ADMIN},
+    "build_lists": {ANALYST, ADMIN},
+    "list_jobs": {ANALYST, CASE_OFFICER, AUDITOR, ADMIN},
     "charity": {CASE_OFFICER, AUDITOR, ADMIN},
     "feedback": {CASE_OFFICER, ADMIN},
     "models": {ANALYST, CASE_OFFICER, AUDITOR, ADMIN},
@@ -36,7 +39,9 @@ ALLOWED: dict[str, set[Role]] = {
 
 @pytest.fixture(scope="module")
 def client(world, tmp_path_factory):
-    app = create_app(support.settings_for(world, support.database_url("sqlite", tmp_path_factory.mktemp("db"))))
+    # Enough unknown keys allowed for every endpoint's 401 test (the throttle has tests of its own).
+    app = create_app(support.settings_for(world, support.database_url("sqlite", tmp_path_factory.mktemp("db")),
+                                          failed_key_limit=100))
     with TestClient(app) as client:
         yield client
 
@@ -47,9 +52,13 @@ def calls(client):
     number = sorted(serving.current.entries)[0]
     data = serving.data
     record = records_from_tables(data.register, data.returns, data.case_log, [number])[number]
+    job_id = client.app.state.list_jobs.request(serving.key(date(2020, 6, 30)), "tester").id
     return {
         "score": ("POST", "/score", {"charities": [record]}),
         "rankings": ("GET", "/rankings", None),
+        # The current lists' date: stored, so a 200 with no job for the roles that may.
+        "build_lists": ("POST", f"/lists/jobs?as_of={serving.as_of}", None),
+        "list_jobs": ("GET", f"/lists/jobs/{job_id}", None),
         "charity": ("GET", f"/charities/{number}", None),
         "feedback": ("POST", f"/charities/{number}/feedback", {"outcome": "not_reviewed", "note": "Queued."}),
         "models": ("GET", "/models", None),

@@ -97,7 +97,7 @@ def test_a_reload_swaps_the_champion_under_load_without_failing_a_request(own_wo
         assert reload.json()["changed"] and reload.json()["version"] == new_version
         assert {status for status, _ in outcomes} == {200}
         assert {version for _, version in outcomes} == {world.champion_version, new_version}
-        assert client.get("/health").json()["model_version"] == new_version
+        assert client.get("/health/detail", headers=ADMIN).json()["model_version"] == new_version
         assert client.get("/models", headers=ADMIN).json()["serving_version"] == new_version
         # The new champion brings its own capacity for each list.
         for name, capacity in support.CHALLENGER_CAPACITIES.items():
@@ -110,7 +110,7 @@ def test_a_reload_swaps_the_champion_under_load_without_failing_a_request(own_wo
                                                                                    "champion")
         refused = client.post("/models/reload", headers=ADMIN)
         assert refused.status_code == 503 and "previous version" in refused.json()["detail"]
-        assert client.get("/health").json()["model_version"] == new_version
+        assert client.get("/health/detail", headers=ADMIN).json()["model_version"] == new_version
 
 
 def test_settings_come_from_the_environment_and_nothing_is_built_before_start(world, tmp_path, monkeypatch):

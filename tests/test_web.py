@@ -1,12 +1,13 @@
 """The pages in a real browser: Playwright driving Debian's headless Chromium against the app on loopback.
 
-Screenshots of the pages (both review lists, a charity on a list and one on neither, the models) go to
-test-output/screenshots/ for a reviewer to look at.
+Screenshots of the pages (sign-in, both review lists, a charity on a list and one on neither, the models,
+a forged form refused) go to test-output/screenshots/ for a reviewer to look at.
 """
 
 from __future__ import annotations
 
 import csv
+import http.server
 import io
 import json
 import shutil
@@ -116,6 +117,7 @@ def test_a_wrong_key_is_refused_and_a_right_one_signs_in_with_a_safe_cookie(brow
     page.get_by_label("API key").fill("not-a-key")
     page.get_by_role("button", name="Sign in").click()
     assert page.get_by_role("alert").inner_text() == "That key is not recognised."
+    shot(page, "sign_in")
     context.close()
 
     page = signed_in(Role.analyst)
@@ -123,7 +125,8 @@ def test_a_wrong_key_is_refused_and_a_right_one_signs_in_with_a_safe_cookie(brow
     assert page.get_by_role("heading", level=1).inner_text().startswith("Review lists as of 2021-12-31")
     assert page.get_by_role("navigation", name="Pages").get_by_role("link", name="Review lists").count() == 1
     cookie = next(c for c in page.context.cookies() if c["name"] == "risk_session")
-    assert cookie["httpOnly"] and cookie["sameSite"] == "Lax"
+    # Secure by default: Chromium still sends it back to http://127.0.0.1, as to localhost.
+    assert cookie["httpOnly"] and cookie["sameSite"] == "Lax" and cookie["secure"]
     assert support.KEYS[Role.analyst] not in cookie["value"]
 
 
@@ -298,6 +301,52 @@ def test_the_charity_page_says_which_list_the_charity_is_on_and_why(signed_in, a
         assert f"On neither review list: {LIST_TITLES[status]}" in standing and "no rank" in standing
         assert page.locator("dl.summary div", has_text="Rank on its list").locator("dd").inner_text() == "–"
     shot(page, f"charity_{status.replace(' ', '_')}")
+
+
+@pytest.fixture
+def other_port_page():
+    """A page served from another port of the same host (the same site, to SameSite) that sends a form."""
+    servers = []
+
+    def serve(html: str) -> str:
+        body = html.encode()
+
+        class Page(http.server.BaseHTTPRequestHandler):
+            def do_GET(self):
+                self.send_response(200)
+                self.send_header("Content-Type", "text/html; charset=utf-8")
+                self.end_headers()
+                self.wfile.write(body)
+
+            def log_message(self, *args):
+                pass
+
+        server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Page)
+        servers.append(server)
+        threading.Thread(target=server.serve_forever, daemon=True).start()
+        return f"http://127.0.0.1:{server.server_address[1]}/"
+
+    yield serve
+    for server in servers:
+        server.shutdown()
+        server.server_close()
+
+
+def test_a_form_sent_by_a_page_on_another_port_is_refused(signed_in, base_url, other_port_page):
+    page = signed_in(Role.case_officer)
+    number = api_list(base_url, "triage")[0]["charity_number"]
+    note = "Sent by a page on another port."
+    forged = other_port_page(f"""<!doctype html><form method="post" action="{base_url}/ui/charities/{number}/feedback">
+        <input name="outcome" value="inquiry_opened"><input name="note" value="{note}"></form>
+        <script>document.forms[0].submit()</script>""")
+    with page.expect_response(f"**/ui/charities/{number}/feedback") as sent:
+        page.goto(forged)
+    assert sent.value.status == 403
+    page.wait_for_load_state()
+    assert page.get_by_role("heading", level=1).inner_text() == "This form was not sent from this site"
+    shot(page, "form_refused")
+    assert page.goto(f"{base_url}/ui/charities/{number}").status == 200
+    assert note not in page.locator("table.feedback").inner_text()
 
 
 def test_a_role_without_access_gets_a_403_and_no_link(signed_in, base_url):

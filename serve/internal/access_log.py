@@ -1,4 +1,12 @@
-"""The access log: every authenticated request, written by one background thread.
+"""The access log: every request that reads a charity's data or is refused, written by one background thread.
+
+`AccessLogMiddleware`, the app's outermost layer, writes one entry per request once its answer has
+started, with the status actually sent (a page's 303 or 422, a 413 refused before the app ran).
+The key check and the pages only say who asked and which charities the request read
+(`note_access`), so nothing is written twice and no path can skip the log. A request nobody noted
+is written when it was refused (400, 401, 403, 405, 413, 422, 429), as `anonymous`, role `none`.
+Each entry holds the client's address, the page the browser said it came from, and the query with
+any key-like parameter's value redacted (uvicorn's own access log is redacted the same way).
 
 A request only queues its entry, so scoring never waits on a database commit; the writer
 commits what has queued every few milliseconds, and drains the queue before the service stops.
@@ -7,12 +15,16 @@ Reading the log first waits for the queue to drain, so a reader sees every earli
 
 from __future__ import annotations
 
+import json
 import logging
+import re
 import threading
 import time
 from collections import deque
 from collections.abc import Sequence
+from dataclasses import dataclass, field
 from datetime import datetime
+from urllib.parse import parse_qsl, urlencode
 
 from sqlalchemy import func, insert, select
 from sqlalchemy.orm import Session
@@ -22,6 +34,111 @@ from serve.internal.security import Principal
 from serve.schemas import AccessEntry, AccessLogPage, AccessLogQuery
 
 log = logging.getLogger(__name__)
+# Who and what role an entry names when the request was refused before any key holder was known.
+ANONYMOUS = "anonymous"
+NO_ROLE = "none"
+# Answers that refuse a request: written even when nobody noted who asked.
+REFUSALS = frozenset({400, 401, 403, 405, 413, 422, 429})
+# A query parameter whose name says it carries a secret has its value redacted wherever it is logged.
+_SECRET_NAME = re.compile(r"(key|token|secret|passw|auth|session|csrf)", re.I)
+REDACTED = "REDACTED"
+STATE = "access"  # where in the request's state the access-log note is kept
+
+
+def redacted_query(query: str) -> str:
+    """The query string with the value of every key-like parameter (api_key, token, ...) replaced."""
+    if not query or not _SECRET_NAME.search(query):
+        return query
+    pairs = parse_qsl(query, keep_blank_values=True)
+    return urlencode([(name, REDACTED if _SECRET_NAME.search(name) else value) for name, value in pairs])
+
+
+@dataclass
+class AccessNote:
+    """What the request's handlers say of it, for its access-log entry: who asked (None: not known) and
+    the charities it read; `detail` says what else an export returned."""
+
+    principal: Principal | None = None
+    charity_numbers: list[str] = field(default_factory=list)
+    detail: dict | None = None
+
+
+def note_access(scope_state: dict, principal: Principal | None, charity_numbers: Sequence[str] | None = None,
+                detail: dict | None = None) -> AccessNote:
+    """Say who made the request and what it read; later notes add to earlier ones."""
+    note: AccessNote = scope_state.setdefault(STATE, AccessNote())
+    if principal is not None:
+        note.principal = principal
+    note.charity_numbers.extend(n for n in charity_numbers or () if n not in note.charity_numbers)
+    if detail is not None:
+        note.detail = (note.detail or {}) | detail
+    return note
+
+
+class RedactQueries(logging.Filter):
+    """Redacts key-like query parameters in uvicorn's access-log lines (its args: client, method, path, ...)."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        args = record.args
+        if isinstance(args, tuple) and len(args) >= 3 and isinstance(args[2], str) and "?" in args[2]:
+            path, _, query = args[2].partition("?")
+            record.args = (*args[:2], f"{path}?{redacted_query(query)}", *args[3:])
+        return True
+
+
+def redact_uvicorn_access_log() -> None:
+    """Add the redacting filter to uvicorn's access logger, once."""
+    logger = logging.getLogger("uvicorn.access")
+    if not any(isinstance(f, RedactQueries) for f in logger.filters):
+        logger.addFilter(RedactQueries())
+
+
+def _header(scope: dict, name: bytes) -> str | None:
+    for key, value in scope.get("headers", ()):
+        if key == name:
+            return value.decode("latin-1")
+    return None
+
+
+class AccessLogMiddleware:
+    """Writes each request's entry once its answer has started, with the status sent."""
+
+    def __init__(self, app) -> None:
+        self.app = app
+
+    async def __call__(self, scope, receive, send) -> None:
+        if scope["type"] != "http":
+            return await self.app(scope, receive, send)
+        started = utc_now()
+        state = scope.setdefault("state", {})
+        sent: dict[str, int] = {}
+
+        async def sending(message) -> None:
+            if message["type"] == "http.response.start":
+                sent["status"] = message["status"]
+                self._write(scope, state.get(STATE), message["status"], started)
+            await send(message)
+
+        try:
+            await self.app(scope, receive, sending)
+        except Exception:
+            if "status" not in sent:
+                self._write(scope, state.get(STATE), 500, started)
+            raise
+
+    @staticmethod
+    def _write(scope: dict, note: AccessNote | None, status: int, started: datetime) -> None:
+        if note is None and status not in REFUSALS:
+            return
+        writer: AccessLogWriter | None = getattr(scope["app"].state, "access_log", None)
+        if writer is None:  # before the lifespan has started the writer, or after it stopped
+            return
+        note = note or AccessNote()
+        client = scope.get("client")
+        origin = _header(scope, b"origin") or _header(scope, b"referer")
+        writer.record(note.principal, scope["method"], scope["path"], scope.get("query_string", b"").decode("latin-1"),
+                      note.charity_numbers, status, at=started, client=client[0] if client else None,
+                      origin=origin, detail=note.detail)
 
 
 class AccessLogWriter:
@@ -41,12 +158,17 @@ class AccessLogWriter:
         self._thread.start()
         return self
 
-    def record(self, principal: Principal, method: str, path: str, query: str, charity_numbers: Sequence[str],
-               status: int, at: datetime | None = None) -> None:
-        """Queue one entry per charity read (one without a charity when none was)."""
+    def record(self, principal: Principal | None, method: str, path: str, query: str, charity_numbers: Sequence[str],
+               status: int, at: datetime | None = None, client: str | None = None, origin: str | None = None,
+               detail: dict | None = None) -> None:
+        """Queue one entry per charity read (one without a charity when none was); a request refused before
+        a key holder was known (`principal` None) is written as `anonymous`, role `none`."""
         at = at or utc_now()
-        base = {"at": at, "who": principal.name, "role": str(principal.role), "method": method, "path": path,
-                "query": query[:2000], "status": status}
+        who, role = (principal.name, str(principal.role)) if principal is not None else (ANONYMOUS, NO_ROLE)
+        base = {"at": at, "who": who, "role": role, "method": method, "path": path,
+                "query": redacted_query(query)[:2000], "status": status, "client": client[:100] if client else None,
+                "origin": origin[:300] if origin else None,
+                "detail": json.dumps(detail, default=str, sort_keys=True) if detail else None}
         entries = [{**base, "charity_number": n} for n in charity_numbers] or [{**base, "charity_number": None}]
         with self._written:
             self._queue.extend(entries)

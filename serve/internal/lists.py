@@ -1,156 +1,60 @@
-"""The review lists in the database: scored once per as-of date and model version, then read from there.
+"""The review lists in the database, read: the order of the rows matching a query, a page of them, the
+CSV, one charity's row. (Scoring and storing a list is `serve.internal.building`'s; the lists held in
+memory, `serve.internal.memory`'s.)
 
 Every charity on the register at the date is stored: those on the proactive or the triage list with
 their rank within it, those on neither with their status (under an open inquiry, recently inquired
-into) and no rank, so that the service can say where any charity stands and why.
+into) and no rank, so that the service can say where any charity stands and why. A stored list never
+changes, so what is counted of it once (how many rows match a filter) is remembered.
 """
 
 from __future__ import annotations
 
 import csv
 import io
+import json
+from collections import OrderedDict
+from collections.abc import Callable
 from datetime import date
+from functools import cache
 
 import numpy as np
-import pandas as pd
-from sqlalchemy import Select, func, insert, select
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy import Select, bindparam, select
 from sqlalchemy.orm import Session
 
-from risk_model.domain.vocab import PURPOSE_SHORT
 from risk_model.export import safe_cell
-from risk_model.lists.membership import REVIEW_LISTS, UNDER_INQUIRY, WHY_ON_LIST
-from risk_model.lists.rank import ranked_lists
-from risk_model.lists.reasons import REASON_COLUMNS
-from risk_model.lists.records import fingerprint, records_from_tables
-from serve.internal.db import Database, ScoredCharity, utc_now
-from serve.internal.registry import Champion
-from serve.schemas import CharityScore, ModelInfo, RankedCharity, RankingsQuery, Reason
+from risk_model.lists.membership import REVIEW_LISTS
+from serve.internal.db import ScoredCharity, StoredListRecord
+from serve.schemas import ModelInfo, RankedCharity, RankingsQuery
 
-_REASON_FIELDS = [c for c in REASON_COLUMNS if c != "charity_number"]
 CSV_COLUMNS: tuple[str, ...] = tuple(RankedCharity.model_fields) + ("as_of", "registered_model", "model_version")
-
-
-def _purposes_text(purposes: list[str]) -> str:
-    shorts = [PURPOSE_SHORT.get(p, p) for p in purposes]
-    return "|" + "|".join(shorts) + "|" if shorts else ""
+# What a row of a ranked list shows (not its reasons or what changed, which only a charity's page reads).
+RANKED_COLUMNS = (ScoredCharity.review_list, ScoredCharity.rank, ScoredCharity.charity_number,
+                  ScoredCharity.charity_name, ScoredCharity.score, ScoredCharity.rank_percentile,
+                  ScoredCharity.risk_band, ScoredCharity.within_capacity, ScoredCharity.local_authority,
+                  ScoredCharity.income_band, ScoredCharity.constitutional_form, ScoredCharity.geographical_spread,
+                  ScoredCharity.purposes)
 
 
 def purposes_list(text: str) -> list[str]:
     return [p for p in text.split("|") if p]
 
 
-def _reasons_by_charity(reasons: pd.DataFrame) -> dict[str, list[dict]]:
-    grouped: dict[str, list[dict]] = {}
-    for row in reasons.to_dict("records"):
-        number = row.pop("charity_number")
-        row["contribution_log_odds"] = float(row["contribution_log_odds"])
-        row["position"] = int(row["position"])
-        grouped.setdefault(number, []).append({k: row[k] for k in _REASON_FIELDS})
-    return grouped
-
-
-def list_exists(session: Session, as_of: date, version: str) -> bool:
-    query = select(ScoredCharity.charity_number).where(ScoredCharity.as_of == as_of,
-                                                       ScoredCharity.model_version == version).limit(1)
-    return session.scalar(query) is not None
-
-
-def score_and_store(db: Database, champion: Champion, register: pd.DataFrame, returns: pd.DataFrame,
-                    case_log: pd.DataFrame, as_of: date, n_reasons: int) -> None:
-    """Score the register at `as_of` with the champion and store its lists, unless they are stored already."""
-    version = champion.info.version
-    with db.sessions() as session:
-        if list_exists(session, as_of, version):
-            return
-    scored = ranked_lists(champion.model, register, returns, case_log, pd.Timestamp(as_of), champion.capacities,
-                          champion.info.model, version, n_reasons=n_reasons)
-    numbers = pd.concat([scored.ranked["charity_number"], scored.not_listed["charity_number"]])
-    records = records_from_tables(register, returns, case_log, numbers)
-    reasons_of = _reasons_by_charity(scored.reasons)
-    purposes_of = dict(zip(register["charity_number"], register["purposes"], strict=True))
-    scored_at = utc_now()
-    unranked = {"rank": None, "rank_percentile": None, "risk_band": None, "within_capacity": None}
-    rows = [
-        {
-            "as_of": as_of, "model_version": version, "charity_number": r["charity_number"],
-            "review_list": r["review_list"], "registered_model": champion.info.registered_model,
-            "model": champion.info.model, "score": float(r["score"]),
-            **(unranked if "rank" not in r else {
-                "rank": int(r["rank"]), "rank_percentile": float(r["rank_percentile"]), "risk_band": r["risk_band"],
-                "within_capacity": bool(r["within_capacity"])}),
-            "charity_name": r["charity_name"], "local_authority": _text(r["main_operating_location"]),
-            "income_band": r["income_band"], "constitutional_form": _text(r["constitutional_form"]),
-            "geographical_spread": _text(r["geographical_spread"]),
-            "purposes": _purposes_text(purposes_of[r["charity_number"]]),
-            "reasons": reasons_of.get(r["charity_number"], []),
-            "input_sha256": fingerprint(records[r["charity_number"]]), "scored_at": scored_at,
-        }
-        for frame in (scored.ranked, scored.not_listed) for r in frame.to_dict("records")
-    ]
-    try:
-        with db.sessions.begin() as session:
-            for start in range(0, len(rows), 5000):
-                session.execute(insert(ScoredCharity), rows[start:start + 5000])
-    except IntegrityError:
-        # Another worker stored the same list first; theirs is identical.
-        return
-
-
-def _text(value) -> str | None:
-    return None if pd.isna(value) or value == "Unknown" else str(value)
-
-
-class StoredList:
-    """Stored lists held in memory for scoring: each charity's answer and the fingerprint of its data,
-    and each review list's scores (where a charity scored afresh falls on its list)."""
-
-    def __init__(self, as_of: date, model: ModelInfo, entries: dict[str, tuple[str, CharityScore]]) -> None:
-        self.as_of = as_of
-        self.model = model
-        self.entries = entries
-        self.sorted_scores = {name: np.sort(np.array([e[1].score for e in entries.values()
-                                                      if e[1].review_list == name], dtype=float))
-                              for name in REVIEW_LISTS}
-
-    def __len__(self) -> int:
-        """Charities on the review lists (both together)."""
-        return sum(len(scores) for scores in self.sorted_scores.values())
-
-    def listed(self, name: str) -> int:
-        """Charities on one review list."""
-        return len(self.sorted_scores[name])
-
-    def answer(self, number: str, input_sha256: str) -> CharityScore | None:
-        """The stored answer for a charity, if the data sent are the data it was scored on."""
-        entry = self.entries.get(number)
-        return entry[1] if entry is not None and entry[0] == input_sha256 else None
-
-
-def load_stored(db: Database, as_of: date, model: ModelInfo) -> StoredList:
-    """The stored lists of a date and model version, read into memory."""
-    query = select(ScoredCharity).where(ScoredCharity.as_of == as_of, ScoredCharity.model_version == model.version)
-    entries = {}
-    with db.sessions() as session:
-        for row in session.scalars(query):
-            result = CharityScore(
-                charity_number=row.charity_number, charity_name=row.charity_name, review_list=row.review_list,
-                why=WHY_ON_LIST[row.review_list], score=row.score, risk_band=row.risk_band,
-                rank_percentile=row.rank_percentile, under_open_inquiry=row.review_list == UNDER_INQUIRY,
-                from_stored_list=True, reasons=[Reason(**r) for r in row.reasons],
-            )
-            entries[row.charity_number] = (row.input_sha256, result)
-    return StoredList(as_of, model, entries)
+def catalogued(session: Session, as_of: date, version: str) -> StoredListRecord | None:
+    """The catalogue's entry for the lists of a date and model version: None when they are not stored."""
+    return session.get(StoredListRecord, (as_of, version))
 
 
 _SORTS = {"rank": ScoredCharity.rank, "score": ScoredCharity.score, "charity_number": ScoredCharity.charity_number,
           "charity_name": ScoredCharity.charity_name}
 
 
-def matching_rows(as_of: date, version: str, q: RankingsQuery) -> Select:
-    """The rows of the query's review list for a date and model version that pass its filters."""
-    query = select(ScoredCharity).where(ScoredCharity.as_of == as_of, ScoredCharity.model_version == version,
-                                        ScoredCharity.review_list == q.review_list)
+def matching_rows(as_of: date, version: str, q: RankingsQuery, *columns) -> Select:
+    """The rows of the query's review list for a date and model version that pass its filters (the columns
+    a ranked list shows, unless others are named)."""
+    query = select(*(columns or RANKED_COLUMNS)).where(
+        ScoredCharity.as_of == as_of, ScoredCharity.model_version == version,
+        ScoredCharity.review_list == q.review_list)
     equal = {ScoredCharity.local_authority: q.local_authority, ScoredCharity.income_band: q.income_band,
              ScoredCharity.constitutional_form: q.constitutional_form, ScoredCharity.risk_band: q.band}
     for column, value in equal.items():
@@ -162,12 +66,56 @@ def matching_rows(as_of: date, version: str, q: RankingsQuery) -> Select:
 
 
 def in_order(query: Select, sort: str) -> Select:
-    """Rows in the order asked for (`-` for descending), ties broken by rank."""
-    column = _SORTS[sort.lstrip("-")]
-    return query.order_by(column.desc() if sort.startswith("-") else column.asc(), ScoredCharity.rank.asc())
+    """Rows in the order asked for (`-` for descending), ties broken by rank (charity numbers have none).
+
+    Within a list the rank is the order of descending score, ties by charity number, so `-score` is
+    the rank's order itself, read from its index."""
+    if sort == "-score":
+        sort = "rank"
+    name = sort.lstrip("-")
+    column = _SORTS[name]
+    ordered = query.order_by(column.desc() if sort.startswith("-") else column.asc())
+    return ordered if name in ("rank", "charity_number") else ordered.order_by(ScoredCharity.rank.asc())
 
 
-def ranked_charity(row: ScoredCharity) -> RankedCharity:
+class Orderings:
+    """The order of the rows of a stored list that match a query (as their ranks, which name a row within
+    its list), worked out once per query from an index: a stored list never changes. A page is then a
+    slice of it, and the count its length. Also what else is worked out once of a list (a filter's
+    choices). The most recent `most` are kept."""
+
+    def __init__(self, most: int = 512) -> None:
+        self._most = most
+        self._found: OrderedDict[tuple, object] = OrderedDict()
+
+    def remembered(self, key: tuple, work: Callable[[], object]):
+        found = self._found.get(key)
+        if found is None:
+            found = self._found[key] = work()
+            if len(self._found) > self._most:
+                self._found.popitem(last=False)
+        else:
+            self._found.move_to_end(key)
+        return found
+
+    def known(self, key: tuple, sort: str) -> np.ndarray | None:
+        """The ranks of the rows matching a query, in the order asked for, if they were worked out already."""
+        return self._found.get(("ranks", *key, sort))
+
+    def ranks(self, session: Session, key: tuple, matching: Callable[[], Select], sort: str) -> np.ndarray:
+        """The ranks of the rows `matching()` selects, in the order asked for."""
+        def work() -> np.ndarray:
+            return np.fromiter(session.connection().execute(ordering(matching(), sort)).scalars(), dtype=np.int64)
+
+        return self.remembered(("ranks", *key, sort), work)
+
+
+def ordering(matching: Select, sort: str) -> Select:
+    """The ranks of the rows `matching` selects, in the order asked for: read from an index alone."""
+    return in_order(matching.with_only_columns(ScoredCharity.rank), sort)
+
+
+def ranked_charity(row) -> RankedCharity:
     return RankedCharity(
         review_list=row.review_list, rank=row.rank, charity_number=row.charity_number, charity_name=row.charity_name,
         score=row.score, rank_percentile=row.rank_percentile, risk_band=row.risk_band,
@@ -177,12 +125,78 @@ def ranked_charity(row: ScoredCharity) -> RankedCharity:
     )
 
 
-def query_page(session: Session, as_of: date, version: str, q: RankingsQuery) -> tuple[int, list[RankedCharity]]:
-    """Rows matching the filters (their count, and one page of them) in the order asked for."""
-    query = matching_rows(as_of, version, q)
-    total = session.scalar(select(func.count()).select_from(query.subquery()))
-    page = session.scalars(in_order(query, q.sort).offset((q.page - 1) * q.page_size).limit(q.page_size))
-    return int(total or 0), [ranked_charity(row) for row in page]
+def query_key(q: RankingsQuery) -> str:
+    """What of a query decides which rows match (not their order, nor the page)."""
+    return q.model_dump_json(exclude={"page", "page_size", "sort", "format", "as_of"})
+
+
+@cache
+def rows_by_rank(columns: tuple = RANKED_COLUMNS) -> Select:
+    """The rows of a list with these ranks (built once for each set of columns: a page asks it every time)."""
+    return select(*columns, ScoredCharity.rank.label("_rank")).where(
+        ScoredCharity.as_of == bindparam("as_of"), ScoredCharity.model_version == bindparam("version"),
+        ScoredCharity.review_list == bindparam("review_list"),
+        ScoredCharity.rank.in_(bindparam("ranks", expanding=True)))
+
+
+def rows_of_ranks(session: Session, as_of: date, version: str, review_list: str, wanted: list[int], *columns) -> list:
+    """A list's rows with these ranks, in their order: read from the rank's index (which holds every column a
+    ranked list shows)."""
+    if not wanted:
+        return []
+    found = session.connection().execute(rows_by_rank(columns or RANKED_COLUMNS), {
+        "as_of": as_of, "version": version, "review_list": review_list, "ranks": wanted})
+    by_rank = {row._rank: row for row in found}
+    return [by_rank[rank] for rank in wanted]
+
+
+FILTERS = ("local_authority", "income_band", "constitutional_form", "purpose", "band")
+# The orders of a whole list other than the rank's own, worked out when a list is first served.
+WHOLE_LIST_SORTS = ("score", "charity_name", "-charity_name", "charity_number", "-charity_number")
+
+
+def warm(session: Session, as_of: date, version: str, orderings: Orderings) -> None:
+    """Work out the orders of each whole list, so that no first request for one waits for it."""
+    for review_list in REVIEW_LISTS:
+        for sort in WHOLE_LIST_SORTS:
+            q = RankingsQuery.model_validate({"list": review_list, "sort": sort})
+            orderings.ranks(session, (as_of, version, query_key(q)), lambda q=q: matching_rows(as_of, version, q), sort)
+
+
+def rank_order(q: RankingsQuery, listed: int | None, filters: tuple[str, ...] = FILTERS) -> np.ndarray | None:
+    """The ranks in the order asked for without reading them, when it is the rank's own order of the whole
+    list (ranks run from 1 to the list's size): None otherwise."""
+    if listed is None or q.sort not in ("rank", "-rank", "-score") or any(getattr(q, f) is not None for f in filters):
+        return None
+    ranks = np.arange(1, listed + 1)
+    return ranks[::-1] if q.sort == "-rank" else ranks
+
+
+def page_ranks(session: Session, as_of: date, version: str, q: RankingsQuery, orderings: Orderings | None = None,
+               listed: int | None = None) -> tuple[int, list[int]]:
+    """How many rows match the filters, and the ranks of one page of them in the order asked for.
+    `listed`: the list's size."""
+    ranks = rank_order(q, listed)
+    if ranks is None:
+        ranks = (orderings or Orderings()).ranks(session, (as_of, version, query_key(q)),
+                                                 lambda: matching_rows(as_of, version, q), q.sort)
+    return len(ranks), ranks[(q.page - 1) * q.page_size:q.page * q.page_size].tolist()
+
+
+_RANKED_KEYS = tuple(column.key for column in RANKED_COLUMNS)
+
+
+def item_json(row) -> bytes:
+    """A row of a ranked list (the columns of RANKED_COLUMNS first) as a `RankedCharity`'s JSON."""
+    item = dict(zip(_RANKED_KEYS, row, strict=False))
+    item["purposes"] = purposes_list(item["purposes"])
+    return json.dumps(item, separators=(",", ":")).encode()
+
+
+def page_json(page: dict, items: list[bytes]) -> bytes:
+    """A `RankingsPage` as JSON, written around its items' JSON (no model is built per row)."""
+    head = json.dumps(page, separators=(",", ":"))
+    return head[:-1].encode() + b',"items":[' + b",".join(items) + b"]}"
 
 
 def csv_name(review_list: str, as_of: date) -> str:
@@ -192,7 +206,7 @@ def csv_name(review_list: str, as_of: date) -> str:
 
 def csv_text(session: Session, as_of: date, model: ModelInfo, q: RankingsQuery) -> str:
     """Every row matching the filters (not just one page), as CSV."""
-    return rows_as_csv(session.scalars(in_order(matching_rows(as_of, model.version, q), q.sort)), as_of, model)
+    return rows_as_csv(session.execute(in_order(matching_rows(as_of, model.version, q), q.sort)), as_of, model)
 
 
 def rows_as_csv(rows, as_of: date, model: ModelInfo) -> str:
@@ -212,8 +226,6 @@ def stored_row(session: Session, as_of: date, version: str, number: str) -> Scor
     return session.get(ScoredCharity, (as_of, version, number))
 
 
-def list_size(session: Session, as_of: date, version: str, review_list: str) -> int:
-    """Charities on one review list."""
-    query = select(func.count()).where(ScoredCharity.as_of == as_of, ScoredCharity.model_version == version,
-                                       ScoredCharity.review_list == review_list)
-    return int(session.scalar(query) or 0)
+def csv_rows(text: str) -> int:
+    """How many charities an exported CSV holds (its records less the header; a name may hold a newline)."""
+    return max(sum(1 for _ in csv.reader(io.StringIO(text))) - 1, 0)

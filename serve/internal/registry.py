@@ -78,6 +78,18 @@ def load_champion(settings: Settings) -> Champion:
     return Champion(model=model, info=info, explainable=explainable(model))
 
 
+def champion_version(settings: Settings) -> str | None:
+    """The version the registry's champion alias names now, without loading it (None: no such alias)."""
+    config = settings.tracking()
+    client = MlflowClient(tracking_uri=store.resolve_tracking_uri(config, settings.store_dir))
+    try:
+        return str(client.get_model_version_by_alias(config.registered_model, config.champion_alias).version)
+    except MlflowException as exc:
+        if exc.error_code in ("RESOURCE_DOES_NOT_EXIST", "INVALID_PARAMETER_VALUE"):
+            return None
+        raise
+
+
 def version_metrics(tags: dict[str, str], run_metrics: dict[str, float]) -> dict[str, float]:
     """A version's figures: its lists' champions' metrics (tagged `proactive.holdout_precision_at_k`, ...) and,
     from its training run on a simulated world, their figures against the truth (`truth.*`)."""

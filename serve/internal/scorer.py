@@ -1,6 +1,11 @@
 """POST /score: answer from the stored lists where the data sent are the data they were scored on,
 and score the rest with the library, batched with whatever else is waiting; either way each charity
-is placed on its own review list (or said to be on neither)."""
+is placed on its own review list (or said to be on neither).
+
+A stored answer is held as its JSON and written into the response as it is, so answering a charity
+costs the same whatever the size of the register: a lookup by number and the fingerprint of the
+records sent. A date whose lists are not stored raises `ListNotStored` (the route answers with a job).
+"""
 
 from __future__ import annotations
 
@@ -15,11 +20,20 @@ from risk_model.domain.bands import percentile_among, risk_band
 from risk_model.lists.membership import REVIEW_LISTS, WHY_ON_LIST
 from risk_model.lists.records import fingerprint, score_records
 from serve.internal.batching import MicroBatcher
+from serve.internal.building import ListKey
 from serve.internal.db import Database
-from serve.internal.lists import StoredList
+from serve.internal.memory import StoredList, response_json
 from serve.internal.state import RegisterData, ServingState
 from serve.records import CharityRecord
-from serve.schemas import CharityScore, Reason, ScoreRequest, ScoreResponse
+from serve.schemas import CharityScore, Reason, ScoreRequest
+
+
+class ListNotStored(LookupError):
+    """The lists of the date asked for are not stored."""
+
+    def __init__(self, key: ListKey) -> None:
+        super().__init__(f"the lists as of {key.as_of} are not stored")
+        self.key = key
 
 
 def invalid(loc: tuple, message: str, value) -> RequestValidationError:
@@ -73,23 +87,26 @@ class Scorer:
     async def stop(self) -> None:
         await self._batcher.stop()
 
-    async def score(self, state: ServingState, request: ScoreRequest) -> ScoreResponse:
+    async def score(self, state: ServingState, request: ScoreRequest) -> bytes:
+        """The `ScoreResponse` for the request, as JSON."""
         as_of = request.as_of or state.as_of
         check_as_of(state.data, as_of, ("body", "as_of"))
         _check_on_register(request.charities, as_of)
-        stored = state.stored(as_of) or await run_in_threadpool(state.list_for, self._db, as_of)
-        results: list[CharityScore | None] = []
+        stored = state.stored(as_of) or await run_in_threadpool(state.scoring_list, self._db, as_of)
+        if stored is None:
+            raise ListNotStored(state.key(as_of))
+        results: list[bytes | None] = []
         to_compute: list[tuple[int, dict]] = []
         for i, charity in enumerate(request.charities):
             record = record_of(charity)
-            results.append(stored.answer(charity.charity_number, fingerprint(record)))
+            results.append(stored.answer_json(charity.charity_number, fingerprint(record)))
             if results[-1] is None:
                 to_compute.append((i, record))
         if to_compute:
             computed = await self._batcher.submit((state, stored), [record for _, record in to_compute])
             for (i, _), result in zip(to_compute, computed, strict=True):
-                results[i] = result
-        return ScoreResponse(as_of=as_of, model=state.model, results=results)
+                results[i] = result.model_dump_json().encode()
+        return response_json(as_of, state.model, results)
 
     @staticmethod
     def _compute(key: Hashable, records: list[dict]) -> list[CharityScore]:

@@ -4,13 +4,16 @@
 |---------------------------------|:-------:|:------------:|:-------:|:-----:|
 | score charities (POST /score)   |   yes   |     yes      |   yes   |  yes  |
 | ranked lists (GET /rankings)    |   yes   |              |   yes   |  yes  |
+| build the lists of another date |   yes   |              |         |  yes  |
+| follow a list job               |   yes   |     yes      |   yes   |  yes  |
 | charity pages                   |         |     yes      |   yes   |  yes  |
 | record feedback                 |         |     yes      |         |  yes  |
 | models and version              |   yes   |     yes      |   yes   |  yes  |
 | reload the champion             |         |              |         |  yes  |
 | the access log                  |         |              |   yes   |  yes  |
 
-Auditors read everything and change nothing. Keys are high-entropy random tokens, so a plain
+Auditors read everything and change nothing (they do not start list jobs: building a date's lists
+evicts another date's). Keys are high-entropy random tokens, so a plain
 sha256 of each is enough to store them safely (no salt or slow hash is needed, unlike passwords).
 """
 
@@ -34,6 +37,8 @@ class Role(StrEnum):
 class Action(StrEnum):
     score = "score charities"
     rankings = "read ranked lists"
+    build_lists = "build the lists of another date"
+    list_jobs = "follow list jobs"
     charity = "read charity pages"
     feedback = "record feedback"
     models = "read model information"
@@ -45,6 +50,8 @@ _EVERYONE = frozenset(Role)
 PERMISSIONS: dict[Action, frozenset[Role]] = {
     Action.score: _EVERYONE,
     Action.rankings: frozenset({Role.analyst, Role.auditor, Role.admin}),
+    Action.build_lists: frozenset({Role.analyst, Role.admin}),
+    Action.list_jobs: _EVERYONE,
     Action.charity: frozenset({Role.case_officer, Role.auditor, Role.admin}),
     Action.feedback: frozenset({Role.case_officer, Role.admin}),
     Action.models: _EVERYONE,

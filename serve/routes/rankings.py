@@ -1,31 +1,86 @@
 from __future__ import annotations
 
+from datetime import date
 from typing import Annotated
 
 from fastapi import APIRouter, Query, Response
+from fastapi.concurrency import run_in_threadpool
 
-from serve.deps import KEYED_ERRORS, DatabaseDep, RankingsAccess, ServingDep, SessionDep
-from serve.internal.lists import csv_name, csv_text, query_page
+from serve.deps import KEYED_ERRORS, DatabaseDep, ListJobsDep, RankingsAccess, ServingDep
+from serve.internal.lists import (
+    csv_name,
+    csv_rows,
+    csv_text,
+    item_json,
+    page_json,
+    page_ranks,
+    query_key,
+    rank_order,
+    rows_of_ranks,
+)
 from serve.internal.scorer import check_as_of
+from serve.internal.state import ServingState
+from serve.internal.unbuilt import UNBUILT_RESPONSES, answer_unbuilt
 from serve.schemas import RankingsPage, RankingsQuery
 
 router = APIRouter(tags=["rankings"], responses=KEYED_ERRORS)
 
 
 @router.get("/rankings", response_model=RankingsPage,
-            responses={200: {"content": {"text/csv": {}}, "description": "A page of the list, or all of it as CSV."}})
-def rankings(query: Annotated[RankingsQuery, Query()], _: RankingsAccess, serving: ServingDep, session: SessionDep,
-             db: DatabaseDep):
+            responses={200: {"content": {"text/csv": {}}, "description": "A page of the list, or all of it as CSV."},
+                       **UNBUILT_RESPONSES})
+async def rankings(query: Annotated[RankingsQuery, Query()], access: RankingsAccess, serving: ServingDep,
+                   db: DatabaseDep, jobs: ListJobsDep) -> Response:
     """One review list (`list`: proactive or triage) for an as-of date, ranked within itself: filtered, sorted,
-    a page at a time, or every row as CSV."""
+    a page at a time, or every row as CSV. For a date whose lists are not stored, at once: 202 with the job
+    that builds them (analysts and admins), or 409."""
     as_of = query.as_of or serving.as_of
     check_as_of(serving.data, as_of, ("query", "as_of"))
-    stored = serving.list_for(db, as_of)
-    if query.format == "csv":
-        return Response(csv_text(session, as_of, serving.model, query), media_type="text/csv",
-                        headers={"Content-Disposition": f'attachment; filename="{csv_name(query.review_list, as_of)}"'})
-    total, items = query_page(session, as_of, serving.model.version, query)
-    return RankingsPage(review_list=query.review_list, as_of=as_of, model=serving.model,
-                        capacity=serving.champion.capacities[query.review_list],
-                        listed=stored.listed(query.review_list), total=total,
-                        page=query.page, page_size=query.page_size, sort=query.sort, items=items)
+    # A page of lists held in memory, in an order already worked out, needs no database: answered here.
+    # Anything else goes to a worker thread, all its database work in one trip.
+    return _from_memory(query, serving, as_of) or await run_in_threadpool(_answer, query, access, serving, db,
+                                                                          jobs, as_of)
+
+
+def _from_memory(query: RankingsQuery, serving: ServingState, as_of: date) -> Response | None:
+    memory = serving.stored(as_of)
+    if memory is None or query.format == "csv":
+        return None
+    ranks = rank_order(query, memory.listed(query.review_list))
+    if ranks is None:
+        ranks = serving.orderings.known((as_of, serving.model.version, query_key(query)), query.sort)
+    if ranks is None:
+        return None
+    page = ranks[(query.page - 1) * query.page_size:query.page * query.page_size].tolist()
+    return _page(query, serving, as_of, memory.listed(query.review_list), len(ranks),
+                 memory.rows_json(query.review_list, page))
+
+
+def _answer(query: RankingsQuery, access, serving: ServingState, db, jobs, as_of: date) -> Response:
+    with db.sessions() as session:
+        listed = serving.listed(session, as_of)
+        if listed is None:
+            return answer_unbuilt(jobs, serving.key(as_of), access.principal)
+        if query.format == "csv":
+            text = csv_text(session, as_of, serving.model, query)
+            access.detail = {"list": query.review_list, "as_of": as_of.isoformat(),
+                             "model_version": serving.model.version, "rows": csv_rows(text)}
+            return Response(text, media_type="text/csv", headers={
+                "Content-Disposition": f'attachment; filename="{csv_name(query.review_list, as_of)}"'})
+        total, ranks = page_ranks(session, as_of, serving.model.version, query, serving.orderings,
+                                  listed[query.review_list])
+        memory = serving.stored(as_of)
+        items = (memory.rows_json(query.review_list, ranks) if memory is not None else
+                 [item_json(row) for row in rows_of_ranks(session, as_of, serving.model.version, query.review_list,
+                                                          ranks)])
+    return _page(query, serving, as_of, listed[query.review_list], total, items)
+
+
+def _page(query: RankingsQuery, serving: ServingState, as_of: date, listed: int, total: int,
+          items: list[bytes]) -> Response:
+    """A RankingsPage, written as JSON around its rows' (tests/test_serve_api.py reads it through the model)."""
+    return Response(page_json({"review_list": query.review_list, "as_of": as_of.isoformat(),
+                               "model": serving.model.model_dump(mode="json"),
+                               "capacity": serving.champion.capacities[query.review_list], "listed": listed,
+                               "total": total, "page": query.page, "page_size": query.page_size,
+                               "sort": query.sort}, items), media_type="application/json")

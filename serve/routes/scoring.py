@@ -1,15 +1,27 @@
 from __future__ import annotations
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Response
+from fastapi.concurrency import run_in_threadpool
 
-from serve.deps import BODY_ERRORS, KEYED_ERRORS, ScoreAccess, ScorerDep, ServingDep
+from serve.deps import BODY_ERRORS, KEYED_ERRORS, ListJobsDep, ScoreAccess, ScoreBody, ScorerDep, ServingDep
+from serve.internal.bodies import body_schema
+from serve.internal.scorer import ListNotStored
+from serve.internal.unbuilt import UNBUILT_RESPONSES, answer_unbuilt
 from serve.schemas import ScoreRequest, ScoreResponse
 
 router = APIRouter(tags=["scoring"], responses=KEYED_ERRORS)
 
 
-@router.post("/score", response_model=ScoreResponse, responses=BODY_ERRORS)
-async def score(request: ScoreRequest, access: ScoreAccess, serving: ServingDep, scorer: ScorerDep) -> ScoreResponse:
-    """Score one or many charities given as register, return and case-log records."""
+# The body is read once the key is checked and a model is served (`ScoreBody`), so it is documented here.
+@router.post("/score", response_model=ScoreResponse, responses={**BODY_ERRORS, **UNBUILT_RESPONSES},
+             openapi_extra=body_schema(ScoreRequest))
+async def score(access: ScoreAccess, serving: ServingDep, request: ScoreBody, scorer: ScorerDep,
+                jobs: ListJobsDep) -> Response:
+    """Score one or many charities given as register, return and case-log records. For an `as_of` whose lists
+    are not stored: 202 with the job that builds them (analysts and admins), or 409."""
     access.charity_numbers = [c.charity_number for c in request.charities]
-    return await scorer.score(serving, request)
+    try:
+        # The scorer writes the response's JSON itself (stored answers are kept as JSON).
+        return Response(await scorer.score(serving, request), media_type="application/json")
+    except ListNotStored as missing:
+        return await run_in_threadpool(answer_unbuilt, jobs, missing.key, access.principal)

@@ -1,28 +1,33 @@
 """Server-rendered pages for analysts, case officers and auditors, served by the same app as the API.
 
-`install(app)` adds the pages under `/ui`, their stylesheet under `/ui/static`, the signed session
-cookie they sign in with, and HTML answers for the pages' errors, bad form values included (the
-API keeps its JSON ones).
+`install(app)` adds the pages under `/ui`, their stylesheet under `/ui/static`, and HTML answers for
+the pages' errors, bad form values included (the API keeps its JSON ones). Signing in, and the
+session the pages' cookie names, are `serve.web.session`'s; what protects the forms, `serve.web.forms`.
 """
 
 from __future__ import annotations
 
+import logging
+import os
 from pathlib import Path
 from urllib.parse import quote
 
 from fastapi import FastAPI, Request, status
+from fastapi.concurrency import run_in_threadpool
 from fastapi.exception_handlers import http_exception_handler, request_validation_exception_handler
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 from starlette.exceptions import HTTPException as StarletteHTTPException
-from starlette.middleware.sessions import SessionMiddleware
 
 from serve.settings import Settings
 from serve.web.pages import PREFIX, render, router
 from serve.web.session import SignInRequired
 
 STATIC = Path(__file__).parent / "static"
+log = logging.getLogger(__name__)
+# Settings of the signed cookie that held the session before sessions were kept in the database.
+RETIRED_SETTINGS = frozenset({"RISK_SERVE_WEB_SESSION_SECRET"})
 
 
 async def _sign_in_first(request: Request, _: SignInRequired) -> Response:
@@ -33,8 +38,11 @@ async def _sign_in_first(request: Request, _: SignInRequired) -> Response:
 async def _http_error(request: Request, exc: StarletteHTTPException) -> Response:
     if not _is_page(request):
         return await http_exception_handler(request, exc)
-    return render(request, "error.html", {"status_code": exc.status_code, "detail": exc.detail},
-                  exc.status_code)
+    # Off the event loop: the page looks the session up in the database.
+    response = await run_in_threadpool(render, request, "error.html", {
+        "status_code": exc.status_code, "detail": exc.detail, "title": getattr(exc, "title", None)}, exc.status_code)
+    response.headers.update(getattr(exc, "headers", None) or {})
+    return response
 
 
 def _is_page(request: Request) -> bool:
@@ -48,17 +56,16 @@ def _invalid_input(api_handler):
         if not _is_page(request):
             return await api_handler(request, exc)
         fields = "; ".join(f"{e['loc'][-1]}: {e['msg']}" for e in exc.errors())
-        return render(request, "error.html", {"status_code": status.HTTP_422_UNPROCESSABLE_CONTENT,
-                                              "detail": f"check the form ({fields})"},
-                      status.HTTP_422_UNPROCESSABLE_CONTENT)
+        return await run_in_threadpool(render, request, "error.html", {
+            "status_code": status.HTTP_422_UNPROCESSABLE_CONTENT, "detail": f"check the form ({fields})"},
+            status.HTTP_422_UNPROCESSABLE_CONTENT)
     return handler
 
 
 def install(app: FastAPI, settings: Settings) -> None:
-    """Add the pages, their static files, the session cookie and their error pages to the app."""
-    app.add_middleware(SessionMiddleware, secret_key=settings.session_secret(), session_cookie="risk_session",
-                       max_age=settings.web_session_max_age_seconds, path="/", same_site="lax",
-                       https_only=settings.web_https_only)
+    """Add the pages, their static files and their error pages to the app."""
+    for retired in RETIRED_SETTINGS & set(os.environ):
+        log.warning("%s is no longer read: the pages' sessions are kept in the service's database", retired)
     app.include_router(router)
     app.mount(f"{PREFIX}/static", StaticFiles(directory=STATIC), name="static")
     app.add_exception_handler(SignInRequired, _sign_in_first)

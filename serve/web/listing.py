@@ -6,12 +6,23 @@ from datetime import date
 from typing import Annotated, get_args
 
 from pydantic import Field, model_validator
-from sqlalchemy import Select, func, or_, select
+from sqlalchemy import Select, or_, select
 from sqlalchemy.orm import Session
 
 from risk_model.lists.membership import REVIEW_LISTS
 from serve.internal.db import ScoredCharity
-from serve.internal.lists import in_order, matching_rows, ranked_charity, rows_as_csv
+from serve.internal.lists import (
+    FILTERS,
+    RANKED_COLUMNS,
+    Orderings,
+    in_order,
+    matching_rows,
+    query_key,
+    rank_order,
+    ranked_charity,
+    rows_as_csv,
+    rows_of_ranks,
+)
 from serve.schemas import IncomeBand, ModelInfo, Purpose, RankedCharity, RankingsQuery, RiskBand
 
 BANDS: tuple[str, ...] = get_args(RiskBand)
@@ -43,8 +54,8 @@ class ListQuery(RankingsQuery):
         return {k: v for k, v in self.without_page().items() if k != "top_k"} | {"list": review_list}
 
 
-def matching(as_of: date, version: str, q: ListQuery) -> Select:
-    query = matching_rows(as_of, version, q)
+def matching(as_of: date, version: str, q: ListQuery, *columns) -> Select:
+    query = matching_rows(as_of, version, q, *columns)
     if q.search:
         text = q.search.strip()
         query = query.where(or_(ScoredCharity.charity_name.icontains(text, autoescape=True),
@@ -60,24 +71,29 @@ def top_reason(row: ScoredCharity) -> str | None:
     return min(raising, key=lambda r: r["position"])["sentence"] if raising else None
 
 
-def list_page(session: Session, as_of: date, version: str,
-              q: ListQuery) -> tuple[int, list[tuple[RankedCharity, str | None]]]:
-    """Rows matching the form (their count, and one page of them with each one's top reason)."""
-    query = matching(as_of, version, q)
-    total = session.scalar(select(func.count()).select_from(query.subquery()))
-    rows = session.scalars(in_order(query, q.sort).offset((q.page - 1) * q.page_size).limit(q.page_size))
-    return int(total or 0), [(ranked_charity(row), top_reason(row)) for row in rows]
+def list_page(session: Session, as_of: date, version: str, q: ListQuery, orderings: Orderings | None = None,
+              listed: int | None = None) -> tuple[int, list[tuple[RankedCharity, str | None]]]:
+    """Rows matching the form (their count, and one page of them with each one's top reason); `listed`:
+    the list's size."""
+    ranks = rank_order(q, listed, (*FILTERS, "search", "top_k"))
+    if ranks is None:
+        ranks = (orderings or Orderings()).ranks(session, (as_of, version, query_key(q)),
+                                                 lambda: matching(as_of, version, q), q.sort)
+    rows = rows_of_ranks(session, as_of, version, q.review_list, ranks[(q.page - 1) * q.page_size:q.page * q.page_size]
+                         .tolist(), *RANKED_COLUMNS, ScoredCharity.reasons)
+    return len(ranks), [(ranked_charity(row), top_reason(row)) for row in rows]
 
 
 def list_csv(session: Session, as_of: date, model: ModelInfo, q: ListQuery) -> str:
     """Every row matching the form, in the API's CSV layout."""
-    return rows_as_csv(session.scalars(in_order(matching(as_of, model.version, q), q.sort)), as_of, model)
+    return rows_as_csv(session.execute(in_order(matching(as_of, model.version, q), q.sort)), as_of, model)
 
 
-def choices(session: Session, as_of: date, version: str, column) -> list[str]:
+def choices(session: Session, as_of: date, version: str, column, orderings: Orderings | None = None) -> list[str]:
     """The values a column takes on the review lists, for a filter's options (the same on both lists, so
     that a filter kept while switching lists keeps its option)."""
     query = (select(column).distinct().where(ScoredCharity.as_of == as_of, ScoredCharity.model_version == version,
                                             ScoredCharity.review_list.in_(REVIEW_LISTS), column.is_not(None))
              .order_by(column))
-    return list(session.scalars(query))
+    return (orderings or Orderings()).remembered(("choices", as_of, version, column.key),
+                                           lambda: list(session.scalars(query)))

@@ -21,9 +21,18 @@ from pydantic import ValidationError
 
 from risk_model.ingest.schemas import DEFAULT_CHARITY_NUMBER_PATTERN
 from risk_model.lists.membership import LIST_TITLES, REVIEW_LISTS, WHY_ON_LIST
-from serve.deps import DatabaseDep, ServingDep, SessionDep, SettingsDep
+from serve.deps import (
+    DatabaseDep,
+    ListJobsDep,
+    ServingDep,
+    SessionDep,
+    SettingsDep,
+    client_of,
+    note_request,
+    too_many_failed_keys,
+)
 from serve.internal.db import ScoredCharity
-from serve.internal.lists import csv_name
+from serve.internal.lists import csv_name, csv_rows
 from serve.internal.pages import charity_page, record_feedback
 from serve.internal.registry import registered_versions
 from serve.internal.scorer import check_as_of
@@ -31,8 +40,23 @@ from serve.internal.security import Action, Principal
 from serve.schemas import FeedbackIn, FeedbackOutcome
 from serve.values import OptionalDay
 from serve.web import charts, runs
+from serve.web.building import REFRESH_S, BuildForm, start_from_form, unbuilt_view
 from serve.web.listing import BANDS, INCOME_BANDS, PURPOSES, ListQuery, choices, list_csv, list_page
-from serve.web.session import CharityPage, FeedbackPage, ModelsPage, RankingsPage, may, sign_in, signed_in
+from serve.web.session import (
+    CharityPage,
+    FeedbackForm,
+    ModelsPage,
+    RankingsPage,
+    checked_form,
+    clear_cookie,
+    current,
+    form_session,
+    may,
+    set_cookie,
+    sign_in,
+    sign_out,
+    signed_in,
+)
 
 PREFIX = "/ui"
 router = APIRouter(prefix=PREFIX, include_in_schema=False)
@@ -47,9 +71,12 @@ def nav(principal: Principal | None) -> list[tuple[str, str]]:
 
 
 def render(request: Request, name: str, context: dict, status_code: int = 200) -> HTMLResponse:
+    """A page, with who is signed in, the links their role may follow, and the session's form token."""
     principal = signed_in(request)
+    session = current(request)
     return templates.TemplateResponse(request, name, {"principal": principal, "nav": nav(principal),
                                                       "may": lambda action: may(principal, Action[action]),
+                                                      "csrf_token": session.csrf_token if session else None,
                                                       **context}, status_code=status_code)
 
 
@@ -67,22 +94,53 @@ def home(request: Request) -> Response:
 
 @router.get("/sign-in")
 def sign_in_form(request: Request, next: str | None = None) -> HTMLResponse:
-    return render(request, "sign_in.html", {"next": _next_page(next), "error": None})
+    """The sign-in form, with a session of its own for its token when the browser has none."""
+    begun = form_session(request)
+    response = render(request, "sign_in.html", {"next": _next_page(next), "error": None})
+    if begun is not None:
+        set_cookie(response, request, begun)
+    return response
 
 
 @router.post("/sign-in")
 def sign_in_submit(request: Request, api_key: Annotated[str, Form(max_length=500)] = "",
-                   next: Annotated[str | None, Form()] = None) -> Response:
-    if sign_in(request, api_key.strip()) is None:
+                   next: Annotated[str | None, Form()] = None,
+                   csrf_token: Annotated[str, Form(max_length=100)] = "") -> Response:
+    """Sign in, in this order: a client refused for unknown keys gets 429 (the key unchecked), a form from
+    elsewhere or without its token 403, an unknown key 401 (counted against the client); each is logged."""
+    throttle, client = request.app.state.throttle, client_of(request)
+    if throttle.due():
+        throttle.refresh()
+    wait_s = throttle.retry_after(client)
+    if wait_s is not None:
+        note_request(request, signed_in(request))
+        raise too_many_failed_keys(wait_s)
+    checked_form(request, csrf_token)
+    signed = sign_in(request, api_key.strip())
+    if signed is None:
+        if api_key.strip():
+            throttle.failed(client)
         return render(request, "sign_in.html", {"next": _next_page(next), "error": "That key is not recognised."},
                       status.HTTP_401_UNAUTHORIZED)
-    return RedirectResponse(_next_page(next), status.HTTP_303_SEE_OTHER)
+    principal, begun = signed
+    note_request(request, principal)
+    response = RedirectResponse(_next_page(next), status.HTTP_303_SEE_OTHER)
+    set_cookie(response, request, begun)
+    return response
 
 
 @router.post("/sign-out")
-def sign_out(request: Request) -> Response:
-    request.session.clear()
-    return RedirectResponse(f"{PREFIX}/sign-in", status.HTTP_303_SEE_OTHER)
+def sign_out_submit(request: Request, csrf_token: Annotated[str, Form(max_length=100)] = "") -> Response:
+    """End the session at once (its cookie, replayed, gets the sign-in page) and forget the cookie."""
+    response = RedirectResponse(f"{PREFIX}/sign-in", status.HTTP_303_SEE_OTHER)
+    if current(request) is None:
+        return response
+    checked_form(request, csrf_token)
+    principal = signed_in(request)
+    sign_out(request)
+    note_request(request, principal)
+    clear_cookie(response, request)
+    return response
 
 
 def _champions(uri: str, serving) -> tuple[runs.TrainingRun | None, dict[str, str]]:
@@ -93,17 +151,20 @@ def _champions(uri: str, serving) -> tuple[runs.TrainingRun | None, dict[str, st
 
 
 @router.get("/list")
-def review_list(request: Request, query: Annotated[ListQuery, Query()], _: RankingsPage, serving: ServingDep,
-                session: SessionDep, db: DatabaseDep, settings: SettingsDep) -> HTMLResponse:
+def review_list(request: Request, query: Annotated[ListQuery, Query()], access: RankingsPage, serving: ServingDep,
+                session: SessionDep, jobs: ListJobsDep, settings: SettingsDep) -> HTMLResponse:
     """One review list for an as-of date (a tab for each), filtered, searched and a page at a time."""
     as_of: date = query.as_of or serving.as_of
     check_as_of(serving.data, as_of, ("query", "as_of"))
-    stored = serving.list_for(db, as_of)
-    total, items = list_page(session, as_of, serving.model.version, query)
+    listed = serving.listed(session, as_of)
+    if listed is None:
+        return _unbuilt(request, jobs, serving, as_of, access)
+    total, items = list_page(session, as_of, serving.model.version, query, serving.orderings,
+                             listed[query.review_list])
     name = query.review_list
     capacity = serving.champion.capacities[name]
     # What the top k held in validation, for a k no longer than the list.
-    k = min(query.top_k or capacity, stored.listed(name)) or 1
+    k = min(query.top_k or capacity, listed[name]) or 1
     uri = runs.tracking_uri(settings)
     run, champions = _champions(uri, serving)
     version = serving.model.version
@@ -111,27 +172,32 @@ def review_list(request: Request, query: Annotated[ListQuery, Query()], _: Ranki
     return render(request, "list.html", {
         "query": query, "as_of": as_of, "model": serving.model, "total": total, "items": items,
         "review_list": name, "title": LIST_TITLES[name], "why": WHY_ON_LIST[name], "champion": champions.get(name),
-        "tabs": [{"name": other, "title": LIST_TITLES[other], "listed": stored.listed(other),
+        "tabs": [{"name": other, "title": LIST_TITLES[other], "listed": listed[other],
                   "capacity": serving.champion.capacities[other], "current": other == name,
                   "link": f"{PREFIX}/list?{urlencode(query.on_list(other))}"} for other in REVIEW_LISTS],
         "pages": max(1, math.ceil(total / query.page_size)), "params": params,
         "page_link": lambda page: f"{PREFIX}/list?{urlencode(params | {'page': page})}",
-        "csv_link": f"{PREFIX}/list.csv?{urlencode(params)}", "capacity": capacity, "listed": stored.listed(name),
+        "csv_link": f"{PREFIX}/list.csv?{urlencode(params)}", "capacity": capacity, "listed": listed[name],
         "expectation": runs.expected_positives(uri, run, name, champions.get(name), k),
         "label": runs.label_of(name, runs.review_lists(uri, run.run_id) if run is not None else None), "bands": BANDS, "income_bands": INCOME_BANDS, "purposes": PURPOSES,
-        "areas": choices(session, as_of, version, ScoredCharity.local_authority),
-        "forms": choices(session, as_of, version, ScoredCharity.constitutional_form),
+        "areas": choices(session, as_of, version, ScoredCharity.local_authority, serving.orderings),
+        "forms": choices(session, as_of, version, ScoredCharity.constitutional_form, serving.orderings),
     })
 
 
 @router.get("/list.csv")
-def review_list_csv(query: Annotated[ListQuery, Query()], _: RankingsPage, serving: ServingDep, session: SessionDep,
-                    db: DatabaseDep) -> Response:
+def review_list_csv(request: Request, query: Annotated[ListQuery, Query()], access: RankingsPage, serving: ServingDep,
+                    session: SessionDep, jobs: ListJobsDep) -> Response:
     """Every row matching the list page's form, as the API's CSV."""
     as_of: date = query.as_of or serving.as_of
     check_as_of(serving.data, as_of, ("query", "as_of"))
-    serving.list_for(db, as_of)
-    return Response(list_csv(session, as_of, serving.model, query), media_type="text/csv",
+    if serving.listed(session, as_of) is None:
+        return _unbuilt(request, jobs, serving, as_of, access)
+    text = list_csv(session, as_of, serving.model, query)
+    # For the access log: the stored list the rows came from (the query string holds the filter).
+    access.detail = {"list": query.review_list, "as_of": as_of.isoformat(), "model_version": serving.model.version,
+                     "rows": csv_rows(text)}
+    return Response(text, media_type="text/csv",
                     headers={"Content-Disposition": f'attachment; filename="{csv_name(query.review_list, as_of)}"'})
 
 
@@ -141,7 +207,7 @@ def find_charity(request: Request, _: CharityPage, number: Annotated[str | None,
     """Go to a charity's page by its number."""
     if number:
         cleaned = number.strip().upper()
-        if cleaned.startswith("SC") and cleaned[2:].isdigit() and len(cleaned) == 8:
+        if _is_number(cleaned):  # ASCII digits only: str.isdigit() also takes other scripts' digits
             return RedirectResponse(f"{PREFIX}/charities/{cleaned}", status.HTTP_303_SEE_OTHER)
         return render(request, "find.html", {"number": number, "error": "A charity number is SC and six or seven digits."},
                       status.HTTP_422_UNPROCESSABLE_CONTENT)
@@ -149,10 +215,7 @@ def find_charity(request: Request, _: CharityPage, number: Annotated[str | None,
 
 
 def _case_log(serving, number: str, as_of: date) -> list[dict]:
-    found = serving.data.charity(number)
-    if found is None:
-        return []
-    events = found[2]
+    events = serving.data.events_of(number)
     events = events[events["date"] <= str(as_of)].sort_values("date")
     return [{"date": row["date"].date(), "event": str(row["event"]).replace("_", " "),
              "outcome": None if not isinstance(row["outcome"], str) else row["outcome"].replace("_", " ")}
@@ -163,8 +226,7 @@ def _charity(request: Request, number: str, serving, session, db, as_of: date | 
              form_error: str | None = None, status_code: int = 200) -> HTMLResponse:
     as_of = as_of or serving.as_of
     check_as_of(serving.data, as_of, ("query", "as_of"))
-    serving.list_for(db, as_of)
-    page = charity_page(session, serving, number, as_of)
+    page = charity_page(session, serving, number, as_of, serving.listed(session, as_of))
     return render(request, "charity.html", {
         "page": page, "waterfall": charts.waterfall(page.reasons), "money": charts.money_chart(page.returns),
         "case_log": _case_log(serving, number, as_of), "outcomes": list(FeedbackOutcome),
@@ -173,12 +235,35 @@ def _charity(request: Request, number: str, serving, session, db, as_of: date | 
 
 
 @router.get("/charities/{number}")
-def charity(request: Request, number: str, _: CharityPage, serving: ServingDep, session: SessionDep,
-            db: DatabaseDep, as_of: OptionalDay = None) -> HTMLResponse:
+def charity(request: Request, number: str, access: CharityPage, serving: ServingDep, session: SessionDep,
+            db: DatabaseDep, jobs: ListJobsDep, as_of: OptionalDay = None) -> HTMLResponse:
     """A charity's score, reasons, changes, returns, case log and feedback."""
     if not _is_number(number):
         raise HTTPException(status.HTTP_404_NOT_FOUND, f"a charity number looks like {DEFAULT_CHARITY_NUMBER_PATTERN}")
+    if as_of is not None:
+        check_as_of(serving.data, as_of, ("query", "as_of"))
+        if serving.listed(session, as_of) is None:
+            return _unbuilt(request, jobs, serving, as_of, access)
     return _charity(request, number, serving, session, db, as_of)
+
+
+def _unbuilt(request: Request, jobs, serving, as_of: date, access) -> HTMLResponse:
+    """A date whose lists are not stored: the job's progress (refreshing), the form that starts it, or 409."""
+    context, status_code = unbuilt_view(request, jobs, serving, as_of, access, PREFIX)
+    response = render(request, "building.html", context, status_code)
+    if status_code == status.HTTP_202_ACCEPTED:
+        response.headers["Refresh"] = str(REFRESH_S)
+    return response
+
+
+@router.post("/lists/build")
+def build_lists(access: BuildForm, serving: ServingDep, session: SessionDep, jobs: ListJobsDep,
+                as_of: Annotated[date, Form()], next: Annotated[str | None, Form(max_length=2000)] = None) -> Response:
+    """Start (or join) the job building a date's lists, then go back to the page that asked (its progress)."""
+    check_as_of(serving.data, as_of, ("body", "as_of"))
+    stored = serving.listed(session, as_of) is not None
+    return RedirectResponse(start_from_form(jobs, serving, as_of, access, next, PREFIX, stored),
+                            status.HTTP_303_SEE_OTHER)
 
 
 def _is_number(value: str) -> bool:
@@ -186,7 +271,7 @@ def _is_number(value: str) -> bool:
 
 
 @router.post("/charities/{number}/feedback")
-def feedback(request: Request, number: str, access: FeedbackPage, serving: ServingDep, session: SessionDep,
+def feedback(request: Request, number: str, access: FeedbackForm, serving: ServingDep, session: SessionDep,
              db: DatabaseDep, outcome: Annotated[str, Form(max_length=40)] = "",
              note: Annotated[str, Form(max_length=6000)] = "") -> Response:
     """Record a case officer's feedback, then show the page again (a reload does not resend it)."""

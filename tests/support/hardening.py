@@ -45,8 +45,9 @@ def environment_for(settings: Settings) -> dict[str, str]:
 class ServiceProcess:
     """The service in its own process on 127.0.0.1; its output goes to a log file."""
 
-    def __init__(self, settings: Settings, log_path: Path, port: int | None = None) -> None:
+    def __init__(self, settings: Settings, log_path: Path, port: int | None = None, workers: int = 1) -> None:
         self.settings = settings
+        self.workers = workers
         self.port = port or free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.log_path = log_path
@@ -55,7 +56,8 @@ class ServiceProcess:
     def start(self, wait_for: tuple[int, ...] = (200,)) -> ServiceProcess:
         """Start the process and wait until /health answers with one of `wait_for`."""
         command = [sys.executable, "-m", "uvicorn", "serve.main:create_app_from_env", "--factory",
-                   "--host", "127.0.0.1", "--port", str(self.port), "--log-level", "warning"]
+                   "--host", "127.0.0.1", "--port", str(self.port), "--log-level", "warning",
+                   "--workers", str(self.workers)]
         log = self.log_path.open("ab")
         self.process = subprocess.Popen(command, env=environment_for(self.settings), stdout=log,
                                         stderr=subprocess.STDOUT)

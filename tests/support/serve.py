@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import time
 import uuid
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -138,6 +139,18 @@ def settings_for(world: TrainedWorld, url: str, **overrides) -> Settings:
 
 def headers(role: Role) -> dict[str, str]:
     return {"X-API-Key": KEYS[role]}
+
+
+def wait_for_job(client, accepted, headers: dict[str, str] | None = None, timeout_s: float = 300) -> dict:
+    """Poll the list job a 202 answer names (its Location) until it is done or failed; its last status."""
+    assert accepted.status_code == 202, accepted.text
+    location = accepted.headers["location"]
+    deadline = time.monotonic() + timeout_s
+    while True:
+        job = client.get(location, headers=headers or {}).json()
+        if job["status"] in ("done", "failed") or time.monotonic() > deadline:
+            return job
+        time.sleep(0.2)
 
 
 ADMIN = Principal("override-admin", Role.admin)

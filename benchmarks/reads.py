@@ -1,0 +1,225 @@
+"""Benchmark: reading from the service: pages of the review lists, a charity's page, and /score for a
+stored charity, on two sizes of register, with this code and (optionally) an older checkout side by side.
+
+For each size (by default 5,000 and 25,000 charities over 2008-2025; the larger is the simulator's
+default world) a world is simulated and a small grid trained once. Each code tree then serves it
+(one worker, SQLite, a database of its own) and, taking turns so that both meet the same machine:
+
+- rankings: random pages of either list, with random filters (area, band, income band, purpose)
+  and orders, 50 rows a page, at concurrency 16: p50, p99 and requests a second;
+- charity page: GET /charities/{number} (the API) and /ui/charities/{number} (the HTML page, signed
+  in), one request at a time: p50;
+- score: POST /score of a stored charity's own records (the answer, with its reasons, is the stored
+  one), at concurrency 16: requests a second.
+
+Run: python benchmarks/reads.py [--sizes 5000,25000] [--old-tree DIR]
+With `--old-tree`, DIR is a checkout of the code to compare with (e.g. `git worktree add /tmp/old
+<commit>`): its `serve` package is started from DIR with the same library. Targets: rankings p99 under
+50 ms and at least 20x the old throughput; charity page p50 under 30 ms; /score at least 1,000 a
+second, and the same on both sizes. The load generator shares the machine with the servers.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import hashlib
+import importlib.util
+import json
+import os
+import random
+import re
+import secrets
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from urllib.parse import urlencode
+
+import httpx
+import yaml
+
+from risk_model.domain.vocab import INCOME_BANDS_GBP, PURPOSE_SHORT
+from risk_model.simulate.world import SimulationConfig, simulate, write_world
+
+HERE = Path(__file__).parent
+HOST = "127.0.0.1"
+
+
+def _scoring_benchmark():
+    """benchmarks/serve.py, loaded by its path: it holds the servers' start and stop and the lean load
+    generator. (Run as a file, its name would shadow the `serve` package, so it is not imported by name.)"""
+    spec = importlib.util.spec_from_file_location("scoring_benchmark", HERE / "serve.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+bench = _scoring_benchmark()
+
+
+def get_requests(port: int, paths: list[str], headers: dict[str, str]) -> list[bytes]:
+    head = "".join(f"{k}: {v}\r\n" for k, v in ({"Host": f"{HOST}:{port}"} | headers).items())
+    return [f"GET {path} HTTP/1.1\r\n{head}\r\n".encode() for path in paths]
+
+
+def rankings_paths(areas: list[str], n: int, seed: int = 1) -> list[str]:
+    """Random pages of either list, with random filters and orders (pages within what each can hold)."""
+    rng = random.Random(seed)
+    incomes = [name for name, _, _ in INCOME_BANDS_GBP]
+    purposes = list(PURPOSE_SHORT.values())
+    paths = []
+    for _ in range(n):
+        query = {"list": rng.choice(["proactive"] * 3 + ["triage"]), "page_size": 50,
+                 "sort": rng.choice(["rank", "rank", "-score", "score", "charity_name", "-charity_number"])}
+        kind = rng.random()
+        if kind < 0.25:
+            query["local_authority"] = rng.choice(areas)
+        elif kind < 0.4:
+            query["band"] = rng.choice(["very high", "high", "elevated", "low"])
+        elif kind < 0.5:
+            query["income_band"] = rng.choice(incomes)
+        elif kind < 0.6:
+            query["purpose"] = rng.choice(purposes)
+        unfiltered = len(query) == 3 and query["list"] == "proactive"
+        query["page"] = rng.randint(1, 250 if unfiltered else 4)
+        paths.append("/rankings?" + urlencode(query))
+    return paths
+
+
+def session_cookie(port: int, key: str) -> str:
+    """Sign in on the pages' form (its token, when it has one) and return the session's cookie."""
+    with httpx.Client(base_url=f"http://{HOST}:{port}", follow_redirects=False) as client:
+        form = client.get("/ui/sign-in").text
+        token = re.search(r'name="csrf_token" value="([^"]*)"', form)
+        data = {"api_key": key} | ({"csrf_token": token.group(1)} if token else {})
+        signed = client.post("/ui/sign-in", data=data, headers={"Origin": f"http://{HOST}:{port}"})
+        if signed.status_code != 303:
+            raise RuntimeError(f"could not sign in: {signed.status_code} {signed.text[:300]}")
+        return "; ".join(f"{name}={value}" for name, value in client.cookies.items())
+
+
+class Server:
+    """One code tree serving one world."""
+
+    def __init__(self, label: str, tree: Path | None, work: Path, tracking_uri: str, key: str) -> None:
+        self.label, self.port, self.key = label, bench.free_port(), key
+        self.log = work / f"{label}.log"
+        env = os.environ | {
+            "RISK_SERVE_DATA_DIR": str(work / "data"), "RISK_SERVE_TRACKING_URI": tracking_uri,
+            "RISK_SERVE_DATABASE_URL": f"sqlite:///{work / f'{label}.db'}",
+            "RISK_SERVE_REGISTERED_MODEL": bench.REGISTERED_MODEL, "RISK_SERVE_WEB_HTTPS_ONLY": "false",
+            "RISK_SERVE_API_KEYS": json.dumps([{"name": "benchmark", "role": "admin",
+                                                 "sha256": hashlib.sha256(key.encode()).hexdigest()}]),
+        }
+        # Started from the tree's own folder, so that its `serve` package is the one imported.
+        command = [sys.executable, "-m", "uvicorn", "serve.main:create_app_from_env", "--factory", "--host", HOST,
+                   "--port", str(self.port), "--log-level", "warning"]
+        self.process = subprocess.Popen(command, env=env, cwd=tree or HERE.parent, stdout=self.log.open("w"),
+                                        stderr=subprocess.STDOUT, start_new_session=True)
+
+    def ready(self) -> float:
+        return bench.wait_ready(f"http://{HOST}:{self.port}/health", self.process, self.log, timeout_s=1800)
+
+    def get(self, path: str, **kwargs) -> httpx.Response:
+        """A GET with the benchmark's key."""
+        return httpx.get(f"http://{HOST}:{self.port}{path}", headers={"X-API-Key": self.key}, timeout=120, **kwargs)
+
+
+def scenarios(server: Server, world: Path, args) -> dict[str, tuple[list[bytes], int, int]]:
+    """Each scenario's prebuilt requests, how many to send and at what concurrency."""
+    auth = {"X-API-Key": server.key}
+    first = server.get("/rankings", params={"page_size": 1000}).json()["items"]
+    areas = sorted({row["local_authority"] for row in first if row["local_authority"]})
+    numbers = [row["charity_number"] for row in random.Random(2).sample(first, min(200, len(first)))]
+    stored, _, _ = bench.request_bodies(world / "data", 300)
+    cookie = {"Cookie": session_cookie(server.port, server.key)}
+    return {
+        "rankings": (get_requests(server.port, rankings_paths(areas, 2000), auth), args.requests, args.concurrency),
+        "charity API": (get_requests(server.port, [f"/charities/{n}" for n in numbers], auth), args.page_requests, 1),
+        "charity HTML": (get_requests(server.port, [f"/ui/charities/{n}" for n in numbers], cookie),
+                         args.page_requests, 1),
+        "score": (bench.http_requests(HOST, server.port, "/score", stored, auth), args.requests, args.concurrency),
+    }
+
+
+def measure(servers: list[Server], world: Path, args) -> dict[str, dict[str, dict[str, float]]]:
+    """Every scenario on every server, the servers taking turns at each."""
+    prepared = {server.label: scenarios(server, world, args) for server in servers}
+    results: dict[str, dict[str, dict[str, float]]] = {server.label: {} for server in servers}
+    for name in ("rankings", "charity API", "charity HTML", "score"):
+        for server in servers:
+            requests, total, concurrency = prepared[server.label][name]
+            print(f"  {name}, {server.label} code: {total} requests at concurrency {concurrency}", flush=True)
+            results[server.label][name] = asyncio.run(bench.load(HOST, server.port, requests, total, concurrency,
+                                                                 warmup=max(20, total // 5)))
+    return results
+
+
+def run_size(charities: int, args) -> dict[str, dict[str, dict[str, float]]]:
+    with tempfile.TemporaryDirectory(prefix="reads-bench-") as tmp:
+        work = Path(tmp)
+        print(f"simulating {charities:,} charities, 2008-2025, and training ...", flush=True)
+        write_world(simulate(SimulationConfig(charities=charities)), work / "data")
+        (work / "experiment.yaml").write_text(yaml.safe_dump(bench.EXPERIMENT))
+        tracking_uri = f"sqlite:///{work / 'mlflow.db'}"
+        subprocess.run([sys.executable, "-m", "risk_model.cli", "train", str(work / "data"), "--config",
+                        str(work / "experiment.yaml"), "--tracking-uri", tracking_uri, "--store",
+                        str(work / "mlruns")], check=True, cwd=work, stdout=subprocess.DEVNULL)
+        key = secrets.token_urlsafe(32)
+        trees = [("new", None)] + ([("old", args.old_tree)] if args.old_tree else [])
+        servers = []
+        try:
+            for label, tree in trees:
+                servers.append(server := Server(label, tree, work, tracking_uri, key))
+                print(f"{label} code ready in {server.ready():.0f} s", flush=True)
+            print(f"loading on {charities:,} charities ...", flush=True)
+            return measure(servers, work, args)
+        except Exception:
+            for server in servers:
+                print(f"--- last lines of {server.log.name} ---\n{server.log.read_text()[-3000:]}", file=sys.stderr)
+            raise
+        finally:
+            for server in servers:
+                bench.stop(server.process)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--sizes", default="5000,25000", help="Charities in each world, comma-separated.")
+    parser.add_argument("--old-tree", type=Path, default=None, help="A checkout of the code to compare with.")
+    parser.add_argument("--requests", type=int, default=3000, help="Measured requests, rankings and score.")
+    parser.add_argument("--page-requests", type=int, default=300, help="Measured requests, charity pages.")
+    parser.add_argument("--concurrency", type=int, default=16)
+    args = parser.parse_args()
+    sizes = [int(s) for s in args.sizes.split(",")]
+    started = time.perf_counter()
+    by_size = {size: run_size(size, args) for size in sizes}
+    print(f"\n{os.cpu_count()} CPUs shared by the load generator and the servers; "
+          f"{time.perf_counter() - started:.0f} s")
+    print(f"{'charities':>10} {'code':<5}{'rankings p50':>13}{'p99':>8}{'req/s':>8}{'charity API p50':>17}"
+          f"{'HTML p50':>10}{'score req/s':>13}")
+    for size, results in by_size.items():
+        for label, r in results.items():
+            print(f"{size:>10,} {label:<5}{r['rankings']['p50_ms']:>13.1f}{r['rankings']['p99_ms']:>8.1f}"
+                  f"{r['rankings']['rps']:>8.0f}{r['charity API']['p50_ms']:>17.1f}{r['charity HTML']['p50_ms']:>10.1f}"
+                  f"{r['score']['rps']:>13.0f}")
+            failed = {name: int(x["failures"]) for name, x in r.items() if x["failures"]}
+            if failed:
+                print(f"{'':>10} {label:<5}failed requests: {failed}")
+    largest = by_size[max(sizes)]
+    new = largest["new"]
+    print()
+    print(f"target: rankings p99 < 50 ms                 -> {new['rankings']['p99_ms']:.1f} ms")
+    if "old" in largest:
+        ratio = new["rankings"]["rps"] / largest["old"]["rankings"]["rps"]
+        print(f"target: rankings >= 20x the old throughput   -> {ratio:.1f}x")
+    print(f"target: charity page p50 < 30 ms (API, HTML)  -> {new['charity API']['p50_ms']:.1f} ms, "
+          f"{new['charity HTML']['p50_ms']:.1f} ms")
+    print("target: /score >= 1,000 req/s, same on sizes  -> "
+          + ", ".join(f"{size:,}: {results['new']['score']['rps']:.0f}" for size, results in by_size.items()))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,123 @@
+"""JSON request bodies read by a dependency of their route, once the caller's key has been checked.
+
+FastAPI reads and parses a declared body before it runs any of the route's dependencies, so a
+body sent without a key would be read in full, and a malformed one refused with a 422, before the
+401. A route with a body takes it instead from a dependency that itself depends on the key check
+(`serve.deps.ScoreBody`): no body is read for a caller without the right. It is then read as
+FastAPI reads a declared one (JSON when the content type says so, a 400 for bytes that are not
+text, a 422 naming each field), so a refusal looks as it always did.
+
+The body is parsed to plain values first, so a list longer than its limit is refused by its count
+(`limits`) before one of its items is validated. A large body is parsed and validated in a worker
+thread, so that the event loop goes on answering everyone else (/health included) meanwhile.
+
+`body_schema` documents such a body in the route's OpenAPI operation as FastAPI documents a
+declared one, and `document_bodies` adds the models' schemas to the app's components, so the
+schema reads exactly as before.
+"""
+
+from __future__ import annotations
+
+import email.message
+import json
+from collections.abc import Mapping
+from typing import Any, TypeVar
+
+from fastapi import FastAPI, HTTPException, Request, status
+from fastapi.concurrency import run_in_threadpool
+from fastapi.encoders import jsonable_encoder
+from fastapi.exceptions import RequestValidationError
+from fastapi.openapi.models import Schema
+from fastapi.openapi.utils import validation_error_definition, validation_error_response_definition
+from pydantic import BaseModel, ValidationError
+from pydantic.json_schema import models_json_schema
+
+M = TypeVar("M", bound=BaseModel)
+REF_TEMPLATE = "#/components/schemas/{model}"
+# Parsing and validating more than this would hold the event loop long enough to be noticed.
+THREAD_BYTES = 64 * 1024
+
+
+def _is_json(content_type: str | None) -> bool:
+    """True for application/json and application/*+json; a body without a content type is not JSON."""
+    if not content_type:
+        return False
+    message = email.message.Message()
+    message["content-type"] = content_type
+    subtype = message.get_content_subtype()
+    return message.get_content_maintype() == "application" and (subtype == "json" or subtype.endswith("+json"))
+
+
+def _refused(errors: list[dict]) -> RequestValidationError:
+    return RequestValidationError([{**e, "loc": ("body", *e.get("loc", ()))} for e in errors])
+
+
+def parse_body(raw: bytes, is_json: bool, model: type[M], limits: Mapping[str, int] | None = None,
+               why: str = "") -> M:
+    """`raw` validated as `model`; first, a list field named in `limits` longer than its limit is refused
+    by its count alone (a 422 whose message gives the limit, the count, and `why`)."""
+    if not raw:
+        raise _refused([{"type": "missing", "loc": (), "msg": "Field required", "input": None}])
+    data: Any = raw
+    if is_json:
+        try:
+            data = json.loads(raw)
+        except json.JSONDecodeError as exc:
+            raise _refused([{"type": "json_invalid", "loc": (exc.pos,), "msg": "JSON decode error", "input": {},
+                             "ctx": {"error": exc.msg}}]) from exc
+        except ValueError as exc:  # bytes that are not UTF-8 (or UTF-16/32) text
+            raise HTTPException(status.HTTP_400_BAD_REQUEST, "There was an error parsing the body") from exc
+    if isinstance(data, dict):
+        for field, most in (limits or {}).items():
+            items = data.get(field)
+            if isinstance(items, list) and len(items) > most:
+                msg = f"List should have at most {most} items, not {len(items)}" + (f" ({why})" if why else "")
+                raise _refused([{"type": "too_long", "loc": (field,), "msg": msg, "input": None,
+                                 "ctx": {"field_type": "List", "max_length": most, "actual_length": len(items)}}])
+    try:
+        return model.model_validate(data, from_attributes=True)
+    except ValidationError as exc:
+        raise _refused(exc.errors(include_url=False)) from exc
+
+
+async def read_body(request: Request, model: type[M], limits: Mapping[str, int] | None = None,
+                    why: str = "") -> M:
+    """The request's body (read now, within the service's size limit) validated as `model` by `parse_body`."""
+    raw = await request.body()
+    is_json = _is_json(request.headers.get("content-type"))
+    if len(raw) > THREAD_BYTES:
+        return await run_in_threadpool(parse_body, raw, is_json, model, limits, why)
+    return parse_body(raw, is_json, model, limits, why)
+
+
+def body_schema(model: type[BaseModel]) -> dict:
+    """`openapi_extra` for a route that reads its own body: the body, and the 422 that refuses it, documented
+    as FastAPI documents a declared one."""
+    def content(name: str) -> dict:
+        return {"application/json": {"schema": {"$ref": REF_TEMPLATE.format(model=name)}}}
+
+    return {"requestBody": {"content": content(model.__name__), "required": True},
+            "responses": {"422": {"description": "Validation Error", "content": content("HTTPValidationError")}}}
+
+
+def document_bodies(app: FastAPI, *models: type[BaseModel]) -> None:
+    """Add the JSON schemas of `models`, the bodies routes read themselves (`body_schema`), to the
+    app's OpenAPI components, beside those FastAPI found."""
+    generate = app.openapi
+
+    def openapi() -> dict:
+        if app.openapi_schema is None:
+            schema = generate()
+            _, found = models_json_schema([(m, "validation") for m in models], ref_template=REF_TEMPLATE)
+            components = schema.setdefault("components", {}).setdefault("schemas", {})
+            for name, generated in found.get("$defs", {}).items():
+                # As FastAPI writes its own: through the OpenAPI model, without the None values.
+                definition = jsonable_encoder(Schema.model_validate(generated), by_alias=True, exclude_none=True)
+                if components.setdefault(name, definition) != definition:
+                    raise ValueError(f"two schemas are named {name}: a request body's and another")
+            components.setdefault("ValidationError", validation_error_definition)
+            components.setdefault("HTTPValidationError", validation_error_response_definition)
+            schema["components"]["schemas"] = dict(sorted(components.items()))
+        return app.openapi_schema
+
+    app.openapi = openapi

@@ -1,0 +1,104 @@
+"""Stored lists held in memory: for `POST /score`, each charity's answer and the fingerprint of the data it
+was scored on, and each review list's scores (where a charity scored afresh falls on its list); for
+`/rankings`, each list's rows by rank. Everything is kept as JSON (bytes hold no references, so the
+collector never walks them, however large the register) and written into responses as it is, so an
+answer costs the same whatever the size of the register.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator, Mapping
+from datetime import date
+
+import numpy as np
+from sqlalchemy import select
+
+from risk_model.lists.membership import REVIEW_LISTS, UNDER_INQUIRY, WHY_ON_LIST
+from serve.internal.db import Database, ScoredCharity
+from serve.internal.lists import RANKED_COLUMNS, item_json
+from serve.schemas import CharityScore, ModelInfo
+
+
+class StoredAnswers(Mapping[str, tuple[str, CharityScore]]):
+    """Each stored charity's fingerprint and answer, the answer kept as its JSON (bytes hold no references,
+    so the collector never walks them, however large the register): read back as a `CharityScore`."""
+
+    def __init__(self, answers: dict[str, tuple[str, bytes]]) -> None:
+        self._answers = answers
+
+    def __getitem__(self, number: str) -> tuple[str, CharityScore]:
+        sha, answer = self._answers[number]
+        return sha, CharityScore.model_validate_json(answer)
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._answers)
+
+    def __len__(self) -> int:
+        return len(self._answers)
+
+    def json_of(self, number: str, input_sha256: str) -> bytes | None:
+        """The answer's JSON, if the data sent are the data the charity was scored on."""
+        entry = self._answers.get(number)
+        return entry[1] if entry is not None and entry[0] == input_sha256 else None
+
+
+class StoredList:
+    """The stored lists of a date in memory: each charity's answer and the fingerprint of its data, each
+    review list's scores (where a charity scored afresh falls on its list), and each list's rows (as a
+    `RankedCharity`'s JSON) in rank order."""
+
+    def __init__(self, as_of: date, model: ModelInfo, entries: StoredAnswers, sorted_scores: dict[str, np.ndarray],
+                 ranked: dict[str, list[bytes]]) -> None:
+        self.as_of = as_of
+        self.model = model
+        self.entries = entries
+        self.sorted_scores = sorted_scores
+        self.ranked = ranked
+
+    def __len__(self) -> int:
+        """Charities on the review lists (both together)."""
+        return sum(len(scores) for scores in self.sorted_scores.values())
+
+    def listed(self, name: str) -> int:
+        """Charities on one review list."""
+        return len(self.sorted_scores[name])
+
+    def answer_json(self, number: str, input_sha256: str) -> bytes | None:
+        """The stored answer for a charity, as JSON, if the data sent are the data it was scored on."""
+        return self.entries.json_of(number, input_sha256)
+
+    def rows_json(self, review_list: str, ranks: list[int]) -> list[bytes]:
+        """Rows of one list, by their ranks, as JSON."""
+        rows = self.ranked[review_list]
+        return [rows[rank - 1] for rank in ranks]
+
+
+def load_stored(db: Database, as_of: date, model: ModelInfo) -> StoredList:
+    """The stored lists of a date and model version, read into memory."""
+    query = select(*RANKED_COLUMNS, ScoredCharity.reasons, ScoredCharity.input_sha256).where(
+        ScoredCharity.as_of == as_of, ScoredCharity.model_version == model.version)
+    answers: dict[str, tuple[str, bytes]] = {}
+    ranked: dict[str, list[tuple[int, float, bytes]]] = {name: [] for name in REVIEW_LISTS}
+    with db.sessions() as session:
+        for row in session.execute(query):
+            answer = CharityScore(
+                charity_number=row.charity_number, charity_name=row.charity_name, review_list=row.review_list,
+                why=WHY_ON_LIST[row.review_list], score=row.score, risk_band=row.risk_band,
+                rank_percentile=row.rank_percentile, under_open_inquiry=row.review_list == UNDER_INQUIRY,
+                from_stored_list=True, reasons=row.reasons,
+            )
+            answers[row.charity_number] = (row.input_sha256, answer.model_dump_json().encode())
+            if row.review_list in ranked:
+                ranked[row.review_list].append((row.rank, row.score, item_json(row)))
+    for rows in ranked.values():
+        rows.sort(key=lambda r: r[0])
+    return StoredList(as_of, model, StoredAnswers(answers),
+                      {name: np.sort(np.asarray([r[1] for r in rows], dtype=float)) for name, rows in ranked.items()},
+                      {name: [r[2] for r in rows] for name, rows in ranked.items()})
+
+
+def response_json(as_of: date, model: ModelInfo, results: list[bytes]) -> bytes:
+    """A `ScoreResponse` written from its results' JSON, so that stored answers are not serialised again."""
+    head = json.dumps({"as_of": as_of.isoformat(), "model": model.model_dump(mode="json")}, separators=(",", ":"))
+    return head[:-1].encode() + b',"results":[' + b",".join(results) + b"]}"

@@ -1,0 +1,86 @@
+"""The pages' sessions, kept in the service's database so that every worker sees the same ones.
+
+The browser holds only a random id (256 bits, in the `risk_session` cookie); the `web_session` table
+holds the id's sha256, never the id, with the signed-in key's sha256 and role, the token every form
+of the session must send back, and when the session began and was last used. A session ends:
+
+- at sign-out, when its row is deleted (the cookie, replayed, finds nothing);
+- after `idle` without a request, or `absolute` after it began, however busy;
+- when its key is no longer configured (the pages check on every request, `serve.web.session`).
+
+A row without a key is the sign-in form's own session, begun when the form is shown: it carries the
+token the form must send back, so a sign-in cannot be forged from another site either. Signing in
+begins a new session with a new id (the form's is ended), so an id known before sign-in is worth
+nothing after it. Expired rows are deleted whenever a session begins.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy import delete, or_
+
+from serve.internal.db import Database, WebSession, utc_now
+
+
+def _digest(session_id: str) -> str:
+    return hashlib.sha256(session_id.encode()).hexdigest()
+
+
+@dataclass(frozen=True)
+class Begun:
+    """A new session: the id for the cookie (shown once, never stored) and its row."""
+
+    session_id: str
+    row: WebSession
+
+
+class SessionStore:
+    """Begins, finds and ends the pages' sessions in the service's database."""
+
+    def __init__(self, db: Database, idle: timedelta, absolute: timedelta) -> None:
+        self._db = db
+        self.idle = idle
+        self.absolute = absolute
+
+    def begin(self, key_sha256: str | None = None, role: str | None = None) -> Begun:
+        """A new session for a signed-in key (or, with no key, for the sign-in form), with its own form token."""
+        session_id = secrets.token_urlsafe(32)
+        now = utc_now()
+        row = WebSession(id_sha256=_digest(session_id), key_sha256=key_sha256, role=role,
+                         csrf_token=secrets.token_urlsafe(32), created_at=now, last_seen_at=now)
+        with self._db.sessions.begin() as session:
+            self._remove_expired(session, now)
+            session.add(row)
+        return Begun(session_id, row)
+
+    def find(self, session_id: str | None) -> WebSession | None:
+        """The live session with this id, marked as used now; None for an unknown or expired one (deleted)."""
+        if not session_id:
+            return None
+        digest = _digest(session_id)
+        now = utc_now()
+        with self._db.sessions.begin() as session:
+            row = session.get(WebSession, digest)
+            if row is None:
+                return None
+            if self.expired(row, now):
+                session.delete(row)
+                return None
+            row.last_seen_at = now
+        return row
+
+    def expired(self, row: WebSession, now: datetime) -> bool:
+        return row.last_seen_at <= now - self.idle or row.created_at <= now - self.absolute
+
+    def end(self, row: WebSession) -> None:
+        """End a session at once: its id finds nothing from now on, in every worker."""
+        with self._db.sessions.begin() as session:
+            session.execute(delete(WebSession).where(WebSession.id_sha256 == row.id_sha256))
+
+    def _remove_expired(self, session, now: datetime) -> None:
+        session.execute(delete(WebSession).where(or_(WebSession.last_seen_at <= now - self.idle,
+                                                     WebSession.created_at <= now - self.absolute)))
