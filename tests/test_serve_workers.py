@@ -3,8 +3,8 @@ the other, keys refused by one are refused by the other, a list job started on o
 finished on the other, and when the registry's champion moves, both follow it.
 
 Uvicorn's workers are processes that share nothing but the database; two service processes on two
-ports over one database are the same arrangement, and let the test say which one it is talking to.
-The last test runs the service itself with `--workers 2`."""
+ports over one database are the same arrangement, and let the test say which one it is talking to;
+the first of them runs with `--workers 2` itself."""
 
 from __future__ import annotations
 
@@ -57,10 +57,12 @@ def extract_date(worker: hardening.ServiceProcess) -> date:
 
 @pytest.fixture
 def workers(own_world, tmp_path):
-    """Two service processes on one empty PostgreSQL database, the second started once the first is up."""
+    """Two service processes on one empty PostgreSQL database (the first with two uvicorn workers), the
+    second started once the first is up."""
     url = support.database_url("postgresql", tmp_path)
     settings = support.settings_for(own_world, url, follow_alias_seconds=1, failed_key_limit=3)
-    first = hardening.ServiceProcess(settings, tmp_path / "first.log").start()
+    # The first is itself two uvicorn workers, so the one process the test talks to is shared too.
+    first = hardening.ServiceProcess(settings, tmp_path / "first.log", workers=2).start()
     second = hardening.ServiceProcess(settings, tmp_path / "second.log")
     try:
         second.start()
@@ -74,8 +76,12 @@ def test_two_workers_share_sessions_refusals_jobs_and_the_champion(own_world, wo
     first, second = workers
     number = sorted(world_tables.register["charity_number"])[0]
 
-    # A session begun on one is good on the other; ended on the other, it is gone from both.
+    # A session begun on one is good on the other; ended on the other, it is gone from both. Each request
+    # to the first goes on a new connection, answered by whichever of its two workers takes it.
     cookie = {"Cookie": f"risk_session={sign_in(first.url, Role.case_officer)}"}
+    statuses = {httpx.get(f"{first.url}/ui/charities/{number}", headers=cookie, timeout=30).status_code
+                for _ in range(20)}
+    assert statuses == {200}, first.log()
     page = httpx.get(f"{second.url}/ui/charities/{number}", headers=cookie, timeout=30)
     assert page.status_code == 200 and number in page.text
     token = re.search(r'name="csrf_token" value="([^"]*)"', page.text).group(1)
@@ -110,14 +116,3 @@ def test_two_workers_share_sessions_refusals_jobs_and_the_champion(own_world, wo
                          .json()["model"]["version"] == new, timeout_s=120)
         assert followed, f"{worker.url} still serves the old champion:\n{worker.log()}"
 
-
-def test_the_service_runs_with_two_uvicorn_workers_on_postgresql(own_world, world_tables, tmp_path):
-    url = support.database_url("postgresql", tmp_path)
-    number = sorted(world_tables.register["charity_number"])[0]
-    with hardening.ServiceProcess(support.settings_for(own_world, url), tmp_path / "service.log",
-                                  workers=2).start() as service:
-        cookie = {"Cookie": f"risk_session={sign_in(service.url, Role.case_officer)}"}
-        # Each request on a new connection, answered by whichever worker takes it: all see the session.
-        statuses = {httpx.get(f"{service.url}/ui/charities/{number}", headers=cookie, timeout=30).status_code
-                    for _ in range(20)}
-        assert statuses == {200}, service.log()
