@@ -6,7 +6,8 @@ default world) a world is simulated and a small grid trained once. Each code tre
 (one worker, SQLite, a database of its own) and, taking turns so that both meet the same machine:
 
 - rankings: random pages of either list, with random filters (area, band, income band, purpose)
-  and orders, 50 rows a page, at concurrency 16: p50, p99 and requests a second;
+  and orders, 50 rows a page, at concurrency 16: p50, p99 and requests a second; then the same
+  requests again (a query's order of rows is worked out the first time it is asked, then kept);
 - charity page: GET /charities/{number} (the API) and /ui/charities/{number} (the HTML page, signed
   in), one request at a time: p50;
 - score: POST /score of a stored charity's own records (the answer, with its reasons, is the stored
@@ -148,9 +149,9 @@ def measure(servers: list[Server], world: Path, args) -> dict[str, dict[str, dic
     """Every scenario on every server, the servers taking turns at each."""
     prepared = {server.label: scenarios(server, world, args) for server in servers}
     results: dict[str, dict[str, dict[str, float]]] = {server.label: {} for server in servers}
-    for name in ("rankings", "charity API", "charity HTML", "score"):
+    for name in ("rankings", "rankings again", "charity API", "charity HTML", "score"):
         for server in servers:
-            requests, total, concurrency = prepared[server.label][name]
+            requests, total, concurrency = prepared[server.label][name.removesuffix(" again")]
             print(f"  {name}, {server.label} code: {total} requests at concurrency {concurrency}", flush=True)
             results[server.label][name] = asyncio.run(bench.load(HOST, server.port, requests, total, concurrency,
                                                                  warmup=max(20, total // 5)))
@@ -198,23 +199,27 @@ def main() -> None:
     by_size = {size: run_size(size, args) for size in sizes}
     print(f"\n{os.cpu_count()} CPUs shared by the load generator and the servers; "
           f"{time.perf_counter() - started:.0f} s")
-    print(f"{'charities':>10} {'code':<5}{'rankings p50':>13}{'p99':>8}{'req/s':>8}{'charity API p50':>17}"
-          f"{'HTML p50':>10}{'score req/s':>13}")
+    print(f"{'':>16}{'rankings, first pass':>22}{'rankings, again':>22}{'charity page p50':>20}")
+    print(f"{'charities':>10} {'code':<5}{'p50':>8}{'p99':>7}{'req/s':>7}{'p50':>8}{'p99':>7}{'req/s':>7}"
+          f"{'API':>10}{'HTML':>10}{'score req/s':>13}")
     for size, results in by_size.items():
         for label, r in results.items():
-            print(f"{size:>10,} {label:<5}{r['rankings']['p50_ms']:>13.1f}{r['rankings']['p99_ms']:>8.1f}"
-                  f"{r['rankings']['rps']:>8.0f}{r['charity API']['p50_ms']:>17.1f}{r['charity HTML']['p50_ms']:>10.1f}"
-                  f"{r['score']['rps']:>13.0f}")
+            first, again = r["rankings"], r["rankings again"]
+            print(f"{size:>10,} {label:<5}{first['p50_ms']:>8.1f}{first['p99_ms']:>7.0f}{first['rps']:>7.0f}"
+                  f"{again['p50_ms']:>8.1f}{again['p99_ms']:>7.0f}{again['rps']:>7.0f}"
+                  f"{r['charity API']['p50_ms']:>10.1f}{r['charity HTML']['p50_ms']:>10.1f}{r['score']['rps']:>13.0f}")
             failed = {name: int(x["failures"]) for name, x in r.items() if x["failures"]}
             if failed:
                 print(f"{'':>10} {label:<5}failed requests: {failed}")
     largest = by_size[max(sizes)]
     new = largest["new"]
     print()
-    print(f"target: rankings p99 < 50 ms                 -> {new['rankings']['p99_ms']:.1f} ms")
+    print(f"target: rankings p99 < 50 ms                 -> {new['rankings']['p99_ms']:.1f} ms first pass, "
+          f"{new['rankings again']['p99_ms']:.1f} ms again")
     if "old" in largest:
-        ratio = new["rankings"]["rps"] / largest["old"]["rankings"]["rps"]
-        print(f"target: rankings >= 20x the old throughput   -> {ratio:.1f}x")
+        old = largest["old"]["rankings again"]["rps"]
+        print(f"target: rankings >= 20x the old throughput   -> {new['rankings']['rps'] / old:.1f}x first pass, "
+              f"{new['rankings again']['rps'] / old:.1f}x again")
     print(f"target: charity page p50 < 30 ms (API, HTML)  -> {new['charity API']['p50_ms']:.1f} ms, "
           f"{new['charity HTML']['p50_ms']:.1f} ms")
     print("target: /score >= 1,000 req/s, same on sizes  -> "

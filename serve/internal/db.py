@@ -57,6 +57,10 @@ class Base(DeclarativeBase):
     pass
 
 
+# The columns `/rankings` filters on.
+_FILTERED = ("local_authority", "income_band", "constitutional_form", "risk_band", "purposes")
+
+
 class ScoredCharity(Base):
     """One charity on the register at a list's as-of date, scored by a model version: on a review list
     (`review_list` proactive or triage, ranked within it), or on neither (its status, with no rank)."""
@@ -87,21 +91,24 @@ class ScoredCharity(Base):
     input_sha256: Mapped[str] = mapped_column(String(64))
     scored_at: Mapped[datetime] = mapped_column(UTCDateTime)
 
-    # One index per order and per filter the rankings offer, each within one list, ending with the rank
-    # (the order's tie-break) and the charity number, so that the order of the rows matching a query is
-    # read from an index alone. The rank's holds every column a ranked list shows, so that a page of
-    # rows, read by their ranks, never reads the table's rows (with their reasons, a few kB each).
+    # One index per order and per filter the rankings offer, each within one list: an order's holds the
+    # columns filtered on, a filter's what the orders sort by, so that the order of the rows matching any
+    # query is read from an index alone (ties broken by rank). The rank's holds every column a ranked list
+    # shows, so that a page of rows, read by their ranks, never reads the table's rows (with their reasons
+    # and what changed, a few kB each).
     __table_args__ = tuple(
         Index(f"ix_scored_list_{name}", "as_of", "model_version", "review_list", *columns)
-        for name, columns in {"rank": ("rank", "charity_number", "purposes", "charity_name", "score",
-                                       "rank_percentile", "risk_band", "within_capacity", "local_authority",
-                                       "income_band", "constitutional_form", "geographical_spread"),
-                              "score": ("score", "rank", "charity_number"),
-                              "name": ("charity_name", "rank", "charity_number"), "number": ("charity_number", "rank"),
-                              "area": ("local_authority", "rank", "charity_number"),
-                              "income": ("income_band", "rank", "charity_number"),
-                              "form": ("constitutional_form", "rank", "charity_number"),
-                              "band": ("risk_band", "rank", "charity_number")}.items()
+        for name, columns in {
+            "rank": ("rank", "charity_number", "purposes", "charity_name", "score", "rank_percentile", "risk_band",
+                     "within_capacity", "local_authority", "income_band", "constitutional_form",
+                     "geographical_spread"),
+            **{name: (column, "rank", "charity_number", *_FILTERED)
+               for name, column in (("score", "score"), ("name", "charity_name"))},
+            "number": ("charity_number", "rank", *_FILTERED),
+            **{name: (column, "rank", "charity_number", "score", "charity_name")
+               for name, column in (("area", "local_authority"), ("income", "income_band"),
+                                    ("form", "constitutional_form"), ("band", "risk_band"))},
+        }.items()
     )
 
 
@@ -248,6 +255,20 @@ def _drop_lists_from_before_the_review_lists(engine: Engine) -> None:
             table.__table__.drop(engine, checkfirst=True)
 
 
+def _lists_indexed_as_declared(engine: Engine) -> None:
+    """A `scored_list` whose indexes are not those declared (an earlier version's, or missing) has them
+    made again; they are what a page of a list is read from."""
+    found = inspect(engine)
+    if not found.has_table("scored_list"):
+        return
+    present = {ix["name"]: list(ix["column_names"]) for ix in found.get_indexes("scored_list")}
+    for index in ScoredCharity.__table__.indexes:
+        if present.get(index.name) != [c.name for c in index.columns]:
+            if index.name in present:
+                index.drop(engine)
+            index.create(engine)
+
+
 # Columns the access log gained after it was first kept: (name, SQL type). Old rows leave them empty.
 _ACCESS_LOG_ADDED = (("client", "VARCHAR(100)"), ("origin", "VARCHAR(300)"), ("detail", "TEXT"))
 
@@ -297,4 +318,5 @@ def connect(url: str) -> Database:
         _drop_lists_from_before_the_review_lists(engine)
         _add_client_to_the_access_log(engine)
         Base.metadata.create_all(engine)
+        _lists_indexed_as_declared(engine)
     return Database(engine, sessionmaker(engine, expire_on_commit=False))

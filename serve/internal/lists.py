@@ -13,6 +13,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import threading
 from collections import OrderedDict
 from collections.abc import Callable
 from datetime import date
@@ -82,20 +83,24 @@ class Orderings:
     """The order of the rows of a stored list that match a query (as their ranks, which name a row within
     its list), worked out once per query from an index: a stored list never changes. A page is then a
     slice of it, and the count its length. Also what else is worked out once of a list (a filter's
-    choices). The most recent `most` are kept."""
+    choices). The last `most` worked out are kept."""
 
     def __init__(self, most: int = 512) -> None:
         self._most = most
         self._found: OrderedDict[tuple, object] = OrderedDict()
+        # One at a time: a thread reading thousands of rows gives up the GIL at each, so several at once
+        # slow each other down far more than they gain (and two asking the same work it out once).
+        self._working = threading.Lock()
 
     def remembered(self, key: tuple, work: Callable[[], object]):
         found = self._found.get(key)
         if found is None:
-            found = self._found[key] = work()
-            if len(self._found) > self._most:
-                self._found.popitem(last=False)
-        else:
-            self._found.move_to_end(key)
+            with self._working:
+                found = self._found.get(key)
+                if found is None:
+                    found = self._found[key] = work()
+                    if len(self._found) > self._most:
+                        self._found.popitem(last=False)
         return found
 
     def known(self, key: tuple, sort: str) -> np.ndarray | None:

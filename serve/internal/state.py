@@ -141,6 +141,11 @@ class ServingState:
         entry = catalogued(session, as_of, self.model.version)
         return None if entry is None else dict(entry.listed)
 
+    def forget(self, as_of: date) -> None:
+        """Drop another date's lists from memory (they were evicted from the database)."""
+        with self._lock:
+            self._other_lists.pop(as_of, None)
+
     def scoring_list(self, db: Database, as_of: date) -> StoredList | None:
         """The list of a date in memory, read from the database if it is stored there (blocking: call from a
         thread); None when it is not stored (a job builds it)."""
@@ -166,11 +171,12 @@ def ensure_list(db: Database, champion: Champion, data: RegisterData, options: L
 
 
 def store_list(db: Database, champion: Champion, data: RegisterData, options: ListOptions, as_of: date,
-               kept: set[ListKey], progress: Progress | None = None) -> None:
-    """Score and store a list if needed; then evict the oldest others beyond the bound, never one of `kept`."""
+               kept: set[ListKey], progress: Progress | None = None) -> list[ListKey]:
+    """Score and store a list if needed; then evict the oldest others beyond the bound, never one of `kept`
+    (the lists evicted)."""
     extra = {} if progress is None else {"progress": progress}
     score_and_store(db, champion, data.register, data.returns, data.case_log, as_of, options.n_reasons, **extra)
-    evict(db, options.stored_lists, kept | {ListKey(as_of, champion.info.version)})
+    return evict(db, options.stored_lists, kept | {ListKey(as_of, champion.info.version)})
 
 
 def build_state(db: Database, champion: Champion, data: RegisterData, options: ListOptions,
@@ -223,7 +229,8 @@ class ServingHolder:
         if state is None or state.model.version != key.version:
             served = "no model" if state is None else f"version {state.model.version}"
             raise RuntimeError(f"the service now serves {served}, not version {key.version}: ask for the date again")
-        store_list(db, state.champion, state.data, state.options, key.as_of, {state.key()}, progress)
+        for evicted in store_list(db, state.champion, state.data, state.options, key.as_of, {state.key()}, progress):
+            state.forget(evicted.as_of)
 
     def reload(self, db: Database, settings: Settings) -> ReloadOut:
         """Load the champion now registered; if it is a new version, score its list, then swap."""

@@ -43,7 +43,8 @@ async def rankings(query: Annotated[RankingsQuery, Query()], access: RankingsAcc
 
 
 def _from_memory(query: RankingsQuery, serving: ServingState, as_of: date) -> Response | None:
-    memory = serving.stored(as_of)
+    # The current lists only: they are never evicted, where another date's may have been since it was read.
+    memory = serving.current if as_of == serving.as_of else None
     if memory is None or query.format == "csv":
         return None
     ranks = rank_order(query, memory.listed(query.review_list))
