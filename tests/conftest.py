@@ -17,6 +17,9 @@ from risk_model.simulate.world import simulate, write_world
 from tests.support import serve as serve_support
 from tests.support.worlds import SMALL_EXPERIMENT, SMALL_WORLD
 
+# The browser tests' fixtures (the app on loopback, Chromium, a signed-in page per role).
+pytest_plugins = ["tests.support.browser"]
+
 
 @pytest.fixture(scope="session")
 def small_world_dir(tmp_path_factory) -> Path:

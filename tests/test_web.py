@@ -10,99 +10,25 @@ import csv
 import http.server
 import io
 import json
-import shutil
-import socket
 import threading
-import time
 from pathlib import Path
 
 import httpx
 import numpy as np
 import pandas as pd
 import pytest
-import uvicorn
 from mlflow.tracking import MlflowClient
 
 from risk_model.evaluate import pooled_precision_curve
 from risk_model.findings import TARGET_LABEL
 from risk_model.lists.membership import LIST_TITLES, WHY_ON_LIST
 from serve.internal.security import Role
-from serve.main import create_app
 from tests.support import serve as support
+from tests.support.browser import require_a_browser, shot
 
 pytestmark = [pytest.mark.service, pytest.mark.browser]
 
-CHROMIUM = "/usr/bin/chromium"
-SCREENSHOTS = Path(__file__).resolve().parents[1] / "test-output" / "screenshots"
-
-playwright_api = pytest.importorskip("playwright.sync_api", reason="the browser tests need the playwright package "
-                                                                   "(pip install -e '.[test]')")
-if not Path(CHROMIUM).exists() and not shutil.which("chromium"):
-    pytest.skip(f"the browser tests need Debian's Chromium at {CHROMIUM} (apt-get install chromium)",
-                allow_module_level=True)
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-@pytest.fixture(scope="module")
-def app(world, tmp_path_factory):
-    url = support.database_url("sqlite", tmp_path_factory.mktemp("web_db"))
-    return create_app(support.settings_for(world, url))
-
-
-@pytest.fixture(scope="module")
-def base_url(app):
-    port = _free_port()
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 120
-    while not server.started:
-        assert thread.is_alive() and time.monotonic() < deadline, "the app did not start"
-        time.sleep(0.1)
-    yield f"http://127.0.0.1:{port}"
-    server.should_exit = True
-    thread.join(timeout=10)
-
-
-@pytest.fixture(scope="module")
-def browser():
-    with playwright_api.sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, args=[
-            "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"])
-        yield browser
-        browser.close()
-
-
-@pytest.fixture
-def signed_in(browser, base_url):
-    """A fresh browser context signed in with a role's key, at 1280x800."""
-    contexts = []
-
-    def sign_in(role: Role, viewport=(1280, 800)):
-        context = browser.new_context(base_url=base_url, viewport={"width": viewport[0], "height": viewport[1]},
-                                      accept_downloads=True)
-        contexts.append(context)
-        page = context.new_page()
-        page.goto("/ui/")
-        assert "/ui/sign-in" in page.url
-        page.get_by_label("API key").fill(support.KEYS[role])
-        page.get_by_role("button", name="Sign in").click()
-        page.wait_for_load_state()
-        return page
-
-    yield sign_in
-    for context in contexts:
-        context.close()
-
-
-def shot(page, name: str) -> None:
-    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-    page.screenshot(path=str(SCREENSHOTS / f"{name}.png"), full_page=True)
+require_a_browser()
 
 
 def table_rows(page) -> list[list[str]]:
@@ -284,11 +210,11 @@ def test_a_case_officer_opens_a_charity_and_feedback_survives_a_reload(signed_in
 
 
 @pytest.mark.parametrize("status", ["triage", "under inquiry"])
-def test_the_charity_page_says_which_list_the_charity_is_on_and_why(signed_in, app, base_url, status):
+def test_the_charity_page_says_which_list_the_charity_is_on_and_why(signed_in, web_app, base_url, status):
     if status == "triage":
         number = api_list(base_url, "triage")[2]["charity_number"]
     else:
-        entries = app.state.serving.current.current.entries
+        entries = web_app.state.serving.current.current.entries
         number = sorted(n for n, (_, answer) in entries.items() if answer.review_list == status)[0]
     page = signed_in(Role.case_officer)
     assert page.goto(f"/ui/charities/{number}").status == 200
