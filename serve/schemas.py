@@ -4,16 +4,17 @@ from __future__ import annotations
 
 from datetime import date, datetime
 from enum import StrEnum
-from typing import Annotated, Literal
+from typing import Annotated, Literal, get_args
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
 
 from risk_model.domain.bands import RISK_BANDS
 from risk_model.domain.vocab import INCOME_BANDS_GBP, PURPOSE_SHORT
 from risk_model.lists.membership import RECENTLY_INQUIRED, REVIEW_LISTS, UNDER_INQUIRY
+from serve.internal.security import Role
 from serve.internal.text import shown
 from serve.records import CharityRecord
-from serve.values import CharityNumber, KeyName, OptionalDay
+from serve.values import CharityNumber, KeyName, OptionalDay, read_as
 
 MAX_CHARITIES_PER_REQUEST = 1000
 # Far beyond any register or access log, and small enough that the row offset, (page - 1) * page_size,
@@ -92,6 +93,12 @@ class ScoreResponse(BaseModel):
     results: list[CharityScore]
 
 
+def _names(choice) -> dict[str, str]:
+    return {name: name for name in get_args(choice)}
+
+
+_STORED_FILTER = ("One of the values stored on the date's lists (GET /rankings/values), in any case: 'glasgow city' "
+                  "is 'Glasgow City'. A value that begins only one of them is that one; any other is a 422.")
 SortKey = Literal["rank", "-rank", "score", "-score", "charity_number", "-charity_number",
                   "charity_name", "-charity_name"]
 
@@ -104,11 +111,12 @@ class RankingsQuery(BaseModel):
     review_list: ReviewList = Field("proactive", alias="list", description="proactive: charities with no recent "
                                     "concern; triage: concerns of the last 12 months awaiting an inquiry.")
     as_of: OptionalDay = Field(None, description="Default: the current list's date.")
-    local_authority: Annotated[str, Field(max_length=100)] | None = None
-    income_band: IncomeBand | None = None
-    constitutional_form: Annotated[str, Field(max_length=200)] | None = None
-    purpose: Purpose | None = None
-    band: RiskBand | None = None
+    local_authority: Annotated[str, Field(max_length=100)] | None = Field(None, description=_STORED_FILTER)
+    income_band: Annotated[IncomeBand | None, read_as(_names(IncomeBand))] = None
+    constitutional_form: Annotated[str, Field(max_length=200)] | None = Field(None, description=_STORED_FILTER)
+    purpose: Annotated[Purpose | None, read_as(_names(Purpose) | PURPOSE_SHORT)] = Field(
+        None, description="A purpose's short name or its words, e.g. 'health' or 'The advancement of health'.")
+    band: Annotated[RiskBand | None, read_as(_names(RiskBand))] = None
     sort: SortKey = Field("rank", description="A column, with '-' for descending.")
     page: int = Field(1, ge=1, le=MAX_PAGE)
     page_size: int = Field(50, ge=1, le=1000)
@@ -143,6 +151,23 @@ class RankingsPage(BaseModel):
     page_size: int
     sort: SortKey
     items: list[RankedCharity]
+
+
+class PurposeValue(BaseModel):
+    value: str = Field(description="What the `purpose` filter takes, e.g. 'health'.")
+    words: str = Field(description="The purpose as OSCR words it, e.g. 'The advancement of health'.")
+
+
+class FilterValues(BaseModel):
+    """The values each filter of `/rankings` takes for a list's date (the same on both lists of a date)."""
+
+    review_list: ReviewList
+    as_of: date
+    local_authority: list[str] = Field(description="Areas stored on the date's lists.")
+    income_band: list[IncomeBand]
+    constitutional_form: list[str] = Field(description="Constitutional forms stored on the date's lists.")
+    purpose: list[PurposeValue]
+    band: list[RiskBand]
 
 
 class FactorChange(BaseModel):
@@ -319,13 +344,30 @@ class ListJobOut(BaseModel):
     rankings: str = Field(description="Where the lists are once stored.")
 
 
+# The roles an access-log entry names: a key holder's, or `none` for a request refused before one was known.
+AccessRole = Literal[tuple(role.value for role in Role) + ("none",)]
+
+
 class AccessLogQuery(BaseModel):
+    """Which entries of the access log to read: each filter given narrows them, and a page of them, newest first."""
+
     model_config = ConfigDict(extra="forbid")
 
     charity_number: CharityNumber | None = None
-    who: KeyName | None = None
+    who: KeyName | None = Field(None, description="The key holder, in any case ('anonymous' for refusals).")
+    role: AccessRole | None = None
+    status: Annotated[str, Field(pattern=r"^[1-5](\d\d|xx)$")] | None = Field(
+        None, description="An answer's status, e.g. 403, or a class of them, e.g. 4xx.")
+    since: OptionalDay = Field(None, description="From this day (UTC), inclusive.")
+    until: OptionalDay = Field(None, description="To this day (UTC), inclusive.")
     page: int = Field(1, ge=1, le=MAX_PAGE)
     page_size: int = Field(100, ge=1, le=1000)
+
+    @model_validator(mode="after")
+    def _days_in_order(self) -> AccessLogQuery:
+        if self.since is not None and self.until is not None and self.since > self.until:
+            raise ValueError(f"since ({self.since}) is after until ({self.until})")
+        return self
 
 
 class AccessEntry(BaseModel):

@@ -8,12 +8,14 @@ negative total, a part of a trustee, a date pandas cannot hold), with the reason
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import date
 from typing import Annotated, Any
 
 import pandas as pd
 from pydantic import AfterValidator, BeforeValidator, Field, StringConstraints
 
+from risk_model.domain.names import loose_key
 from risk_model.ingest.parsing import date_in_range, parse_date_value, parse_multi_valued, parse_number_value
 from risk_model.ingest.schemas import DEFAULT_CHARITY_NUMBER_PATTERN
 
@@ -67,6 +69,14 @@ def code(value: Any) -> Any:
     """"Inquiry opened" -> inquiry_opened, as ingest normalises codes."""
     value = _blank_to_none(value)
     return "_".join(value.lower().replace("-", " ").split()) if isinstance(value, str) else value
+
+
+def read_as(names: Mapping[str, str]) -> BeforeValidator:
+    """Text read as the name it loosely equals (case, spacing, accents, "&" for "and": `domain.names.loose_key`)
+    among `names` (each way of writing a name -> the name), so that "High" is "high". Any other text is left
+    as it is, for the field's own check to refuse with the names it takes."""
+    by_key = {loose_key(written): name for written, name in names.items()}
+    return BeforeValidator(lambda value: by_key.get(loose_key(value), value) if isinstance(value, str) else value)
 
 
 Day = Annotated[date, BeforeValidator(_parse_date), AfterValidator(_in_range)]

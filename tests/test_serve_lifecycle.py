@@ -62,6 +62,8 @@ def test_feedback_and_the_access_log_survive_a_restart(world, database_url):
         assert second.app.state.db.sessions().scalar(select(func.max(ScoredCharity.scored_at))) == scored_at
 
 
+# On PostgreSQL only: tests/test_hardening_load.py swaps the champion under load on SQLite, in a real process.
+@pytest.mark.parametrize("database_url", ["postgresql"], indirect=True)
 def test_a_reload_swaps_the_champion_under_load_without_failing_a_request(own_world, database_url):
     world = own_world
     with TestClient(create_app(support.settings_for(world, database_url))) as client:

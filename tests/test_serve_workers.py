@@ -60,7 +60,8 @@ def workers(own_world, tmp_path):
     """Two service processes on one empty PostgreSQL database (the first with two uvicorn workers), the
     second started once the first is up."""
     url = support.database_url("postgresql", tmp_path)
-    settings = support.settings_for(own_world, url, follow_alias_seconds=1, failed_key_limit=3)
+    settings = support.settings_for(own_world, url, follow_alias_seconds=1, failed_key_limit=3,
+                                    failed_key_window_seconds=3)
     # The first is itself two uvicorn workers, so the one process the test talks to is shared too.
     first = hardening.ServiceProcess(settings, tmp_path / "first.log", workers=2).start()
     second = hardening.ServiceProcess(settings, tmp_path / "second.log")

@@ -23,12 +23,15 @@ import numpy as np
 from sqlalchemy import Select, bindparam, select
 from sqlalchemy.orm import Session
 
+from risk_model.domain.vocab import PURPOSE_SHORT
 from risk_model.export import safe_cell
 from risk_model.lists.membership import REVIEW_LISTS
+from risk_model.lists.rank import LIST_COLUMNS
 from serve.internal.db import ScoredCharity, StoredListRecord
 from serve.schemas import ModelInfo, RankedCharity, RankingsQuery
 
-CSV_COLUMNS: tuple[str, ...] = tuple(RankedCharity.model_fields) + ("as_of", "registered_model", "model_version")
+# The command line's columns (`risk-model rank`, with `--reasons`), then the charity's purposes in words.
+CSV_COLUMNS: tuple[str, ...] = (*LIST_COLUMNS, "reasons_up", "reasons_down", "purposes")
 # What a row of a ranked list shows (not its reasons or what changed, which only a charity's page reads).
 RANKED_COLUMNS = (ScoredCharity.review_list, ScoredCharity.rank, ScoredCharity.charity_number,
                   ScoredCharity.charity_name, ScoredCharity.score, ScoredCharity.rank_percentile,
@@ -37,8 +40,16 @@ RANKED_COLUMNS = (ScoredCharity.review_list, ScoredCharity.rank, ScoredCharity.c
                   ScoredCharity.purposes)
 
 
+PURPOSE_WORDS: dict[str, str] = {short: words for words, short in PURPOSE_SHORT.items()}
+
+
 def purposes_list(text: str) -> list[str]:
     return [p for p in text.split("|") if p]
+
+
+def reason_sentences(reasons: list[dict], direction: str) -> list[str]:
+    """A stored row's reasons one way ("up" raises the score), in words, strongest first."""
+    return [r["sentence"] for r in sorted(reasons, key=lambda r: r["position"]) if r["direction"] == direction]
 
 
 def catalogued(session: Session, as_of: date, version: str) -> StoredListRecord | None:
@@ -102,6 +113,10 @@ class Orderings:
                     if len(self._found) > self._most:
                         self._found.popitem(last=False)
         return found
+
+    def found(self, key: tuple):
+        """What was worked out under `key`, if it was."""
+        return self._found.get(key)
 
     def known(self, key: tuple, sort: str) -> np.ndarray | None:
         """The ranks of the rows matching a query, in the order asked for, if they were worked out already."""
@@ -211,19 +226,26 @@ def csv_name(review_list: str, as_of: date) -> str:
 
 def csv_text(session: Session, as_of: date, model: ModelInfo, q: RankingsQuery) -> str:
     """Every row matching the filters (not just one page), as CSV."""
-    return rows_as_csv(session.execute(in_order(matching_rows(as_of, model.version, q), q.sort)), as_of, model)
+    return rows_as_csv(session.execute(in_order(matching_rows(as_of, model.version, q, *CSV_READ), q.sort)),
+                       as_of, model)
+
+
+# What a row of the CSV is read from: a ranked list's columns and the reasons.
+CSV_READ = (*RANKED_COLUMNS, ScoredCharity.reasons)
 
 
 def rows_as_csv(rows, as_of: date, model: ModelInfo) -> str:
-    """Stored list rows in the CSV layout the API and the pages both export."""
+    """Stored list rows (CSV_READ) in the CSV layout the API and the pages both export: the command line's,
+    reasons and purposes in words."""
     buffer = io.StringIO()
     writer = csv.writer(buffer)
     writer.writerow(CSV_COLUMNS)
     for row in rows:
-        item = ranked_charity(row).model_dump()
-        item["purposes"] = ";".join(item["purposes"])
-        writer.writerow([safe_cell(v) for v in (*item.values(), as_of.isoformat(), model.registered_model,
-                                                model.version)])
+        named = {"main_operating_location": row.local_authority, "as_of": as_of.isoformat(), "model": model.model,
+                 "model_version": model.version, "reasons_up": "; ".join(reason_sentences(row.reasons, "up")),
+                 "reasons_down": "; ".join(reason_sentences(row.reasons, "down")),
+                 "purposes": "; ".join(PURPOSE_WORDS.get(p, p) for p in purposes_list(row.purposes))}
+        writer.writerow([safe_cell(named[c] if c in named else getattr(row, c)) for c in CSV_COLUMNS])
     return buffer.getvalue()
 
 

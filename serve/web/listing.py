@@ -1,18 +1,21 @@
-"""The list page's query: the API's list, filters and order, plus a search by name or number and a top k."""
+"""The list page's query: the API's list, filters and order, plus a search by name or number and a top k;
+the filters in words, and what the rows matching them hold within the top k."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import date
 from typing import Annotated, get_args
 
 from pydantic import Field, model_validator
-from sqlalchemy import Select, or_, select
+from sqlalchemy import Select, func, or_
 from sqlalchemy.orm import Session
 
-from risk_model.lists.membership import REVIEW_LISTS
 from serve.internal.db import ScoredCharity
 from serve.internal.lists import (
+    CSV_READ,
     FILTERS,
+    PURPOSE_WORDS,
     RANKED_COLUMNS,
     Orderings,
     in_order,
@@ -20,6 +23,7 @@ from serve.internal.lists import (
     query_key,
     rank_order,
     ranked_charity,
+    reason_sentences,
     rows_as_csv,
     rows_of_ranks,
 )
@@ -67,8 +71,8 @@ def matching(as_of: date, version: str, q: ListQuery, *columns) -> Select:
 
 def top_reason(row: ScoredCharity) -> str | None:
     """The sentence of the factor that raises the charity's score most."""
-    raising = [r for r in row.reasons if r["direction"] == "up"]
-    return min(raising, key=lambda r: r["position"])["sentence"] if raising else None
+    raising = reason_sentences(row.reasons, "up")
+    return raising[0] if raising else None
 
 
 def list_page(session: Session, as_of: date, version: str, q: ListQuery, orderings: Orderings | None = None,
@@ -86,14 +90,38 @@ def list_page(session: Session, as_of: date, version: str, q: ListQuery, orderin
 
 def list_csv(session: Session, as_of: date, model: ModelInfo, q: ListQuery) -> str:
     """Every row matching the form, in the API's CSV layout."""
-    return rows_as_csv(session.execute(in_order(matching(as_of, model.version, q), q.sort)), as_of, model)
+    return rows_as_csv(session.execute(in_order(matching(as_of, model.version, q, *CSV_READ), q.sort)), as_of, model)
 
 
-def choices(session: Session, as_of: date, version: str, column, orderings: Orderings | None = None) -> list[str]:
-    """The values a column takes on the review lists, for a filter's options (the same on both lists, so
-    that a filter kept while switching lists keeps its option)."""
-    query = (select(column).distinct().where(ScoredCharity.as_of == as_of, ScoredCharity.model_version == version,
-                                            ScoredCharity.review_list.in_(REVIEW_LISTS), column.is_not(None))
-             .order_by(column))
-    return (orderings or Orderings()).remembered(("choices", as_of, version, column.key),
-                                           lambda: list(session.scalars(query)))
+# The form's filters as the page names them, in its order.
+FILTER_LABELS = {"search": "name or number", "local_authority": "area", "band": "band", "income_band": "income band",
+                 "constitutional_form": "form", "purpose": "purpose"}
+
+
+def applied(q: ListQuery) -> list[tuple[str, str]]:
+    """The filters the form applies, each as (what, value) in words."""
+    values = {name: getattr(q, name) for name in FILTER_LABELS}
+    if q.purpose is not None:
+        values["purpose"] = PURPOSE_WORDS.get(q.purpose, q.purpose)
+    return [(label, values[name]) for name, label in FILTER_LABELS.items() if values[name] is not None]
+
+
+@dataclass(frozen=True)
+class WithinTop:
+    """The rows matching the form among a list's top k, and the positives their calibrated scores add up to."""
+
+    k: int
+    matching: int
+    expected: float
+
+
+def within_top(session: Session, as_of: date, version: str, q: ListQuery, k: int,
+               orderings: Orderings | None = None) -> WithinTop:
+    """How many of the list's top k match the form, and their scores' sum: the label positives the model
+    expects among them (its scores are calibrated probabilities). Read from a filter's index, once."""
+    def work() -> WithinTop:
+        query = matching(as_of, version, q, func.count(), func.coalesce(func.sum(ScoredCharity.score), 0.0))
+        count, total = session.execute(query.where(ScoredCharity.rank <= k)).one()
+        return WithinTop(k, int(count), float(total))
+
+    return (orderings or Orderings()).remembered(("within", as_of, version, query_key(q), k), work)

@@ -50,12 +50,24 @@ class RiskIndicatorRule(ClassifierMixin, BaseEstimator):
         self.indicators = indicators
         self.prior_weight = prior_weight
 
+    def indicator_points(self, X: pd.DataFrame) -> pd.DataFrame:
+        """Points each row scores for each indicator (columns: the indicators' features), 0 where unmet."""
+        return pd.DataFrame({feature: points * (X[feature].fillna(0).to_numpy(dtype=float) >= threshold)
+                             for _, feature, threshold, points in self.indicators}, index=X.index, dtype=float)
+
+    def indicator_names(self) -> dict[str, str]:
+        """Each indicator's feature and what it says, e.g. 'a return is overdue'."""
+        return {feature: name for name, feature, _, _ in self.indicators}
+
     def points(self, X: pd.DataFrame) -> np.ndarray:
         """Points each row scores: the sum of the points of the indicators it meets."""
-        total = np.zeros(len(X))
-        for _, feature, threshold, points in self.indicators:
-            total += points * (X[feature].fillna(0).to_numpy(dtype=float) >= threshold)
-        return total
+        return self.indicator_points(X).to_numpy().sum(axis=1)
+
+    def score_at(self, points: np.ndarray) -> np.ndarray:
+        """The probability a points total gives before the tie-break within it: the score of a charity
+        meeting its indicators only just."""
+        points = np.asarray(points, dtype=float)
+        return np.clip(self.rate_by_points_[points.astype(int)] + self.step_ * points, 0.0, 1.0)
 
     def tie_break(self, X: pd.DataFrame) -> np.ndarray:
         """How strongly the indicators are met, in [0, 1): a fixed-scale mean of their continuous versions."""
@@ -111,9 +123,13 @@ class ConcernQueue(RiskIndicatorRule):
     """A regulator working its complaints in turn: a concern in the last 90 days first, then the
     indicator points, the most recent concern first within a points total."""
 
-    def points(self, X: pd.DataFrame) -> np.ndarray:
+    def indicator_points(self, X: pd.DataFrame) -> pd.DataFrame:
         recent = X["days_since_last_concern"].fillna(np.inf).to_numpy(dtype=float) <= QUEUE_RECENT_DAYS
-        return super().points(X) + (super()._max_points() + 1) * recent
+        return super().indicator_points(X).assign(days_since_last_concern=(super()._max_points() + 1) * recent)
+
+    def indicator_names(self) -> dict[str, str]:
+        return super().indicator_names() | {
+            "days_since_last_concern": f"a concern was received in the last {QUEUE_RECENT_DAYS} days"}
 
     def _max_points(self) -> float:
         return 2.0 * super()._max_points() + 1

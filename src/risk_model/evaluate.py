@@ -57,7 +57,7 @@ def k_from_percent(n: int, percent: float) -> int:
 
 
 def ranking_metrics(y_true, scores, capacity_k: int, k_percent: float) -> dict[str, float]:
-    """Precision and recall at capacity and at k%, AUC-PR, AUC-ROC, Brier, base rate."""
+    """Precision and recall at capacity and at k%, AUC-PR, AUC-ROC, Brier and its skill, base rate."""
     y = np.asarray(y_true, dtype=float)
     s = np.asarray(scores, dtype=float)
     k_pct = k_from_percent(len(y), k_percent)
@@ -72,8 +72,17 @@ def ranking_metrics(y_true, scores, capacity_k: int, k_percent: float) -> dict[s
         "recall_at_k_pct": recall_at_k(y, s, k_pct),
         "auc_pr": float(average_precision_score(y, s)) if both_classes else float("nan"),
         "auc_roc": float(roc_auc_score(y, s)) if both_classes else float("nan"),
-        "brier": float(brier_score_loss(y, np.clip(s, 0, 1))) if len(y) else float("nan"),
+        "brier": (brier := float(brier_score_loss(y, np.clip(s, 0, 1))) if len(y) else float("nan")),
+        "brier_skill": brier_skill(brier, float(y.mean()) if len(y) else float("nan")),
     }
+
+
+def brier_skill(brier: float, base_rate: float) -> float:
+    """How much lower a Brier score is than that of always giving the base rate, b(1 - b), as a share
+    of it: 0 is no better than the base rate, 1 perfect, below 0 worse (NaN when every label is alike).
+    At a base rate of 1% every model's Brier is near 0.0099, so the score alone says little."""
+    reference = base_rate * (1.0 - base_rate)
+    return 1.0 - brier / reference if reference > 0 else float("nan")
 
 
 def precision_curve(y_true, scores, ks: np.ndarray) -> pd.DataFrame:

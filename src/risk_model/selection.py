@@ -58,8 +58,10 @@ def summarise(fold_metrics: pd.DataFrame, folds: list[TemporalFold]) -> pd.DataF
                **summarise_folds(choosing.drop(columns=["fold", "test_as_of", "review_list", "model",
                                                         "label_definition"]))}
         if len(latest):
-            for column in ("precision_at_k", "recall_at_k", "auc_pr", "auc_roc", "brier", "positives", "n"):
-                row[f"holdout_{column}"] = float(latest[column].iloc[0])
+            for column in ("precision_at_k", "recall_at_k", "auc_pr", "auc_roc", "brier", "brier_skill", "base_rate",
+                           "positives", "n"):
+                if column in latest:
+                    row[f"holdout_{column}"] = float(latest[column].iloc[0])
         out.append(row)
     return pd.DataFrame(out).set_index(["review_list", "model"])
 

@@ -34,11 +34,10 @@ class Factor:
 
 FACTORS: tuple[Factor, ...] = (
     Factor("income", "income, latest return", "finance", ("income_latest_gbp",)),
-    Factor("spending", "spending, latest return", "finance", ("expenditure_latest_gbp",)),
-    Factor("spending_over_income", "spending over income, latest return", "finance",
-           ("spend_over_income_ratio_latest",)),
-    Factor("spending_over_income_last3", "spending over income, last 3 returns", "finance",
-           ("spend_over_income_last3",)),
+    # Spending, spending as a share of income and the years it exceeded income are one quantity to a
+    # reader: one factor, so that it never reads as both raising and lowering a score.
+    Factor("spending", "spending against income", "finance",
+           ("expenditure_latest_gbp", "spend_over_income_ratio_latest", "spend_over_income_last3")),
     Factor("income_sources", "sources of income", "finance",
            ("trading_income_share_latest", "donations_income_share_latest", "investments_income_share_latest")),
     Factor("charitable_spending", "share of spending on charitable activities", "finance",

@@ -43,9 +43,55 @@ def precision_at_k_plot(panels: dict[str, pd.DataFrame], capacity_k: int, path: 
     plt.close(fig)
 
 
-def calibration_plot(tables: dict[str, pd.DataFrame], path: Path) -> None:
+# A panel whose points span more than this factor is drawn on log-like axes: on linear ones a model
+# whose deciles run from 0.001 to 0.03 has nine of its ten points sitting at zero.
+_LOG_SPREAD = 20
+
+
+def _calibration_panel(ax, model: str, table: pd.DataFrame) -> None:
+    """One model's calibration, both axes on the range of its own points (and the diagonal)."""
+    values = np.concatenate([table["mean_predicted"], table["observed_rate"]]).astype(float)
+    values = values[np.isfinite(values)]
+    high = float(values.max()) if len(values) and values.max() > 0 else 1.0
+    positive = values[values > 0]
+    floor = float(positive.min()) if len(positive) else high
+    logged = high > _LOG_SPREAD * floor
+    if logged:
+        # symlog: linear below the smallest positive value, so a bin with no positives still shows, at 0
+        ax.set_xscale("symlog", linthresh=floor, linscale=0.5)
+        ax.set_yscale("symlog", linthresh=floor, linscale=0.5)
+        limits = (0.0, high * 1.4)
+        # 0 and the powers of ten in the points' range (the locator's own ticks crowd the linear part)
+        ticks = [0.0, *(10.0 ** e for e in range(int(np.ceil(np.log10(floor))), int(np.floor(np.log10(limits[1]))) + 1))]
+        ax.set_xticks(ticks)
+        ax.set_yticks(ticks)
+    else:
+        low = float(values.min()) if len(values) else 0.0
+        margin = (high - low) * 0.08 or high * 0.1
+        limits = (max(0.0, low - margin), high + margin)
+    ax.plot(table["mean_predicted"], table["observed_rate"], "o-")
+    # drawn through many points: on symlog axes a straight segment between two would not follow y = x
+    diagonal = np.linspace(*limits, 200)
+    ax.plot(diagonal, diagonal, color="grey", lw=0.8, ls=":")
+    ax.set_xlim(*limits)
+    ax.set_ylim(*limits)
+    for axis in (ax.xaxis, ax.yaxis):
+        axis.set_major_formatter(_plain_number())
+    ax.set_title(model + (" (log scale)" if logged else ""), fontsize=8)
+    ax.set_xlabel("mean score (decile)", fontsize=8)
+    ax.set_ylabel("observed rate", fontsize=8)
+    ax.tick_params(labelsize=7)
+
+
+def _plain_number():
+    from matplotlib.ticker import FuncFormatter
+
+    return FuncFormatter(lambda value, _: f"{value:.3g}")
+
+
+def calibration_figure(tables: dict[str, pd.DataFrame]):
     """Observed rate against mean predicted probability per score bin: one panel per model, each on
-    its own scale, so a model whose scores are small is read as clearly as one whose are large."""
+    the range of its own points, so a model whose scores are small is read as clearly as one whose are large."""
     plt = _pyplot()
     n = max(len(tables), 1)
     cols = min(n, 3)
@@ -54,16 +100,16 @@ def calibration_plot(tables: dict[str, pd.DataFrame], path: Path) -> None:
     for ax in axes.ravel()[n:]:
         ax.axis("off")
     for ax, (model, table) in zip(axes.ravel(), tables.items()):
-        top = float(max(table["mean_predicted"].max(), table["observed_rate"].max(), 1e-6)) * 1.05
-        ax.plot(table["mean_predicted"], table["observed_rate"], "o-")
-        ax.plot([0, top], [0, top], color="grey", lw=0.8, ls=":")
-        ax.set_xlim(0, top)
-        ax.set_ylim(0, top)
-        ax.set_title(model, fontsize=8)
-        ax.set_xlabel("mean score (decile)", fontsize=8)
-        ax.set_ylabel("observed rate", fontsize=8)
-    fig.suptitle("Calibration, out of fold\n(each panel on its own scale)", fontsize=9)
+        _calibration_panel(ax, model, table)
+    fig.suptitle("Calibration, out of fold\n(each panel on its own points' range)", fontsize=9)
     fig.tight_layout(rect=(0, 0, 1, 0.92))
+    return fig
+
+
+def calibration_plot(tables: dict[str, pd.DataFrame], path: Path) -> None:
+    """`calibration_figure`, drawn to a PNG."""
+    plt = _pyplot()
+    fig = calibration_figure(tables)
     fig.savefig(path, dpi=110)
     plt.close(fig)
 

@@ -211,8 +211,9 @@ def _log_candidates(result: TrainingResult, config: ExperimentConfig) -> dict[st
                                            & (result.fold_metrics["model"] == candidate.name)]
             for _, fold in mine.iterrows():
                 step = int(pd.Timestamp(fold["test_as_of"]).year)
-                mlflow.log_metrics({k: float(fold[k]) for k in ("precision_at_k", "recall_at_k", "auc_pr",
-                                                               "auc_roc", "brier") if np.isfinite(fold[k])}, step=step)
+                logged = ("precision_at_k", "recall_at_k", "auc_pr", "auc_roc", "brier", "brier_skill")
+                mlflow.log_metrics({k: float(fold[k]) for k in logged if k in fold and np.isfinite(fold[k])},
+                                   step=step)
             run_ids[f"{candidate.review_list}: {candidate.name}"] = child.info.run_id
     return run_ids
 
