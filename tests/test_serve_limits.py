@@ -19,6 +19,7 @@ from fastapi.testclient import TestClient
 from pydantic import ValidationError
 
 import serve.records
+import serve.routes.charities
 from risk_model.lists.records import records_from_tables
 from serve.internal.security import Role, hash_api_key
 from serve.main import create_app
@@ -195,6 +196,28 @@ def test_every_answer_carries_the_security_headers(client, number):
     style = client.get("/ui/static/style.css")
     assert style.status_code == 200 and style.headers["x-content-type-options"] == "nosniff"
     assert "no-store" not in style.headers.get("cache-control", "")
+
+
+def test_an_error_no_handler_answered_is_a_500_with_the_headers_and_is_logged(client, number, monkeypatch, caplog):
+    def broken(*args, **kwargs):
+        raise RuntimeError("a bug")
+
+    monkeypatch.setattr(serve.routes.charities, "charity_page", broken)
+    with caplog.at_level("ERROR", logger="serve"):
+        answer = client.get(f"/charities/{number}", headers=support.headers(Role.case_officer))
+    assert answer.status_code == 500 and answer.text == "Internal Server Error"  # nothing of the bug shown
+    security_headers_of(answer)
+    assert answer.headers["cache-control"] == "no-store"
+    assert any(f"/charities/{number}" in r.getMessage() and r.exc_info for r in caplog.records)
+    log = client.get("/access-log", params={"page_size": 5, "charity_number": number},
+                     headers=support.headers(Role.auditor)).json()["items"]
+    assert log[0]["status"] == 500 and log[0]["path"] == f"/charities/{number}"
+
+
+def test_https_answers_tell_the_browser_to_stay_on_https(client):
+    assert client.get("/health").headers["strict-transport-security"] == "max-age=31536000"
+    plain = TestClient(client.app, base_url="http://testserver")
+    assert "strict-transport-security" not in plain.get("/health").headers
 
 
 def token_in(html: str) -> str:

@@ -12,14 +12,22 @@
 |                           |                                        | Origin of the pages' own form posts)         |
 | Cache-Control             | no-store, except under `cacheable`     | charity data stays in no browser or proxy    |
 |                           | paths (the static files)               | cache                                        |
+| Strict-Transport-Security | a year, on answers sent over HTTPS     | the browser never tries plain HTTP again     |
+|                           | (uvicorn's --proxy-headers behind a    | (sent over plain HTTP it would be ignored)   |
+|                           | proxy that ends TLS)                   |                                              |
 
 An answer that sets one of these itself keeps its own: the API docs' pages carry a policy that lets
-their start-up script run, and a model's plot says how long it may be cached.
+their start-up script run, and a model's plot says how long it may be cached. An error no handler
+answered is answered here, as a plain 500 with the same headers, and logged with its traceback;
+Starlette's own last-resort handler sits outside every middleware and would send it bare.
 """
 
 from __future__ import annotations
 
+import logging
+
 from starlette.datastructures import MutableHeaders
+from starlette.responses import PlainTextResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 POLICY = "; ".join([
@@ -35,6 +43,9 @@ SECURITY_HEADERS: dict[str, str] = {
     "x-content-type-options": "nosniff",
     "referrer-policy": "same-origin",
 }
+HSTS = "max-age=31536000"
+
+log = logging.getLogger("serve")
 
 
 class SecurityHeaders:
@@ -50,15 +61,27 @@ class SecurityHeaders:
             await self.app(scope, receive, send)
             return
         store = not scope["path"].startswith(self.cacheable)
+        https = scope.get("scheme") == "https"
+        started = False
 
         async def send_with_headers(message: Message) -> None:
+            nonlocal started
             if message["type"] == "http.response.start":
+                started = True
                 message.setdefault("headers", [])
                 headers = MutableHeaders(scope=message)
                 for name, value in SECURITY_HEADERS.items():
                     headers.setdefault(name, value)
                 if store:
                     headers.setdefault("cache-control", "no-store")
+                if https:
+                    headers.setdefault("strict-transport-security", HSTS)
             await send(message)
 
-        await self.app(scope, receive, send_with_headers)
+        try:
+            await self.app(scope, receive, send_with_headers)
+        except Exception:
+            if started:  # part of an answer is sent: nothing better can follow it
+                raise
+            log.exception("no handler answered %s %s", scope.get("method"), scope["path"])
+            await PlainTextResponse("Internal Server Error", status_code=500)(scope, receive, send_with_headers)
