@@ -31,8 +31,8 @@ from serve.deps import (
     note_request,
     too_many_failed_keys,
 )
-from serve.internal.db import ScoredCharity
-from serve.internal.lists import csv_name, csv_rows
+from serve.internal.filters import read_as_stored, stored_values
+from serve.internal.lists import PURPOSE_WORDS, csv_name, csv_rows
 from serve.internal.pages import charity_page, record_feedback
 from serve.internal.registry import registered_versions
 from serve.internal.scorer import check_as_of
@@ -41,7 +41,16 @@ from serve.schemas import FeedbackIn, FeedbackOutcome
 from serve.values import OptionalDay
 from serve.web import charts, runs
 from serve.web.building import REFRESH_S, BuildForm, start_from_form, unbuilt_view
-from serve.web.listing import BANDS, INCOME_BANDS, PURPOSES, ListQuery, choices, list_csv, list_page
+from serve.web.listing import (
+    BANDS,
+    INCOME_BANDS,
+    PURPOSES,
+    ListQuery,
+    applied,
+    list_csv,
+    list_page,
+    within_top,
+)
 from serve.web.session import (
     CharityPage,
     FeedbackForm,
@@ -153,21 +162,27 @@ def _champions(uri: str, serving) -> tuple[runs.TrainingRun | None, dict[str, st
 @router.get("/list")
 def review_list(request: Request, query: Annotated[ListQuery, Query()], access: RankingsPage, serving: ServingDep,
                 session: SessionDep, jobs: ListJobsDep, settings: SettingsDep) -> HTMLResponse:
-    """One review list for an as-of date (a tab for each), filtered, searched and a page at a time."""
+    """One review list for an as-of date (a tab for each), filtered, searched and a page at a time (past the
+    last, the last); the capacity box says what the rows matching the filters hold."""
     as_of: date = query.as_of or serving.as_of
     check_as_of(serving.data, as_of, ("query", "as_of"))
     listed = serving.listed(session, as_of)
     if listed is None:
         return _unbuilt(request, jobs, serving, as_of, access)
-    total, items = list_page(session, as_of, serving.model.version, query, serving.orderings,
-                             listed[query.review_list])
+    version = serving.model.version
+    values = stored_values(session, as_of, version, serving.orderings)
+    query = read_as_stored(query, values)
     name = query.review_list
+    total, items = list_page(session, as_of, version, query, serving.orderings, listed[name])
+    pages, asked = max(1, math.ceil(total / query.page_size)), query.page
+    if asked > pages:
+        query = query.model_copy(update={"page": pages})
+        total, items = list_page(session, as_of, version, query, serving.orderings, listed[name])
     capacity = serving.champion.capacities[name]
     # What the top k held in validation, for a k no longer than the list.
     k = min(query.top_k or capacity, listed[name]) or 1
     uri = runs.tracking_uri(settings)
     run, champions = _champions(uri, serving)
-    version = serving.model.version
     params = query.without_page()
     return render(request, "list.html", {
         "query": query, "as_of": as_of, "model": serving.model, "total": total, "items": items,
@@ -175,24 +190,26 @@ def review_list(request: Request, query: Annotated[ListQuery, Query()], access: 
         "tabs": [{"name": other, "title": LIST_TITLES[other], "listed": listed[other],
                   "capacity": serving.champion.capacities[other], "current": other == name,
                   "link": f"{PREFIX}/list?{urlencode(query.on_list(other))}"} for other in REVIEW_LISTS],
-        "pages": max(1, math.ceil(total / query.page_size)), "params": params,
+        "pages": pages, "asked_page": asked, "params": params,
         "page_link": lambda page: f"{PREFIX}/list?{urlencode(params | {'page': page})}",
         "csv_link": f"{PREFIX}/list.csv?{urlencode(params)}", "capacity": capacity, "listed": listed[name],
         "expectation": runs.expected_positives(uri, run, name, champions.get(name), k),
-        "label": runs.label_of(name, runs.review_lists(uri, run.run_id) if run is not None else None), "bands": BANDS, "income_bands": INCOME_BANDS, "purposes": PURPOSES,
-        "areas": choices(session, as_of, version, ScoredCharity.local_authority, serving.orderings),
-        "forms": choices(session, as_of, version, ScoredCharity.constitutional_form, serving.orderings),
+        "within": within_top(session, as_of, version, query, k, serving.orderings), "applied": applied(query),
+        "label": runs.label_of(name, runs.review_lists(uri, run.run_id) if run is not None else None),
+        "bands": BANDS, "income_bands": INCOME_BANDS, "purposes": [(p, PURPOSE_WORDS.get(p, p)) for p in PURPOSES],
+        "areas": values["local_authority"], "forms": values["constitutional_form"],
     })
 
 
 @router.get("/list.csv")
 def review_list_csv(request: Request, query: Annotated[ListQuery, Query()], access: RankingsPage, serving: ServingDep,
                     session: SessionDep, jobs: ListJobsDep) -> Response:
-    """Every row matching the list page's form, as the API's CSV."""
+    """Every row matching the list page's form, as the API's CSV (the command line's columns, reasons in words)."""
     as_of: date = query.as_of or serving.as_of
     check_as_of(serving.data, as_of, ("query", "as_of"))
     if serving.listed(session, as_of) is None:
         return _unbuilt(request, jobs, serving, as_of, access)
+    query = read_as_stored(query, stored_values(session, as_of, serving.model.version, serving.orderings))
     text = list_csv(session, as_of, serving.model, query)
     # For the access log: the stored list the rows came from (the query string holds the filter).
     access.detail = {"list": query.review_list, "as_of": as_of.isoformat(), "model_version": serving.model.version,
