@@ -13,11 +13,14 @@ default world) a world is simulated and a small grid trained once. Each code tre
 - score: POST /score of a stored charity's own records (the answer, with its reasons, is the stored
   one), at concurrency 16: requests a second.
 
-Run: python benchmarks/reads.py [--sizes 5000,25000] [--old-tree DIR]
+Run: python benchmarks/reads.py [--sizes 5000,25000] [--old-tree DIR] [--postgres URL]
 With `--old-tree`, DIR is a checkout of the code to compare with (e.g. `git worktree add /tmp/old
-<commit>`): its `serve` package is started from DIR with the same library. Targets: rankings p99 under
-50 ms and at least 20x the old throughput; charity page p50 under 30 ms; /score at least 1,000 a
-second, and the same on both sizes. The load generator shares the machine with the servers.
+<commit>`): its `serve` package is started from DIR with the same library. With `--postgres`, URL names
+an empty PostgreSQL database, and the largest world is also served from it by one uvicorn worker and
+then by two (`--workers 2`), rankings and score measured on each. Targets: rankings p99 under 50 ms
+and at least 20x the old throughput; charity page p50 under 30 ms; /score at least 1,000 a second,
+and the same on both sizes; two workers on PostgreSQL at least 1.6x one's throughput. The load
+generator shares the machine with the servers.
 """
 
 from __future__ import annotations
@@ -104,19 +107,20 @@ def session_cookie(port: int, key: str) -> str:
 class Server:
     """One code tree serving one world."""
 
-    def __init__(self, label: str, tree: Path | None, work: Path, tracking_uri: str, key: str) -> None:
+    def __init__(self, label: str, tree: Path | None, work: Path, tracking_uri: str, key: str,
+                 database_url: str | None = None, workers: int = 1) -> None:
         self.label, self.port, self.key = label, bench.free_port(), key
         self.log = work / f"{label}.log"
         env = os.environ | {
             "RISK_SERVE_DATA_DIR": str(work / "data"), "RISK_SERVE_TRACKING_URI": tracking_uri,
-            "RISK_SERVE_DATABASE_URL": f"sqlite:///{work / f'{label}.db'}",
+            "RISK_SERVE_DATABASE_URL": database_url or f"sqlite:///{work / f'{label}.db'}",
             "RISK_SERVE_REGISTERED_MODEL": bench.REGISTERED_MODEL, "RISK_SERVE_WEB_HTTPS_ONLY": "false",
             "RISK_SERVE_API_KEYS": json.dumps([{"name": "benchmark", "role": "admin",
                                                  "sha256": hashlib.sha256(key.encode()).hexdigest()}]),
         }
         # Started from the tree's own folder, so that its `serve` package is the one imported.
         command = [sys.executable, "-m", "uvicorn", "serve.main:create_app_from_env", "--factory", "--host", HOST,
-                   "--port", str(self.port), "--log-level", "warning"]
+                   "--port", str(self.port), "--log-level", "warning", "--workers", str(workers)]
         self.process = subprocess.Popen(command, env=env, cwd=tree or HERE.parent, stdout=self.log.open("w"),
                                         stderr=subprocess.STDOUT, start_new_session=True)
 
@@ -145,11 +149,13 @@ def scenarios(server: Server, world: Path, args) -> dict[str, tuple[list[bytes],
     }
 
 
-def measure(servers: list[Server], world: Path, args) -> dict[str, dict[str, dict[str, float]]]:
-    """Every scenario on every server, the servers taking turns at each."""
+def measure(servers: list[Server], world: Path, args,
+            names=("rankings", "rankings again", "charity API", "charity HTML", "score")
+            ) -> dict[str, dict[str, dict[str, float]]]:
+    """Every scenario (of `names`) on every server, the servers taking turns at each."""
     prepared = {server.label: scenarios(server, world, args) for server in servers}
     results: dict[str, dict[str, dict[str, float]]] = {server.label: {} for server in servers}
-    for name in ("rankings", "rankings again", "charity API", "charity HTML", "score"):
+    for name in names:
         for server in servers:
             requests, total, concurrency = prepared[server.label][name.removesuffix(" again")]
             print(f"  {name}, {server.label} code: {total} requests at concurrency {concurrency}", flush=True)
@@ -176,7 +182,15 @@ def run_size(charities: int, args) -> dict[str, dict[str, dict[str, float]]]:
                 servers.append(server := Server(label, tree, work, tracking_uri, key))
                 print(f"{label} code ready in {server.ready():.0f} s", flush=True)
             print(f"loading on {charities:,} charities ...", flush=True)
-            return measure(servers, work, args)
+            results = measure(servers, work, args)
+            if args.postgres and charities == max(int(s) for s in args.sizes.split(",")):
+                for workers in (1, 2):
+                    for server in servers:  # one server on the machine at a time
+                        bench.stop(server.process)
+                    servers[:] = [Server(f"pg{workers}", None, work, tracking_uri, key, args.postgres, workers)]
+                    print(f"PostgreSQL, {workers} worker(s): ready in {servers[0].ready():.0f} s", flush=True)
+                    results |= measure(servers, work, args, names=("rankings", "rankings again", "score"))
+            return results
         except Exception:
             for server in servers:
                 print(f"--- last lines of {server.log.name} ---\n{server.log.read_text()[-3000:]}", file=sys.stderr)
@@ -193,6 +207,7 @@ def main() -> None:
     parser.add_argument("--requests", type=int, default=3000, help="Measured requests, rankings and score.")
     parser.add_argument("--page-requests", type=int, default=300, help="Measured requests, charity pages.")
     parser.add_argument("--concurrency", type=int, default=16)
+    parser.add_argument("--postgres", default=None, help="An empty PostgreSQL database for the workers' run.")
     args = parser.parse_args()
     sizes = [int(s) for s in args.sizes.split(",")]
     started = time.perf_counter()
@@ -213,6 +228,13 @@ def main() -> None:
                 print(f"{'':>10} {label:<5}failed requests: {failed}")
     largest = by_size[max(sizes)]
     new = largest["new"]
+    for label in ("pg1", "pg2"):
+        if label in largest:
+            r = largest[label]
+            print(f"{max(sizes):>10,} {label:<5}{r['rankings']['p50_ms']:>8.1f}{r['rankings']['p99_ms']:>7.0f}"
+                  f"{r['rankings']['rps']:>7.0f}{r['rankings again']['p50_ms']:>8.1f}"
+                  f"{r['rankings again']['p99_ms']:>7.0f}{r['rankings again']['rps']:>7.0f}{'':>20}"
+                  f"{r['score']['rps']:>13.0f}")
     print()
     print(f"target: rankings p99 < 50 ms                 -> {new['rankings']['p99_ms']:.1f} ms first pass, "
           f"{new['rankings again']['p99_ms']:.1f} ms again")
@@ -224,6 +246,11 @@ def main() -> None:
           f"{new['charity HTML']['p50_ms']:.1f} ms")
     print("target: /score >= 1,000 req/s, same on sizes  -> "
           + ", ".join(f"{size:,}: {results['new']['score']['rps']:.0f}" for size, results in by_size.items()))
+    if "pg2" in largest:
+        one, two = largest["pg1"], largest["pg2"]
+        print("target: two workers on PostgreSQL >= 1.6x one -> "
+              + ", ".join(f"{name} {two[name]['rps'] / one[name]['rps']:.2f}x"
+                          for name in ("rankings", "rankings again", "score")))
 
 
 if __name__ == "__main__":
