@@ -127,23 +127,25 @@ def test_sentences_cite_the_charitys_own_values():
                      ("SC000001", "2023-02-01", "inquiry_opened", None),
                      ("SC000001", "2023-06-30", "inquiry_closed", "guidance_issued"))
     features = build_features(reg, f.returns(*rows), log, "2023-09-01")
-    factor_ids = ["spending_over_income_last3", "overdue_returns", "trustees", "concerns", "inquiries", "income"]
+    factor_ids = ["spending", "overdue_returns", "trustees", "concerns", "inquiries", "income"]
     factor_values = pd.DataFrame([[1.0, 0.9, 0.8, 0.7, 0.6, -0.5] + [0.0] * (len(FACTORS) - 6)],
                                  columns=factor_ids + [f.id for f in FACTORS if f.id not in factor_ids])
     reasons = reason_codes(features, factor_values, f.returns(*rows), log, n=5).set_index("factor")
-    assert reasons.loc["spending_over_income_last3", "sentence"] == \
-        "Spending exceeded income in each of the last 3 returns (2019-2021)"
-    assert reasons.loc["spending_over_income_last3", "source"] == "returns for years ending 2019-2021"
+    assert reasons.loc["spending", "sentence"] == (
+        "Spending of £12,500 in the latest return, 125% of its income of £10,000; spending exceeded income in "
+        "each of the last 3 returns (2019-2021): this raises the score")
+    assert reasons.loc["spending", "source"] == "returns for years ending 2019-2021"
     assert "1 annual return overdue" in reasons.loc["overdue_returns", "sentence"]
     assert "31 Mar 2022" in reasons.loc["overdue_returns", "sentence"]
     assert "was due 31 Dec 2022" in reasons.loc["overdue_returns", "sentence"]
-    assert reasons.loc["trustees", "sentence"] == "2 trustees recorded in the latest return"
+    assert reasons.loc["trustees", "sentence"] == \
+        "2 trustees recorded in the latest return: charities with this many trustees score higher"
     assert reasons.loc["trustees", "group"] == "governance"
     assert "1 concern received" in reasons.loc["concerns", "sentence"]
     assert reasons.loc["concerns", "source"] == "case log: concern received 5 Jan 2023"
     assert reasons.loc["inquiries", "source"] == "case log: inquiry closed 30 Jun 2023 (guidance_issued)"
     assert reasons.loc["income", "direction"] == "down"
-    assert reasons.loc["income", "sentence"] == "Income of £10,000 in the latest return"
+    assert reasons.loc["income", "sentence"] == "Income of £10,000 in the latest return: charities of this income score lower"
     assert reasons.loc["income", "source"].startswith("return for year ending 31 Mar 2021, received")
 
 
@@ -153,15 +155,16 @@ def test_partial_overspending_names_the_years_and_missing_returns_say_so():
     rows += f.annual_returns("SC000001", range(2020, 2021), income=10_000, expenditure=8_000)
     rows += f.annual_returns("SC000001", range(2021, 2022), income=10_000, expenditure=11_000)
     features = build_features(reg, f.returns(*rows), f.case_log(), "2023-01-01")
-    ids = ["spending_over_income_last3", "income"]
+    ids = ["spending", "income"]
     factor_values = pd.DataFrame([[1.0, 0.5] + [0.0] * (len(FACTORS) - 2)] * 2,
                                  columns=ids + [x.id for x in FACTORS if x.id not in ids])
     reasons = reason_codes(features, factor_values, f.returns(*rows), f.case_log(), n=2)
     first = reasons.loc[reasons["charity_number"] == "SC000001"].set_index("factor")
-    assert first.loc["spending_over_income_last3", "sentence"] == \
-        "Spending exceeded income in 2 of the last 3 returns (2019, 2021)"
+    assert first.loc["spending", "sentence"].startswith("Spending of £11,000 in the latest return, 110% of its income")
+    assert "spending exceeded income in 2 of the last 3 returns (2019, 2021): this raises" in first.loc["spending", "sentence"]
     second = reasons.loc[reasons["charity_number"] == "SC000002"].set_index("factor")
-    assert second.loc["income", "sentence"] == "No annual return has been received, so its finances are unknown"
+    assert second.loc["income", "sentence"] == ("No annual return has been received, so its finances are unknown: "
+                                                "charities with no return on record score higher")
     assert second.loc["income", "source"] == "no return received"
 
 
@@ -171,10 +174,11 @@ def test_reasons_for_charities_that_never_overspent():
     rows = f.annual_returns("SC000001", range(2019, 2022), income=10_000, expenditure=9_000)
     features = build_features(reg, f.returns(*rows), f.case_log(), "2023-01-01")
     factor_values = pd.DataFrame([[1.0] + [0.0] * (len(FACTORS) - 1)],
-                                 columns=["spending_over_income_last3"] + [x.id for x in FACTORS
-                                                                           if x.id != "spending_over_income_last3"])
+                                 columns=["spending"] + [x.id for x in FACTORS if x.id != "spending"])
     reasons = reason_codes(features, factor_values, f.returns(*rows), f.case_log(), n=1)
-    assert reasons["sentence"].tolist() == ["Spending stayed within income in each of the last 3 returns (2019-2021)"]
+    assert reasons["sentence"].tolist() == [
+        "Spending of £9,000 in the latest return, 90% of its income of £10,000; spending stayed within income in "
+        "each of the last 3 returns (2019-2021); even so, the model weighs this as raising the score"]
 
 
 def test_change_sentences_name_the_field_that_moved_and_its_figures():
@@ -191,10 +195,13 @@ def test_change_sentences_name_the_field_that_moved_and_its_figures():
     reasons = reason_codes(features, factor_values, f.returns(*rows), f.case_log(), n=2).set_index("factor")
     assert reasons.loc["income_sources_change", "sentence"] == (
         "Other income rose from £200 to £40,000 between the returns for 2021 and 2022 "
-        "(£100 a year on average in up to three returns before)")
+        "(£100 a year on average in up to three returns before): charities whose returns changed like this score "
+        "higher")
     assert reasons.loc["income_sources_change", "group"] == "change"
-    assert reasons.loc["trustees_change", "sentence"] == "Trustees fell from 9 to 5 between the returns for 2021 and 2022"
-    assert reasons.loc["year_end_change", "sentence"] == "The financial year end has not changed in the returns on record"
+    assert reasons.loc["trustees_change", "sentence"].startswith(
+        "Trustees fell from 9 to 5 between the returns for 2021 and 2022: ")
+    assert reasons.loc["year_end_change", "sentence"] == ("The financial year end has not changed in the returns on "
+                                                          "record: charities whose year end moved like this score lower")
 
 
 def test_what_changed_caps_n_at_the_number_of_factors():

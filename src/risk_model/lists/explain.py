@@ -7,7 +7,10 @@ the base value at the training mean. Either way, for every charity,
 
     base_value_log_odds + sum(contributions) == the model's raw score (log-odds),
 
-which `tests/test_explain.py` asserts to 1e-6. A `models.ReviewLists` explains each charity by
+which `tests/test_explain.py` asserts to 1e-6. A rule baseline has no such contributions, but its
+reasons are its points: `reason_contributions` gives each indicator met the step it makes, in
+log-odds, from the score at no points to the score at the points met so far (indicators in the
+rule's order), so the steps add up to its score but for the tie-break within a points total. A `models.ReviewLists` explains each charity by
 its own list's model; the calibration fitted on the latest fold is affine in the log-odds
 (slope * raw + intercept), so the contributions are multiplied by the slope and the base value
 becomes slope * base + intercept: still exact, now on the calibrated score's scale.
@@ -22,7 +25,7 @@ import pandas as pd
 from sklearn.pipeline import Pipeline
 
 from risk_model.domain.factors import FACTORS, Factor, factor_of
-from risk_model.estimators import CentredLogisticRegression
+from risk_model.estimators import CentredLogisticRegression, RiskIndicatorRule
 from risk_model.lists.membership import REVIEW_LISTS
 from risk_model.models import ReviewLists, model_inputs
 
@@ -36,6 +39,8 @@ class Contributions:
     columns: pd.DataFrame  # index aligned with the features passed in
     base_value_log_odds: np.ndarray  # per row: rows explained by different models have different bases
     raw_score_log_odds: np.ndarray
+    # Rows scored by a rule: the points each factor's indicators scored (NaN for rows of other models).
+    rule_points: pd.DataFrame | None = None
 
     def by_factor(self) -> pd.DataFrame:
         """Contributions summed to factors (columns in FACTORS order)."""
@@ -86,21 +91,79 @@ def explain(pipeline, features: pd.DataFrame) -> Contributions:
                          raw_score_log_odds=np.asarray(score))
 
 
-def _explain_by_list(model: ReviewLists, features: pd.DataFrame) -> Contributions:
-    """Each row explained by the model of its list, on the calibrated log-odds scale."""
+def _explain_by_list(model: ReviewLists, features: pd.DataFrame, each=explain) -> Contributions:
+    """Each row explained by the model of its list (`each`: how one list's pipeline is explained), on the
+    calibrated log-odds scale."""
     by = model.scoring_list(features)
-    parts, base, score = [], np.zeros(len(features)), np.zeros(len(features))
+    parts, points, base, score = [], [], np.zeros(len(features)), np.zeros(len(features))
     for name in REVIEW_LISTS:
         rows = np.flatnonzero(by == name)
         if not len(rows):
             continue
         slope, intercept = model.slope_intercept(name)
-        part = explain(model.pipelines[name], features.iloc[rows])
+        part = each(model.pipelines[name], features.iloc[rows])
         parts.append(part.columns * slope)
+        if part.rule_points is not None:
+            points.append(part.rule_points)
         base[rows] = slope * part.base_value_log_odds + intercept
         score[rows] = slope * part.raw_score_log_odds + intercept
     columns = pd.concat(parts).fillna(0.0).reindex(features.index) if parts else pd.DataFrame(index=features.index)
-    return Contributions(columns=columns, base_value_log_odds=base, raw_score_log_odds=score)
+    rule_points = pd.concat(points).reindex(features.index) if points else None
+    return Contributions(columns=columns, base_value_log_odds=base, raw_score_log_odds=score, rule_points=rule_points)
+
+
+def _logit(p: np.ndarray) -> np.ndarray:
+    p = np.clip(np.asarray(p, dtype=float), 1e-12, 1 - 1e-12)
+    return np.log(p / (1 - p))
+
+
+def _rule_steps(pipeline, features: pd.DataFrame) -> Contributions:
+    """A rule's indicators met, each as its step in log-odds from the score at the points met before it."""
+    rule = pipeline[-1]
+    inputs = model_inputs(features, pipeline)
+    met = rule.indicator_points(inputs)
+    cumulative = met.cumsum(axis=1).to_numpy()
+    reached = _logit(rule.score_at(np.column_stack([np.zeros(len(met)), cumulative])))
+    columns = pd.DataFrame(np.diff(reached, axis=1), index=features.index, columns=list(met.columns))
+    return Contributions(columns=columns, base_value_log_odds=reached[:, 0],
+                         raw_score_log_odds=_logit(rule.predict_proba(inputs)[:, 1]),
+                         rule_points=sum_to_factors(met.set_axis(features.index)))
+
+
+def has_reasons(model) -> bool:
+    """Whether reasons can be given for a model's scores: exact contributions, or a rule's points (for the
+    review lists, every list's model)."""
+    pipelines = model.pipelines.values() if isinstance(model, ReviewLists) else [model]
+    return all(explainable(p) or isinstance(p[-1], RiskIndicatorRule) for p in pipelines)
+
+
+def reason_contributions(model, features: pd.DataFrame) -> Contributions:
+    """The contributions a charity's reasons are given from: exact ones (`explain`), or a rule's steps."""
+    def each(pipeline, rows: pd.DataFrame) -> Contributions:
+        return _rule_steps(pipeline, rows) if isinstance(pipeline[-1], RiskIndicatorRule) else explain(pipeline, rows)
+    return _explain_by_list(model, features, each) if isinstance(model, ReviewLists) else each(model, features)
+
+
+def base_values(model) -> dict[str, float]:
+    """Each review list's base value in log-odds (a single pipeline's under every list's name): the same
+    for every charity its model scores, as the waterfall starts from it."""
+    def one(pipeline) -> float:
+        final = pipeline[-1]
+        if isinstance(final, RiskIndicatorRule):
+            return float(_logit(final.score_at(np.zeros(1)))[0])
+        if hasattr(final, "booster_"):
+            # Tree SHAP's bias term is the model's expected value: the same whatever the row.
+            return float(final.booster_.predict(np.zeros((1, final.booster_.num_feature())), pred_contrib=True)[0, -1])
+        if isinstance(final, CentredLogisticRegression):
+            return float(final.intercept_[0] + final.coef_[0] @ final.feature_means_)
+        raise ValueError(f"{type(final).__name__} has no base value")
+    if not isinstance(model, ReviewLists):
+        return dict.fromkeys(REVIEW_LISTS, one(model))
+    out = {}
+    for name in REVIEW_LISTS:
+        slope, intercept = model.slope_intercept(name)
+        out[name] = slope * one(model.pipelines[name]) + intercept
+    return out
 
 
 def membership(encoded_columns: list[str]) -> np.ndarray:

@@ -16,7 +16,7 @@ import pandas as pd
 from risk_model.domain.bands import rank_percentile, risk_band
 from risk_model.evaluate import ranking_order
 from risk_model.features import build_features
-from risk_model.lists.explain import explain, explainable
+from risk_model.lists.explain import has_reasons, reason_contributions
 from risk_model.lists.membership import REVIEW_LISTS, WHY_ON_LIST, review_list
 from risk_model.lists.reasons import REASON_COLUMNS, reason_codes
 from risk_model.models import score
@@ -134,19 +134,21 @@ def reasons_by_range(
     n: int,
     batch_charities: int = PARTITION_CHARITIES,
 ) -> pd.DataFrame:
-    """Each charity's top n reasons up and down (REASON_COLUMNS); none when n is 0 or the model
-    cannot be explained.
+    """Each charity's top n reasons up and down (REASON_COLUMNS), none negligible; none at all when n is 0
+    or the model has no reasons to give (`has_reasons`).
 
     Worked out for ranges of `batch_charities` charity numbers at a time (each charity's reasons
     cite only its own returns and events), so memory stays bounded on registers of millions.
     """
-    if n <= 0 or features.empty or not explainable(model):
+    if n <= 0 or features.empty or not has_reasons(model):
         return pd.DataFrame({c: pd.Series(dtype=object) for c in REASON_COLUMNS})
     parts = []
     for first, last in charity_ranges(features["charity_number"], batch_charities):
         rows = rows_between(features, first, last)
-        parts.append(reason_codes(rows, explain(model, rows).by_factor(), rows_between(returns, first, last),
-                                  rows_between(case_log, first, last), n))
+        explained = reason_contributions(model, rows)
+        parts.append(reason_codes(rows, explained.by_factor(), rows_between(returns, first, last),
+                                  rows_between(case_log, first, last), n,
+                                  base_log_odds=explained.base_value_log_odds, rule_points=explained.rule_points))
     return pd.concat(parts, ignore_index=True)
 
 

@@ -38,7 +38,7 @@ from risk_model.domain.factors import FACTOR_BY_ID
 from risk_model.features import build_features, population
 from risk_model.ingest.tables import CASE_LOG_DTYPES, REGISTER_DTYPES, RETURNS_DTYPES
 from risk_model.lists import rank
-from risk_model.lists.explain import explain, explainable, what_changed
+from risk_model.lists.explain import has_reasons, reason_contributions, what_changed
 from risk_model.lists.membership import review_list
 from risk_model.lists.reasons import REASON_COLUMNS
 from risk_model.models import score
@@ -242,10 +242,10 @@ def changes_between(
                               dtype=float)
         scores[f"score_{name}"] = scores["charity_number"].map(by_number).astype(float)
     empty = pd.DataFrame({c: pd.Series(dtype=object) for c in CHANGE_COLUMNS})
-    if not explainable(pipeline) or any(f.empty for f in frames.values()):
+    if not has_reasons(pipeline) or any(f.empty for f in frames.values()):
         return Changes(scores, empty)
     factor_values = {
-        name: explain(pipeline, features).by_factor().set_axis(features["charity_number"].to_numpy())
+        name: reason_contributions(pipeline, features).by_factor().set_axis(features["charity_number"].to_numpy())
         for name, features in frames.items()
     }
     n = min(n, factor_values["now"].shape[1])
