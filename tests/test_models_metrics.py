@@ -7,6 +7,7 @@ import pytest
 from risk_model.config import ExperimentConfig, ModelSpec, load_config
 from risk_model.estimators import ConcernQueue, RiskIndicatorRule
 from risk_model.evaluate import (
+    brier_skill,
     calibration_table,
     k_from_percent,
     precision_at_k,
@@ -47,6 +48,16 @@ def test_ranking_metrics_keys_and_values():
     assert m["precision_at_k_pct"] == 0.5
     assert m["auc_roc"] == 1.0
     assert m["brier"] == pytest.approx(((0.1) ** 2 + 0.1 ** 2 + 0.2 ** 2 + 0.3 ** 2) / 4)
+    # against always giving the base rate, 0.25: a Brier of 0.25 * 0.75
+    assert m["brier_skill"] == pytest.approx(1 - m["brier"] / (0.25 * 0.75))
+
+
+def test_brier_skill_is_zero_for_the_base_rate_one_when_perfect_and_undefined_without_both_labels():
+    y = np.array([1, 0, 0, 0, 0, 0, 0, 0, 0, 0])
+    assert ranking_metrics(y, np.full(10, 0.1), 1, 10)["brier_skill"] == pytest.approx(0.0)
+    assert ranking_metrics(y, y.astype(float), 1, 10)["brier_skill"] == pytest.approx(1.0)
+    assert ranking_metrics(y, np.full(10, 0.5), 1, 10)["brier_skill"] < 0
+    assert np.isnan(brier_skill(0.0, 0.0))
     assert k_from_percent(25_000, 1.0) == 250
 
 
