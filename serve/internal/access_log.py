@@ -23,10 +23,10 @@ import time
 from collections import deque
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, date, datetime, timedelta
 from urllib.parse import parse_qsl, urlencode
 
-from sqlalchemy import func, insert, select
+from sqlalchemy import Select, func, insert, select
 from sqlalchemy.orm import Session
 
 from serve.internal.db import AccessLogEntry, Database, utc_now
@@ -222,15 +222,43 @@ class AccessLogWriter:
                 return
 
 
-def read_page(session: Session, query: AccessLogQuery) -> AccessLogPage:
-    """One page of the access log, newest first, filtered by charity and by key holder."""
+def _start_of(day: date) -> datetime:
+    return datetime.combine(day, datetime.min.time(), UTC)
+
+
+def matching(query: AccessLogQuery) -> Select:
+    """The entries the query's filters pick out (every one it names must hold), in no order."""
     selected = select(AccessLogEntry)
     if query.charity_number is not None:
         selected = selected.where(AccessLogEntry.charity_number == query.charity_number)
     if query.who is not None:
-        selected = selected.where(AccessLogEntry.who == query.who)
+        selected = selected.where(func.lower(AccessLogEntry.who) == query.who.lower())
+    if query.role is not None:
+        selected = selected.where(AccessLogEntry.role == query.role)
+    if query.status is not None:
+        if query.status.endswith("xx"):
+            low = int(query.status[0]) * 100
+            selected = selected.where(AccessLogEntry.status.between(low, low + 99))
+        else:
+            selected = selected.where(AccessLogEntry.status == int(query.status))
+    if query.since is not None:
+        selected = selected.where(AccessLogEntry.at >= _start_of(query.since))
+    if query.until is not None:
+        selected = selected.where(AccessLogEntry.at < _start_of(query.until + timedelta(days=1)))
+    return selected
+
+
+def read_page(session: Session, query: AccessLogQuery) -> AccessLogPage:
+    """One page of the access log, newest first, filtered by `matching`."""
+    selected = matching(query)
     total = session.scalar(select(func.count()).select_from(selected.subquery()))
     rows = session.scalars(selected.order_by(AccessLogEntry.id.desc())
                            .offset((query.page - 1) * query.page_size).limit(query.page_size))
     return AccessLogPage(total=int(total or 0), page=query.page, page_size=query.page_size,
                          items=[AccessEntry.model_validate(row, from_attributes=True) for row in rows])
+
+
+def read_newest(session: Session, query: AccessLogQuery, most: int) -> list[AccessEntry]:
+    """The newest `most` entries the query's filters pick out (every page of them), newest first."""
+    rows = session.scalars(matching(query).order_by(AccessLogEntry.id.desc()).limit(most))
+    return [AccessEntry.model_validate(row, from_attributes=True) for row in rows]

@@ -12,6 +12,7 @@ tables logged to MLflow, from the command line and the service alike.
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TextIO
 
 import pandas as pd
 
@@ -40,8 +41,8 @@ def safe_frame(frame: pd.DataFrame) -> pd.DataFrame:
     return frame.assign(**{c: frame[c].map(safe_cell) for c in _text_columns(frame)})
 
 
-def write_csv(frame: pd.DataFrame, path: Path) -> None:
-    """Write a frame as CSV for people to open, formulas neutralised."""
+def write_csv(frame: pd.DataFrame, path: Path | TextIO) -> None:
+    """Write a frame as CSV for people to open, formulas neutralised, to a file or an open text stream."""
     safe_frame(frame).to_csv(path, index=False)
 
 
