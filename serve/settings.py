@@ -93,8 +93,9 @@ class Settings(BaseSettings):
     web_session_idle_timeout_seconds: int = Field(30 * 60, ge=60, description="A session unused this long ends.")
     web_session_max_age_seconds: int = Field(8 * 3600, ge=60, description="A session ends this long after "
                                                                            "signing in, however much it is used.")
-    web_mlflow_ui_url: str = Field("http://127.0.0.1:5000", description="Where `mlflow ui` (or the tracking "
-                                                                       "server) shows runs, for the model page's links.")
+    web_mlflow_ui_url: str | None = Field(None, description="Where `mlflow ui` (or the tracking server) shows "
+                                                            "runs, e.g. http://127.0.0.1:5000: the models page links "
+                                                            "each run there. Unset: it gives the runs' ids, unlinked.")
 
     def tracking(self) -> TrackingConfig:
         """The MLflow settings as the library's tracking config."""

@@ -29,7 +29,7 @@ from serve.settings import Settings
 
 PLOTS: dict[str, str] = {f"{kind}_{name}": f"plots/{kind}_{name}.png"
                          for name in REVIEW_LISTS for kind in ("precision_at_k", "calibration")}
-FOLD_COLUMNS = ("precision_at_k", "recall_at_k", "auc_pr", "auc_roc", "brier")
+FOLD_COLUMNS = ("precision_at_k", "recall_at_k", "auc_pr", "auc_roc", "base_rate", "brier", "brier_skill")
 # The regulator's labels each list is judged on, in words (`labels` defines them).
 LABEL_WORDS: dict[str, str] = {
     "substantiated": "an inquiry opened within the year ended in guidance or regulatory action",
@@ -260,5 +260,8 @@ def audit_of(uri: str, run: TrainingRun | None) -> dict | None:
     return {"run_id": audit.info.run_id, "metrics": dict(sorted(audit.data.metrics.items()))}
 
 
-def run_link(base_url: str, experiment_id: str, run_id: str) -> str:
+def run_link(base_url: str | None, experiment_id: str, run_id: str) -> str | None:
+    """A run's page in the MLflow UI at `base_url`; None when no UI is configured (nothing to link to)."""
+    if not base_url:
+        return None
     return f"{base_url.rstrip('/')}/#/experiments/{experiment_id}/runs/{run_id}"
