@@ -6,7 +6,7 @@ from datetime import date, datetime
 from enum import StrEnum
 from typing import Annotated, Literal, get_args
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationInfo, field_validator, model_validator
 
 from risk_model.domain.bands import RISK_BANDS
 from risk_model.domain.vocab import INCOME_BANDS_GBP, PURPOSE_SHORT
@@ -213,13 +213,26 @@ class FeedbackOutcome(StrEnum):
     regulatory_action = "regulatory_action"
 
 
+# Outcomes whoever takes the case on next must be told about: what was opened, or what was done.
+NOTE_NEEDED = frozenset({FeedbackOutcome.inquiry_opened, FeedbackOutcome.regulatory_action})
+
+
 class FeedbackIn(BaseModel):
     """What was done about a charity on the list and what came of it."""
 
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
 
     outcome: FeedbackOutcome
-    note: str = Field(min_length=1, max_length=5000)
+    note: str = Field("", max_length=5000, validate_default=True,
+                      description="Needed when an inquiry was opened or regulatory action taken.")
+
+    @field_validator("note")
+    @classmethod
+    def _note_where_needed(cls, note: str, info: ValidationInfo) -> str:
+        if not note and info.data.get("outcome") in NOTE_NEEDED:
+            raise ValueError(f"a note is needed when the outcome is {info.data['outcome'].replace('_', ' ')}: "
+                             "say what was opened or done")
+        return note
 
 
 class FeedbackOut(BaseModel):

@@ -13,10 +13,16 @@ from datetime import date
 from typing import Annotated, Any
 
 import pandas as pd
-from pydantic import AfterValidator, BeforeValidator, Field, StringConstraints
+from pydantic import AfterValidator, BeforeValidator, Field, StringConstraints, TypeAdapter, ValidationError
 
 from risk_model.domain.names import loose_key
-from risk_model.ingest.parsing import date_in_range, parse_date_value, parse_multi_valued, parse_number_value
+from risk_model.ingest.parsing import (
+    date_in_range,
+    normalise_charity_numbers,
+    parse_date_value,
+    parse_multi_valued,
+    parse_number_value,
+)
 from risk_model.ingest.schemas import DEFAULT_CHARITY_NUMBER_PATTERN
 
 
@@ -53,7 +59,11 @@ def _whole(value: float | None) -> float | None:
 
 
 def _tidy_number(value: Any) -> Any:
-    return "".join(value.split()).upper() if isinstance(value, str) else value
+    # Left as it is unless ASCII: upper-casing would make "ſc044454" "SC044454".
+    if not isinstance(value, str) or not "".join(value.split()).isascii():
+        return value
+    tidy = normalise_charity_numbers(pd.Series([value])).iloc[0]
+    return "" if pd.isna(tidy) else tidy
 
 
 def _items(value: Any) -> Any:
@@ -88,6 +98,17 @@ Count = Annotated[Annotated[float, Field(ge=0, allow_inf_nan=False), AfterValida
                   BeforeValidator(_parse_amount)]
 CharityNumber = Annotated[str, BeforeValidator(_tidy_number),
                           Field(pattern=f"^{DEFAULT_CHARITY_NUMBER_PATTERN}$", examples=["SC012345"])]
+_CHARITY_NUMBER = TypeAdapter(CharityNumber)
+
+
+def charity_number(text: str) -> str | None:
+    """Text read as a charity number ("sc 044454" is SC044454), or None when it is not one."""
+    try:
+        return _CHARITY_NUMBER.validate_python(text)
+    except ValidationError:
+        return None
+
+
 # An identifier is ASCII, so two that look alike are alike (no Cyrillic letter passing for a Latin one).
 KEY_NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._@+-]*$"
 KeyName = Annotated[str, Field(min_length=1, max_length=100, pattern=KEY_NAME_PATTERN, examples=["j.smith"],

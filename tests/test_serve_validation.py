@@ -118,8 +118,9 @@ def test_bad_rankings_queries_are_422s(client, params, loc, reason):
 
 @pytest.mark.parametrize(("body", "loc", "reason"), [
     ({"outcome": "closed", "note": "x"}, ("body", "outcome"), "reviewed_no_concern"),
-    ({"outcome": "not_reviewed", "note": "   "}, ("body", "note"), "at least 1"),
-    ({"outcome": "not_reviewed"}, ("body", "note"), "required"),
+    ({"outcome": "inquiry_opened", "note": "   "}, ("body", "note"), "a note is needed"),
+    ({"outcome": "regulatory_action"}, ("body", "note"), "a note is needed"),
+    ({"note": "x"}, ("body", "outcome"), "required"),
     ({"outcome": "not_reviewed", "note": "x", "officer": "me"}, ("body", "officer"), "extra"),
 ])
 def test_bad_feedback_is_a_422(client, body, loc, reason):

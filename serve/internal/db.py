@@ -203,6 +203,20 @@ class WebSession(Base):
     last_seen_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
 
 
+class KeptFeedback(Base):
+    """Feedback sent after its page's session had ended, kept for the browser's session (the sign-in form's,
+    then the one signed in) to be offered back after sign-in: never stored as anyone's feedback."""
+
+    __tablename__ = "kept_feedback"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    session_sha256: Mapped[str] = mapped_column(String(64), index=True)
+    charity_number: Mapped[str] = mapped_column(String(20))
+    outcome: Mapped[str] = mapped_column(String(40))
+    note: Mapped[str] = mapped_column(Text)
+    kept_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
+
+
 class FailedKey(Base):
     """A key that was not recognised (X-API-Key header or sign-in form), and the client that sent it."""
 

@@ -1,5 +1,5 @@
 """A charity's page (which list it is on and why, its place there, reasons, what changed, returns,
-feedback) and feedback.
+feedback), the page of one off the register at the date (removed, or not yet registered), and feedback.
 
 The page is read, not worked out: its row of the stored list holds its place, reasons and what changed
 (stored with the list, `serve.internal.building`), and its returns are the register data's own rows.
@@ -7,8 +7,10 @@ The page is read, not worked out: its row of the stored list holds its place, re
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import date
 
+import pandas as pd
 from fastapi import HTTPException, status
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -16,6 +18,7 @@ from sqlalchemy.orm import Session
 from risk_model.lists.membership import LIST_TITLES, REVIEW_LISTS, WHY_ON_LIST
 from risk_model.lists.records import RETURN_FIELDS
 from serve.internal.db import Feedback, utc_now
+from serve.internal.finding import off_register
 from serve.internal.lists import stored_row
 from serve.internal.security import Principal
 from serve.internal.state import RegisterData, ServingState
@@ -55,6 +58,40 @@ def charity_page(session: Session, serving: ServingState, number: str, as_of: da
         what_changed=None if row.what_changed is None else WhatChanged.model_validate(row.what_changed),
         returns=return_history(serving.data, number), feedback=feedback_of(session, number),
     )
+
+
+@dataclass(frozen=True)
+class OffRegisterPage:
+    """A charity of the register data with no place on the lists of a date (removed before it, or registered
+    after): where it stands, its returns and its feedback."""
+
+    charity_number: str
+    charity_name: str
+    as_of: date
+    standing: str
+    removal_reason: str | None
+    main_operating_location: str | None
+    constitutional_form: str | None
+    returns: list[ReturnRow]
+    feedback: list[FeedbackOut]
+
+
+def off_register_page(session: Session, serving: ServingState, number: str, as_of: date) -> OffRegisterPage:
+    """The page of a charity with no row on the lists of `as_of`; 404 when it is not in the register data."""
+    charity = serving.data.charity(number)
+    if charity is None:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, f"{number} is not in the register data")
+    register = charity[0].iloc[0]
+
+    def text(name: str) -> str | None:
+        value = register.get(name)
+        return None if pd.isna(value) else str(value)
+
+    return OffRegisterPage(
+        charity_number=number, charity_name=str(register["charity_name"]), as_of=as_of,
+        standing=off_register(register, as_of), removal_reason=text("removal_reason"),
+        main_operating_location=text("main_operating_location"), constitutional_form=text("constitutional_form"),
+        returns=return_history(serving.data, number), feedback=feedback_of(session, number))
 
 
 def record_feedback(session: Session, serving: ServingState, number: str, feedback: FeedbackIn,

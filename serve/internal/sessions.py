@@ -12,6 +12,10 @@ A row without a key is the sign-in form's own session, begun when the form is sh
 token the form must send back, so a sign-in cannot be forged from another site either. Signing in
 begins a new session with a new id (the form's is ended), so an id known before sign-in is worth
 nothing after it. Expired rows are deleted whenever a session begins.
+
+Feedback sent after its session had ended is kept (`kept_feedback`) for the session the browser has
+then, the sign-in form's, and moves with it to the session signed in; the charity's page offers it back,
+to be checked and sent, and it is gone once sent, at sign-out, or after `idle`.
 """
 
 from __future__ import annotations
@@ -21,9 +25,9 @@ import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import delete, or_
+from sqlalchemy import delete, or_, select, update
 
-from serve.internal.db import Database, WebSession, utc_now
+from serve.internal.db import Database, KeptFeedback, WebSession, utc_now
 
 
 def _digest(session_id: str) -> str:
@@ -80,6 +84,38 @@ class SessionStore:
         """End a session at once: its id finds nothing from now on, in every worker."""
         with self._db.sessions.begin() as session:
             session.execute(delete(WebSession).where(WebSession.id_sha256 == row.id_sha256))
+            session.execute(delete(KeptFeedback).where(KeptFeedback.session_sha256 == row.id_sha256))
+
+    def keep(self, row: WebSession, number: str, outcome: str, note: str) -> None:
+        """Keep feedback on a charity for the session, in place of any kept before for it."""
+        now = utc_now()
+        with self._db.sessions.begin() as session:
+            session.execute(delete(KeptFeedback).where(or_(
+                KeptFeedback.kept_at <= now - self.idle,
+                (KeptFeedback.session_sha256 == row.id_sha256) & (KeptFeedback.charity_number == number))))
+            session.add(KeptFeedback(session_sha256=row.id_sha256, charity_number=number, outcome=outcome,
+                                     note=note, kept_at=now))
+
+    def kept(self, row: WebSession, number: str | None = None) -> list[KeptFeedback]:
+        """The feedback kept for the session (on one charity, if given), newest first."""
+        query = select(KeptFeedback).where(KeptFeedback.session_sha256 == row.id_sha256,
+                                           KeptFeedback.kept_at > utc_now() - self.idle)
+        if number is not None:
+            query = query.where(KeptFeedback.charity_number == number)
+        with self._db.sessions() as session:
+            return list(session.scalars(query.order_by(KeptFeedback.id.desc())))
+
+    def carry_kept(self, previous: WebSession, row: WebSession) -> None:
+        """Move what was kept for one session to another (at sign-in)."""
+        with self._db.sessions.begin() as session:
+            session.execute(update(KeptFeedback).where(KeptFeedback.session_sha256 == previous.id_sha256)
+                            .values(session_sha256=row.id_sha256))
+
+    def forget_kept(self, row: WebSession, number: str) -> None:
+        """Drop what was kept for the session on a charity (it has been sent)."""
+        with self._db.sessions.begin() as session:
+            session.execute(delete(KeptFeedback).where(KeptFeedback.session_sha256 == row.id_sha256,
+                                                       KeptFeedback.charity_number == number))
 
     def _remove_expired(self, session, now: datetime) -> None:
         session.execute(delete(WebSession).where(or_(WebSession.last_seen_at <= now - self.idle,

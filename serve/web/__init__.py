@@ -22,7 +22,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from serve.settings import Settings
 from serve.web.pages import PREFIX, render, router
-from serve.web.session import SignInRequired
+from serve.web.session import SignInRequired, set_cookie
 
 STATIC = Path(__file__).parent / "static"
 log = logging.getLogger(__name__)
@@ -30,9 +30,12 @@ log = logging.getLogger(__name__)
 RETIRED_SETTINGS = frozenset({"RISK_SERVE_WEB_SESSION_SECRET"})
 
 
-async def _sign_in_first(request: Request, _: SignInRequired) -> Response:
-    target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
-    return RedirectResponse(f"{PREFIX}/sign-in?next={quote(target, safe='')}", status.HTTP_303_SEE_OTHER)
+async def _sign_in_first(request: Request, exc: SignInRequired) -> Response:
+    target = exc.next_page or request.url.path + (f"?{request.url.query}" if request.url.query else "")
+    response = RedirectResponse(f"{PREFIX}/sign-in?next={quote(target, safe='')}", status.HTTP_303_SEE_OTHER)
+    if exc.begun is not None:
+        set_cookie(response, request, exc.begun)
+    return response
 
 
 async def _http_error(request: Request, exc: StarletteHTTPException) -> Response:

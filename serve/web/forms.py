@@ -55,10 +55,15 @@ def sent_from_here(request: Request) -> bool:
     return own is not None and _origin(said) == own
 
 
-def check(request: Request, sent_token: str, session: WebSession | None) -> None:
-    """Let a form through only if it came from this site with its session's token; else FormRefused."""
+def check_origin(request: Request) -> None:
+    """Let a form through only if it came from this site; else FormRefused."""
     if not sent_from_here(request):
         raise FormRefused("the form was sent from a page of another site: open this site's own page and "
                           "send it from there")
+
+
+def check(request: Request, sent_token: str, session: WebSession | None) -> None:
+    """Let a form through only if it came from this site with its session's token; else FormRefused."""
+    check_origin(request)
     if session is None or not secrets.compare_digest(sent_token.encode(), session.csrf_token.encode()):
         raise FormRefused("the form's token is missing or out of date: open the page again and send it again")

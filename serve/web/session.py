@@ -18,9 +18,10 @@ from typing import Annotated
 from fastapi import Depends, Form, Request, Response
 
 from serve.deps import Access, allowed, note_request
-from serve.internal.db import WebSession
+from serve.internal.db import KeptFeedback, WebSession
 from serve.internal.security import PERMISSIONS, Action, Principal, Role, hash_api_key
 from serve.internal.sessions import Begun, SessionStore
+from serve.values import charity_number
 from serve.web import forms
 
 COOKIE = "risk_session"
@@ -29,7 +30,13 @@ _LOOKED_UP = "web_session"
 
 
 class SignInRequired(Exception):
-    """A page was asked for without a signed-in session."""
+    """A page was asked for without a signed-in session: sign in, then go to `next_page` (default: the page
+    asked for), with `begun` the session to give the browser first, if one was begun for it."""
+
+    def __init__(self, next_page: str | None = None, begun: Begun | None = None) -> None:
+        super().__init__(next_page)
+        self.next_page = next_page
+        self.begun = begun
 
 
 def _store(request: Request) -> SessionStore:
@@ -96,6 +103,7 @@ def sign_in(request: Request, key: str) -> tuple[Principal, Begun] | None:
     previous = current(request)
     begun = _store(request).begin(hash_api_key(key), str(principal.role))
     if previous is not None:
+        _store(request).carry_kept(previous, begun.row)
         _store(request).end(previous)
     setattr(request.state, _LOOKED_UP, (begun.row, principal))
     return principal, begun
@@ -107,6 +115,36 @@ def sign_out(request: Request) -> None:
     if row is not None:
         _store(request).end(row)
     setattr(request.state, _LOOKED_UP, (None, None))
+
+
+def feedback_sender(request: Request, number: str, outcome: Annotated[str, Form(max_length=40)] = "",
+                    note: Annotated[str, Form(max_length=6000)] = "") -> Principal:
+    """The signed-in key holder sending feedback. When the session has ended, feedback sent from this site is
+    kept for the browser's session and the browser sent to sign in, then back to the charity's page, where
+    it is offered again to be sent: the form's token cannot be checked, so nothing is stored as sent."""
+    principal = signed_in(request)
+    if principal is not None:
+        return principal
+    note_request(request, None)
+    if charity_number(number) != number:
+        raise SignInRequired
+    forms.check_origin(request)
+    page = request.url.path.removesuffix("/feedback")
+    begun = form_session(request)
+    _store(request).keep(current(request), number, outcome, note)
+    raise SignInRequired(f"{page}#feedback", begun)
+
+
+def kept_feedback(request: Request, number: str | None = None) -> list[KeptFeedback]:
+    """The feedback kept for the request's session (on one charity, if given), newest first."""
+    row = current(request)
+    return _store(request).kept(row, number) if row is not None else []
+
+
+def forget_kept_feedback(request: Request, number: str) -> None:
+    row = current(request)
+    if row is not None:
+        _store(request).forget_kept(row, number)
 
 
 def checked_form(request: Request, csrf_token: str) -> None:
@@ -147,13 +185,14 @@ def page_allowed(action: Action):
     return dependency
 
 
-def form_allowed(action: Action):
+def form_allowed(action: Action, sender=session_principal):
     """`page_allowed` for a form: it must also come from this site with its session's token (else 403,
-    written to the access log with the rest)."""
+    written to the access log with the rest). `sender`: the dependency that finds who sent it."""
     check = asynccontextmanager(allowed(action))
 
-    async def dependency(request: Request, principal: Annotated[Principal, Depends(session_principal)],
-                         csrf_token: Annotated[str, Form(max_length=100)] = "") -> AsyncIterator[Access]:
+    # `sender` as a default, not in the annotation: annotations are read as text, where it is not in scope.
+    async def dependency(request: Request, csrf_token: Annotated[str, Form(max_length=100)] = "",
+                         principal: Principal = Depends(sender)) -> AsyncIterator[Access]:
         async with check(request, principal) as access:
             forms.check(request, csrf_token, current(request))
             yield access
@@ -163,5 +202,5 @@ def form_allowed(action: Action):
 
 RankingsPage = Annotated[Access, Depends(page_allowed(Action.rankings))]
 CharityPage = Annotated[Access, Depends(page_allowed(Action.charity))]
-FeedbackForm = Annotated[Access, Depends(form_allowed(Action.feedback))]
+FeedbackForm = Annotated[Access, Depends(form_allowed(Action.feedback, feedback_sender))]
 ModelsPage = Annotated[Access, Depends(page_allowed(Action.models))]
