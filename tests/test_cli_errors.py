@@ -167,3 +167,5 @@ def test_library_info_lines_stay_out_of_the_output_unless_asked(tmp_path):
 def test_training_prints_no_mlflow_info_line(trained):
     _, _, _, output = trained
     assert not [line for line in output.splitlines() if " INFO " in line and "mlflow" in line]
+    # MLflow's registration prints its progress itself, outside logging: kept out too.
+    assert "Created version" not in output and "Successfully registered model" not in output

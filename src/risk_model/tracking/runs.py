@@ -7,7 +7,10 @@ model by the configured metric is registered and given the champion alias.
 
 from __future__ import annotations
 
+import contextlib
+import io
 import json
+import logging
 import tempfile
 from dataclasses import dataclass
 from importlib.metadata import version
@@ -31,6 +34,8 @@ from risk_model.tracking import plots
 from risk_model.tracking.model_card import RunRecords, markdown_to_html, render_markdown
 from risk_model.tracking.store import TRUSTED_TYPES
 from risk_model.train import REFERENCES, TrainingResult
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -244,7 +249,12 @@ def _register(result: TrainingResult, config: ExperimentConfig, model_uri: str, 
               parent_run_id: str) -> str:
     """Register the artefact, give it the champion alias and tag it with its lists' figures; its version."""
     client = MlflowClient()
-    version = mlflow.register_model(model_uri, config.tracking.registered_model, tags={"run_id": model_run_id})
+    # register_model prints its progress to stderr itself, outside logging; it goes to the debug log instead.
+    printed = io.StringIO()
+    with contextlib.redirect_stderr(printed):
+        version = mlflow.register_model(model_uri, config.tracking.registered_model, tags={"run_id": model_run_id})
+    for line in printed.getvalue().splitlines():
+        log.debug("mlflow: %s", line)
     client.set_registered_model_alias(config.tracking.registered_model, config.tracking.champion_alias,
                                       version.version)
     tags = {"model": champion_description(result.champions), "parent_run_id": parent_run_id,
