@@ -1,0 +1,109 @@
+"""An analyst's journey in a real browser: a filter typed in lower case or picked from the values offered,
+the capacity box following it, a page past the end, and the CSV with the reasons in words."""
+
+from __future__ import annotations
+
+import csv
+import io
+import re
+from collections import Counter
+from pathlib import Path
+
+import httpx
+import pandas as pd
+import pytest
+
+from risk_model.domain.vocab import PURPOSE_SHORT
+from risk_model.lists.rank import LIST_COLUMNS, with_reasons
+from risk_model.lists.reasons import REASON_COLUMNS
+from serve.internal.security import Role
+from tests.support import serve as support
+from tests.support.browser import require_a_browser, shots
+
+pytestmark = [pytest.mark.service, pytest.mark.browser]
+
+require_a_browser()
+
+CAPACITY = support.CAPACITIES["proactive"]
+
+
+def api_page(base_url: str, **params) -> dict:
+    response = httpx.get(f"{base_url}/rankings", params={"page_size": 1000, **params},
+                         headers=support.headers(Role.analyst), trust_env=False, timeout=30)
+    assert response.status_code == 200, response.text
+    return response.json()
+
+
+def api_list(base_url: str, **params) -> list[dict]:
+    """A list's first 1,000 rows matching the filters, as the API gives them."""
+    return api_page(base_url, **params)["items"]
+
+
+def table_rows(page) -> list[list[str]]:
+    return [[cell.strip() for cell in row.locator("td").all_inner_texts()]
+            for row in page.locator("table.ranked tbody tr").all()]
+
+
+def expected_in_box(page) -> tuple[int | None, str]:
+    """The capacity box's count of matching rows in the top k (None unfiltered) and the scores' sum it gives."""
+    box = page.locator(".capacity").inner_text()
+    count = re.search(r"(\d+) of the list's top \d+ match", box)
+    return (int(count.group(1)) if count else None), re.search(r"add up to (\d+\.\d)", box).group(1)
+
+
+def test_an_analyst_filters_sees_the_capacity_box_follow_and_downloads_the_reasons(signed_in, base_url):
+    page = signed_in(Role.analyst)
+    whole = api_list(base_url)
+    assert expected_in_box(page) == (None, f"{sum(r['score'] for r in whole[:CAPACITY]):.1f}")
+    # The area with the most charities within capacity, typed in lower case.
+    area = Counter(r["local_authority"] for r in whole[:CAPACITY] if r["local_authority"]).most_common(1)[0][0]
+    offered = page.locator("datalist#areas option").evaluate_all("options => options.map(o => o.value)")
+    assert area in offered and len(offered) > 5
+    page.get_by_label("Area", exact=True).fill(area.lower())
+    page.get_by_role("button", name="Apply").click()
+    page.wait_for_load_state()
+    assert page.get_by_label("Area", exact=True).input_value() == area
+    rows = table_rows(page)
+    assert rows and {row[3] for row in rows} == {area}
+
+    within = [r for r in api_list(base_url, local_authority=area) if r["within_capacity"]]
+    assert page.locator("table.ranked tbody tr.within").count() == len(within) < CAPACITY
+    box = page.locator(".capacity").inner_text()
+    assert f"Filtered by area {area}" in box
+    assert expected_in_box(page) == (len(within), f"{sum(r['score'] for r in within):.1f}")
+    assert f"top {CAPACITY} held on average" in box and "Before any filter" in box
+    shots(page, "analyst_list_filtered")
+
+    with page.expect_download() as download_info:
+        page.get_by_role("link", name="Download CSV").click()
+    text = Path(download_info.value.path()).read_text()
+    empty = pd.DataFrame({c: pd.Series(dtype=object) for c in LIST_COLUMNS})
+    command_line = list(with_reasons(empty, pd.DataFrame({c: pd.Series(dtype=object) for c in REASON_COLUMNS})))
+    assert next(csv.reader(io.StringIO(text))) == [*command_line, "purposes"]
+    exported = list(csv.DictReader(io.StringIO(text)))
+    assert len(exported) == len(api_list(base_url, local_authority=area)) >= len(rows)
+    assert [(r["rank"], r["charity_number"]) for r in exported[:len(rows)]] == [(row[0], row[1]) for row in rows]
+    assert {r["main_operating_location"] for r in exported} == {area}
+    for shown, row in zip(rows, exported[:len(rows)], strict=True):
+        # The page's top reason is the first of the reasons up the CSV gives, in the same words (joined with
+        # "; " as the command line joins them).
+        assert (row["reasons_up"] + "; ").startswith(shown[8] + "; ") if shown[8] != "–" else not row["reasons_up"]
+        assert not row["purposes"] or set(row["purposes"].split("; ")) <= set(PURPOSE_SHORT)
+    assert any(row["reasons_up"] for row in exported)
+
+
+def test_a_purpose_is_offered_in_words_and_a_page_past_the_end_shows_the_last(signed_in, base_url):
+    page = signed_in(Role.analyst)
+    page.get_by_label("Purpose", exact=True).select_option(label="The advancement of health")
+    page.get_by_role("button", name="Apply").click()
+    page.wait_for_load_state()
+    assert "purpose=health" in page.url
+    assert "Filtered by purpose The advancement of health" in page.locator(".capacity").inner_text()
+
+    listed = api_page(base_url, page_size=1)["total"]
+    pages = -(-listed // 50)
+    page.goto("/ui/list?page=99999")
+    assert page.locator(".pager").inner_text().count(f"Page {pages} of {pages}") == 1
+    assert "Page 99999 is past the end" in page.locator("p.note[role=status]").inner_text()
+    assert [int(row[0]) for row in table_rows(page)][-1] == listed
+    shots(page, "analyst_list_past_the_end")
