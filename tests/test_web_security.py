@@ -20,7 +20,7 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import func, select, text, update
 
-from serve.internal.db import AccessLogEntry, Feedback, WebSession, connect, utc_now
+from serve.internal.db import AccessLogEntry, Feedback, KeptFeedback, WebSession, connect, utc_now
 from serve.internal.security import Role, hash_api_key
 from serve.internal.throttle import Throttle
 from serve.main import create_app
@@ -304,3 +304,61 @@ def test_sign_in_feedback_and_sign_out_still_work(started, browser, number):
     assert officer.get(f"/ui/charities/{number}").status_code == 303
     logged = [(e["path"], e["status"]) for e in access_log(started, who="case_officer-tester")]
     assert ("/ui/sign-in", 303) in logged and ("/ui/sign-out", 303) in logged
+
+
+def kept_notes(started: TestClient) -> list[str]:
+    with started.app.state.db.sessions() as session:
+        return list(session.scalars(select(KeptFeedback.note)))
+
+
+@pytest.mark.parametrize("ended", ["idle", "cookie cleared"])
+def test_feedback_sent_after_the_session_ended_is_offered_again_after_sign_in_and_stored_only_when_sent(
+        started, browser, number, ended):
+    officer = browser()
+    sign_in(officer, Role.case_officer)
+    cookie = officer.cookies["risk_session"]
+    token = token_in(officer.get(f"/ui/charities/{number}").text)
+    if ended == "idle":
+        with started.app.state.db.sessions.begin() as session:
+            session.execute(update(WebSession).where(WebSession.id_sha256 == hash_api_key(cookie))
+                            .values(last_seen_at=utc_now() - timedelta(minutes=31)))
+    else:
+        officer.cookies.clear()
+    note = f"Typed while the session ended ({ended})."
+    response = officer.post(f"/ui/charities/{number}/feedback", headers=SAME_SITE,
+                            data={"outcome": "inquiry_opened", "note": note, "csrf_token": token})
+    assert response.status_code == 303
+    assert response.headers["location"] == f"/ui/sign-in?next=%2Fui%2Fcharities%2F{number}%23feedback"
+    assert note not in feedback_notes(started, number) and note in kept_notes(started)
+    form = officer.get(response.headers["location"])
+    assert f"your feedback on {number} was not" in form.text
+
+    response = officer.post("/ui/sign-in", headers=SAME_SITE, data={
+        "api_key": support.KEYS[Role.case_officer], "csrf_token": token_in(form.text),
+        "next": f"/ui/charities/{number}#feedback"})
+    assert response.status_code == 303 and response.headers["location"] == f"/ui/charities/{number}#feedback"
+    page = officer.get(f"/ui/charities/{number}").text
+    assert "Your feedback was not yet saved" in page
+    assert f">{note}</textarea>" in page and 'value="inquiry_opened" selected' in page
+    assert note not in feedback_notes(started, number)
+    # Another browser signed in as the same key holder is not offered it.
+    other = browser()
+    sign_in(other, Role.case_officer)
+    assert note not in other.get(f"/ui/charities/{number}").text
+
+    response = officer.post(f"/ui/charities/{number}/feedback", headers=SAME_SITE,
+                            data={"outcome": "inquiry_opened", "note": note, "csrf_token": token_in(page)})
+    assert response.status_code == 303
+    assert feedback_notes(started, number).count(note) == 1 and note not in kept_notes(started)
+    assert "not yet saved" not in officer.get(f"/ui/charities/{number}").text
+
+
+def test_feedback_sent_without_a_session_from_another_site_is_refused_and_kept_nowhere(started, browser, number):
+    stranger = browser()
+    note = "Planted by another site."
+    for headers in ({"Origin": "https://evil.example"}, {}):
+        response = stranger.post(f"/ui/charities/{number}/feedback", headers=headers,
+                                 data={"outcome": "regulatory_action", "note": note})
+        assert response.status_code == 403
+        assert "risk_session" not in stranger.cookies
+    assert note not in kept_notes(started) and note not in feedback_notes(started, number)
