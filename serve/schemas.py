@@ -65,6 +65,9 @@ class Reason(BaseModel):
     label: str
     group: str
     contribution_log_odds: float
+    contribution_points: float | None = Field(None, description="Its step in percentage points of the chance, in "
+                                              "the waterfall's order from the base rate (raising reasons, then "
+                                              "lowering ones); None in lists stored before steps were kept.")
     sentence: str
     source: str
 
@@ -178,6 +181,8 @@ class FactorChange(BaseModel):
     change_log_odds: float
     before_log_odds: float
     now_log_odds: float
+    change_points: float | None = Field(None, description="How many percentage points higher (or lower) the score "
+                                        "is now than had this factor not moved.")
 
 
 class WhatChanged(BaseModel):
@@ -267,6 +272,10 @@ class CharityPage(BaseModel):
     income_band: str
     constitutional_form: str | None
     reasons: list[Reason]
+    base_rate: float | None = Field(None, description="The chance for a typical charity its list's model scores "
+                                                     "(the base value as a probability); None without reasons.")
+    other_factors_points: float | None = Field(None, description="What the factors not among the reasons add, in "
+                                                                "percentage points: base rate + steps + this = score.")
     what_changed: WhatChanged | None = Field(description="Since the as-of date a year earlier; None when the "
                                                          "charity was not scored then.")
     returns: list[ReturnRow]

@@ -66,6 +66,7 @@ def _reasons_by_charity(reasons: pd.DataFrame) -> dict[str, list[dict]]:
     for row in reasons.to_dict("records"):
         number = row.pop("charity_number")
         row["contribution_log_odds"] = float(row["contribution_log_odds"])
+        row["contribution_points"] = None if pd.isna(row["contribution_points"]) else float(row["contribution_points"])
         row["position"] = int(row["position"])
         grouped.setdefault(number, []).append({k: row[k] for k in _REASON_FIELDS})
     return grouped

@@ -15,7 +15,9 @@ from fastapi import HTTPException, status
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from risk_model.lists.membership import LIST_TITLES, REVIEW_LISTS, WHY_ON_LIST
+from risk_model.lists.explain import base_values, has_reasons
+from risk_model.lists.membership import LIST_TITLES, PROACTIVE, REVIEW_LISTS, WHY_ON_LIST
+from risk_model.lists.points import change_points, other_factors_points, probability
 from risk_model.lists.records import RETURN_FIELDS
 from serve.internal.db import Feedback, utc_now
 from serve.internal.finding import off_register
@@ -46,6 +48,7 @@ def charity_page(session: Session, serving: ServingState, number: str, as_of: da
                             f"{number} was not on the register as of {as_of}: it is not in the data, had not been "
                             "registered yet, or had left the register")
     on_a_list = row.review_list in REVIEW_LISTS
+    reasons, base_rate, other = explained(serving.champion.model, row)
     return CharityPage(
         charity_number=number, charity_name=row.charity_name, as_of=as_of, model=serving.model,
         review_list=row.review_list, list_title=LIST_TITLES[row.review_list], why=WHY_ON_LIST[row.review_list],
@@ -54,8 +57,8 @@ def charity_page(session: Session, serving: ServingState, number: str, as_of: da
         capacity=serving.champion.capacities[row.review_list] if on_a_list else None,
         rank_percentile=row.rank_percentile, risk_band=row.risk_band, within_capacity=row.within_capacity,
         local_authority=row.local_authority, income_band=row.income_band,
-        constitutional_form=row.constitutional_form, reasons=[Reason(**r) for r in row.reasons],
-        what_changed=None if row.what_changed is None else WhatChanged.model_validate(row.what_changed),
+        constitutional_form=row.constitutional_form, reasons=reasons, base_rate=base_rate, other_factors_points=other,
+        what_changed=what_changed(row),
         returns=return_history(serving.data, number), feedback=feedback_of(session, number),
     )
 
@@ -92,6 +95,30 @@ def off_register_page(session: Session, serving: ServingState, number: str, as_o
         standing=off_register(register, as_of), removal_reason=text("removal_reason"),
         main_operating_location=text("main_operating_location"), constitutional_form=text("constitutional_form"),
         returns=return_history(serving.data, number), feedback=feedback_of(session, number))
+
+
+def explained(model, row) -> tuple[list[Reason], float | None, float | None]:
+    """A stored row's reasons, the base rate of the model that scored it, and what the other factors add (in
+    percentage points), so that base rate, steps and the rest end at the score."""
+    reasons = [Reason(**r) for r in row.reasons]
+    if not has_reasons(model):
+        return reasons, None, None
+    base_rate = float(probability(base_values(model)[row.review_list if row.review_list in REVIEW_LISTS
+                                                      else PROACTIVE]))
+    steps = [r.contribution_points for r in reasons]
+    if None in steps:
+        return reasons, base_rate, None
+    return reasons, base_rate, other_factors_points(row.score, base_rate, steps)
+
+
+def what_changed(row) -> WhatChanged | None:
+    """What changed since a year before, each factor's change also in percentage points of today's score."""
+    if row.what_changed is None:
+        return None
+    changed = WhatChanged.model_validate(row.what_changed)
+    factors = [f.model_copy(update={"change_points": float(change_points(changed.score_now, f.change_log_odds))})
+               for f in changed.factors]
+    return changed.model_copy(update={"factors": factors})
 
 
 def record_feedback(session: Session, serving: ServingState, number: str, feedback: FeedbackIn,

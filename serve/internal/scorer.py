@@ -127,7 +127,7 @@ class Scorer:
             reasons.setdefault(int(row["record"]), []).append(Reason(
                 direction=row["direction"], position=int(row["position"]), factor=row["factor"], label=row["label"],
                 group=row["group"], contribution_log_odds=float(row["contribution_log_odds"]),
-                sentence=row["sentence"], source=row["source"],
+                contribution_points=float(row["contribution_points"]), sentence=row["sentence"], source=row["source"],
             ))
         open_inquiry = scored.scores["under_open_inquiry"].to_numpy(dtype=bool)
         listed = np.isin(on, REVIEW_LISTS)

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from serve.schemas import Reason, ReturnRow
+from serve.schemas import CharityPage, ReturnRow
 
 WATERFALL_WIDTH = 720
 LABEL_WIDTH = 300
@@ -17,7 +17,7 @@ ROW_HEIGHT = 30
 @dataclass(frozen=True)
 class Step:
     label: str
-    value: float
+    value: float  # percentage points for a step, percent for a total
     x: float
     width: float
     y: float
@@ -33,24 +33,28 @@ class Waterfall:
     label_width: int
 
 
-def waterfall(reasons: list[Reason]) -> Waterfall | None:
-    """The reasons' contributions stacked one after another from zero, raising ones first, then their net."""
-    ordered = sorted(reasons, key=lambda r: (r.direction != "up", -abs(r.contribution_log_odds)))
-    if not ordered:
+def waterfall(page: CharityPage) -> Waterfall | None:
+    """The chance of a typical charity, each reason's step in percentage points (raising ones first, as
+    `risk_model.lists.points` orders them), the other factors' step, and the charity's score, in percent."""
+    if page.base_rate is None or page.other_factors_points is None or not page.reasons:
         return None
-    running, spans = 0.0, []
+    ordered = sorted(page.reasons, key=lambda r: (r.direction != "up", r.position))
+    other_points, score = page.other_factors_points, page.score
+    running = 100.0 * page.base_rate
+    spans = [("A typical charity", running, 0.0, running, "total")]
     for reason in ordered:
-        spans.append((reason.label, reason.contribution_log_odds, running, running + reason.contribution_log_odds,
+        spans.append((reason.label, reason.contribution_points, running, running + reason.contribution_points,
                       reason.direction))
-        running += reason.contribution_log_odds
-    spans.append(("Net of the factors shown", running, 0.0, running, "total"))
-    low = min(0.0, *(min(a, b) for _, _, a, b, _ in spans))
-    high = max(0.0, *(max(a, b) for _, _, a, b, _ in spans))
-    plot = WATERFALL_WIDTH - LABEL_WIDTH - 70
-    scale = plot / ((high - low) or 1.0)
+        running += reason.contribution_points
+    spans.append(("All other factors", other_points, running, running + other_points,
+                  "up" if other_points >= 0 else "down"))
+    spans.append(("Its score", 100.0 * score, 0.0, 100.0 * score, "total"))
+    high = max(max(a, b) for _, _, a, b, _ in spans)
+    plot = WATERFALL_WIDTH - LABEL_WIDTH - 80
+    scale = plot / (high or 1.0)
 
     def x(value: float) -> float:
-        return LABEL_WIDTH + (value - low) * scale
+        return LABEL_WIDTH + max(value, 0.0) * scale
 
     steps = [Step(label, value, min(x(a), x(b)), max(abs(x(b) - x(a)), 1.0), 10 + i * ROW_HEIGHT, direction)
              for i, (label, value, a, b, direction) in enumerate(spans)]

@@ -42,6 +42,7 @@ from serve.schemas import FeedbackIn, FeedbackOutcome
 from serve.values import OptionalDay, charity_number
 from serve.web import charts, runs
 from serve.web.building import REFRESH_S, BuildForm, start_from_form, unbuilt_view
+from serve.web.legend import legend
 from serve.web.listing import (
     BANDS,
     INCOME_BANDS,
@@ -73,6 +74,7 @@ from serve.web.session import (
 PREFIX = "/ui"
 router = APIRouter(prefix=PREFIX, include_in_schema=False)
 templates = Jinja2Templates(directory=Path(__file__).parent / "templates")
+templates.env.globals["legend"] = legend
 
 
 def nav(principal: Principal | None) -> list[tuple[str, str]]:
@@ -274,7 +276,7 @@ def _charity(request: Request, number: str, serving, session, as_of: date | None
                                                      **feedback_form}, status_code)
     page = charity_page(session, serving, number, as_of, serving.listed(session, as_of))
     return render(request, "charity.html", {
-        "page": page, "waterfall": charts.waterfall(page.reasons), "money": charts.money_chart(page.returns),
+        "page": page, "waterfall": charts.waterfall(page), "money": charts.money_chart(page.returns),
         "current": as_of == serving.as_of, **feedback_form,
     }, status_code)
 

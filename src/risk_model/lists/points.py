@@ -79,3 +79,9 @@ def times_typical(score: float, base_rate: float) -> float:
 def other_factors_points(score: float, base_rate: float, steps_points) -> float:
     """The last step of the waterfall: what the factors not shown add, so that it ends at the score."""
     return 100.0 * (float(score) - float(base_rate)) - float(np.sum(steps_points))
+
+
+def change_points(score_now: float, change_log_odds) -> np.ndarray:
+    """How many percentage points higher (or lower) a score is now than had a factor not moved since."""
+    now = np.log(float(score_now) / (1.0 - float(score_now))) if 0 < score_now < 1 else np.nan
+    return 100.0 * (float(score_now) - probability(now - np.asarray(change_log_odds, dtype=float)))
