@@ -186,7 +186,8 @@ def test_rank_attaches_reasons_and_explain_prints_them(trained, small_world_dir,
     text = " ".join(result.output.split())
     assert f"{top}" in text and "on the proactive reviews list, rank 1 of" in text
     assert "No concern in the last 12 months" in text
-    assert "log-odds" in text and "What changed since 2020-06-30" in text
+    assert "chance (the base rate)" in text and "times that" in text and " points" in text
+    assert "For auditors: base value" in text and "What changed since 2020-06-30" in text
     # The older form, CHARITY_NUMBER --data DIR, still works, and says it is deprecated.
     missing = CliRunner().invoke(app, ["explain", "SC999999", "--data", str(small_world_dir),
                                        "--config", str(config), "--tracking-uri", uri])

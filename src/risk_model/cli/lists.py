@@ -160,12 +160,13 @@ def explain(
     store: StoreOption = Path("mlruns"),
     data: Annotated[Path | None, typer.Option("--data", hidden=True, help="Deprecated: the data folder.")] = None,
 ) -> None:
-    """Why a charity ranks where it does: its top factors, their values and sources, and what changed."""
+    """Why a charity ranks where it does: its top factors in percentage points from the base rate, their values
+    and sources, and what changed."""
     from risk_model.features import build_features
     from risk_model.ingest.folder import require_folder
-    from risk_model.lists.explain import UNIT
-    from risk_model.lists.explain import explain as explain_rows
+    from risk_model.lists.explain import has_reasons, reason_contributions
     from risk_model.lists.membership import LIST_TITLES, WHY_ON_LIST, review_list
+    from risk_model.lists.points import change_points, other_factors_points, probability, times_typical
     from risk_model.lists.rank import ranked_lists
     from risk_model.lists.reasons import reason_codes
     from risk_model.lists.records import changes_between
@@ -186,9 +187,6 @@ def explain(
     if row.empty:
         console.print(f"[red]{number} is not on the register at {date.date()}[/red]")
         raise typer.Exit(code=1)
-    contributions = explain_rows(pipeline, row)
-    factors = contributions.by_factor()
-    codes = reason_codes(row, factors, tables.returns, tables.case_log, reasons)
     on = review_list(row).iloc[0]
     place = ranked.loc[ranked["charity_number"] == number]
     if place.empty:
@@ -199,10 +197,26 @@ def explain(
         console.print(f"{number} {p['charity_name']}: on the {LIST_TITLES[on]} list, rank {p['rank']:,} of {size:,}, "
                       f"score {p['score']:.4f}, band {p['risk_band']} (as of {date.date()}, {version.name} "
                       f"v{version.version}). {WHY_ON_LIST[on]}.")
-    console.print(f"contributions in {UNIT}; base value {contributions.base_value_log_odds[0]:+.3f}, "
-                  f"raw score {contributions.raw_score_log_odds[0]:+.3f}")
-    console.print(frame_table(codes[["direction", "label", "group", "contribution_log_odds", "sentence", "source"]],
-                              "Reasons", float_format="{:+.3f}"))
+    if not has_reasons(pipeline):
+        console.print("This model gives no reasons.")
+        return
+    contributions = reason_contributions(pipeline, row)
+    codes = reason_codes(row, contributions.by_factor(), tables.returns, tables.case_log, reasons,
+                         base_log_odds=contributions.base_value_log_odds, rule_points=contributions.rule_points)
+    base_rate = float(probability(contributions.base_value_log_odds[0]))
+    chance = float(probability(contributions.raw_score_log_odds[0]))
+    other = other_factors_points(chance, base_rate, codes["contribution_points"])
+    console.print(f"A typical charity scored by this model has a {base_rate:.1%} chance (the base rate); this one "
+                  f"{chance:.1%}, {times_typical(chance, base_rate):.1f} times that. From the base rate, each reason "
+                  f"adds or takes away the percentage points shown, raising reasons first and then lowering ones; all "
+                  f"other factors add {other:+.1f} points, ending at the score. A factor's points depend on where it "
+                  "is added, so the order is always this one.")
+    console.print(f"For auditors: base value {contributions.base_value_log_odds[0]:+.3f} log-odds, score "
+                  f"{contributions.raw_score_log_odds[0]:+.3f} log-odds.")
+    shown = codes.assign(points=codes["contribution_points"].map("{:+.1f} points".format),
+                         log_odds=codes["contribution_log_odds"].map("{:+.3f}".format))
+    console.print(frame_table(shown[["direction", "label", "group", "points", "sentence", "source", "log_odds"]],
+                              "Reasons"))
     previous = date - pd.DateOffset(years=1)
     own = [table.loc[table["charity_number"] == number] for table in (tables.register, tables.returns,
                                                                        tables.case_log)]
@@ -210,5 +224,11 @@ def explain(
     if changes.scores["score_before"].isna().all():
         console.print(f"not on the register at {previous.date()}: nothing to compare")
         return
-    console.print(frame_table(changes.factors[["label", "before_log_odds", "now_log_odds", "change_log_odds"]],
-                              f"What changed since {previous.date()}", float_format="{:+.3f}"))
+    now = float(changes.scores["score_now"].iloc[0])
+    moved = changes.factors.assign(
+        points=[f"{p:+.1f} points" for p in change_points(now, changes.factors["change_log_odds"])],
+        change_log_odds=changes.factors["change_log_odds"].map("{:+.3f}".format))
+    before = changes.scores["score_before"].iloc[0]
+    console.print(frame_table(moved[["label", "points", "change_log_odds"]],
+                              f"What changed since {previous.date()}: score {before:.1%} then, {now:.1%} now; points: "
+                              "how much higher or lower today's chance is than had the factor not moved"))
