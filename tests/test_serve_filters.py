@@ -9,12 +9,15 @@ import io
 import pandas as pd
 import pytest
 from fastapi.testclient import TestClient
+from sqlalchemy import text
 
 from risk_model.domain.vocab import PURPOSE_SHORT
 from risk_model.lists.rank import LIST_COLUMNS, with_reasons
 from risk_model.lists.reasons import REASON_COLUMNS
+from serve.internal.filters import STORED, values_query
 from serve.internal.security import Role
 from serve.main import create_app
+from serve.web.listing import ListQuery, within_top_query
 from tests.support import serve as support
 
 pytestmark = pytest.mark.service
@@ -124,3 +127,21 @@ def test_the_csv_has_the_command_lines_columns_and_the_reasons_and_purposes_in_w
         assert (row["reasons_up"], row["reasons_down"]) == ("; ".join(up), "; ".join(down))
         assert row["reasons_up"] and "_" not in row["reasons_up"]
     assert rows[0]["model"] == client.get("/version").json()["model"]["model"]
+
+
+def query_plan(client: TestClient, statement) -> str:
+    compiled = statement.compile(client.app.state.db.engine, compile_kwargs={"literal_binds": True,
+                                                                             "render_postcompile": True})
+    with client.app.state.db.engine.connect() as connection:
+        return " ".join(str(row[-1]) for row in connection.execute(text(f"EXPLAIN QUERY PLAN {compiled}")))
+
+
+@pytest.mark.parametrize("filters", [{}, {"local_authority": "Fife"}, {"constitutional_form": "Other"},
+                                     {"band": "high"}, {"purpose": "education"}, {"search": "trust"}])
+def test_the_capacity_box_and_the_values_read_only_indexes(client, filters):
+    serving = client.app.state.serving.current
+    within = query_plan(client, within_top_query(serving.as_of, serving.model.version, ListQuery(**filters), 30))
+    assert within.startswith("SEARCH scored_list USING COVERING INDEX"), within
+    for name, (column, _) in STORED.items():
+        plan = query_plan(client, values_query(serving.as_of, serving.model.version, column))
+        assert plan.startswith("SEARCH scored_list USING COVERING INDEX"), (name, plan)

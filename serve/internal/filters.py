@@ -20,7 +20,7 @@ from datetime import date
 from typing import TypeVar, get_args
 
 import pandas as pd
-from sqlalchemy import select
+from sqlalchemy import Select, select
 from sqlalchemy.orm import Session
 
 from risk_model.domain.names import loose_key, nearest
@@ -43,13 +43,16 @@ def stored_values(session: Session, as_of: date, version: str, orderings: Orderi
     """The values of each stored filter on a date's review lists (the same on both lists, so that a filter kept
     while switching lists stays valid), worked out once: a stored list never changes."""
     def work() -> dict[str, list[str]]:
-        return {name: list(session.scalars(
-            select(column).distinct().where(ScoredCharity.as_of == as_of, ScoredCharity.model_version == version,
-                                            ScoredCharity.review_list.in_(REVIEW_LISTS), column.is_not(None))
-            .order_by(column)))
-            for name, (column, _) in STORED.items()}
+        return {name: list(session.scalars(values_query(as_of, version, column))) for name, (column, _) in STORED.items()}
 
     return orderings.remembered(("values", as_of, version), work)
+
+
+def values_query(as_of: date, version: str, column) -> Select:
+    """The distinct values of a column on a date's review lists, in order."""
+    return (select(column).distinct().where(ScoredCharity.as_of == as_of, ScoredCharity.model_version == version,
+                                            ScoredCharity.review_list.in_(REVIEW_LISTS), column.is_not(None))
+            .order_by(column))
 
 
 def known_values(orderings: Orderings, as_of: date, version: str) -> dict[str, list[str]] | None:

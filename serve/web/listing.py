@@ -120,8 +120,13 @@ def within_top(session: Session, as_of: date, version: str, q: ListQuery, k: int
     """How many of the list's top k match the form, and their scores' sum: the label positives the model
     expects among them (its scores are calibrated probabilities). Read from a filter's index, once."""
     def work() -> WithinTop:
-        query = matching(as_of, version, q, func.count(), func.coalesce(func.sum(ScoredCharity.score), 0.0))
-        count, total = session.execute(query.where(ScoredCharity.rank <= k)).one()
+        count, total = session.execute(within_top_query(as_of, version, q, k)).one()
         return WithinTop(k, int(count), float(total))
 
     return (orderings or Orderings()).remembered(("within", as_of, version, query_key(q), k), work)
+
+
+def within_top_query(as_of: date, version: str, q: ListQuery, k: int) -> Select:
+    """The count and score sum of the rows matching the form among the top k."""
+    summed = matching(as_of, version, q, func.count(), func.coalesce(func.sum(ScoredCharity.score), 0.0))
+    return summed.where(ScoredCharity.rank <= k)
