@@ -143,7 +143,8 @@ def test_reasons_in_batches_equal_reasons_at_once(small_world, lightgbm):
                                n_reasons=2, batch_charities=size) for size in (10**9, 89)}
     at_once, in_batches = (with_reasons(made[size].ranked, made[size].reasons) for size in (10**9, 89))
     assert set(at_once["review_list"]) == {"proactive", "triage"}
-    assert at_once["reasons_up"].notna().mean() > 0.9
+    # Most have a raising reason; one scored near its base rate may have none of half a point or more.
+    assert at_once["reasons_up"].notna().mean() > 0.6
     pd.testing.assert_frame_equal(in_batches, at_once)
     key = ["charity_number", "direction", "position"]
     pd.testing.assert_frame_equal(made[89].reasons.sort_values(key).reset_index(drop=True),
@@ -156,10 +157,12 @@ def test_reasons_are_each_charitys_sentences_in_order(small_world, lightgbm):
     listed = made.features
     assert len(review_list_of(made.ranked, "triage")) > 5
     listed_reasons = with_reasons(made.ranked, made.reasons)
-    codes = reason_codes(listed, explain(lightgbm, listed).by_factor(), small_world.returns, small_world.case_log, 3)
+    explained = explain(lightgbm, listed)
+    codes = reason_codes(listed, explained.by_factor(), small_world.returns, small_world.case_log, 3,
+                         base_log_odds=explained.base_value_log_odds)
     expected = codes.groupby(["charity_number", "direction"])["sentence"].agg(lambda s: "; ".join(s)).unstack()
     got = listed_reasons.set_index("charity_number")[["reasons_up", "reasons_down"]]
-    assert got["reasons_up"].notna().mean() > 0.9 and codes.groupby("charity_number").size().max() == 6
+    assert got["reasons_up"].notna().mean() > 0.6 and codes.groupby("charity_number").size().max() == 6
     pd.testing.assert_series_equal(got["reasons_up"].sort_index(), expected["up"].reindex(got.index).sort_index(),
                                    check_names=False)
     pd.testing.assert_series_equal(got["reasons_down"].sort_index(),
