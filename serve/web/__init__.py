@@ -21,6 +21,7 @@ from fastapi.staticfiles import StaticFiles
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from serve.settings import Settings
+from serve.web import audit, reload
 from serve.web.pages import PREFIX, render, router
 from serve.web.session import SignInRequired, set_cookie
 
@@ -70,6 +71,8 @@ def install(app: FastAPI, settings: Settings) -> None:
     for retired in RETIRED_SETTINGS & set(os.environ):
         log.warning("%s is no longer read: the pages' sessions are kept in the service's database", retired)
     app.include_router(router)
+    app.include_router(audit.router)
+    app.include_router(reload.router)
     app.mount(f"{PREFIX}/static", StaticFiles(directory=STATIC), name="static")
     app.add_exception_handler(SignInRequired, _sign_in_first)
     app.add_exception_handler(StarletteHTTPException, _http_error)

@@ -80,7 +80,7 @@ templates.env.globals["legend"] = legend
 def nav(principal: Principal | None) -> list[tuple[str, str]]:
     """The pages this role may open: only these are linked."""
     links = [("Review lists", f"{PREFIX}/list", Action.rankings), ("Charities", f"{PREFIX}/charities", Action.charity),
-             ("Models", f"{PREFIX}/models", Action.models)]
+             ("Models", f"{PREFIX}/models", Action.models), ("Access log", f"{PREFIX}/access-log", Action.access_log)]
     return [(label, href) for label, href, action in links if may(principal, action)]
 
 
