@@ -189,8 +189,8 @@ def test_a_case_officer_opens_a_charity_and_feedback_survives_a_reload(signed_in
     page = signed_in(Role.case_officer)
     assert page.url.endswith("/ui/charities")
     assert page.get_by_role("navigation", name="Pages").get_by_role("link", name="Review lists").count() == 0
-    page.get_by_label("Charity number").fill(number)
-    page.get_by_label("Charity number").press("Enter")
+    page.get_by_label("Name or number").fill(number)
+    page.get_by_label("Name or number").press("Enter")
     page.wait_for_url(f"**/ui/charities/{number}")
     assert page.locator("svg.chart").count() == 2
     assert page.locator("dl.summary").inner_text().count("Rank") == 1
