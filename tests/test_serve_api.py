@@ -266,7 +266,12 @@ def test_charity_page_has_score_reasons_changes_and_returns(client):
     assert (page["review_list"], page["list_title"], page["why"]) == (
         "proactive", LIST_TITLES["proactive"], WHY_ON_LIST["proactive"])
     assert page["capacity"] == support.CAPACITIES["proactive"] and page["within_capacity"] is True
-    assert {"sentence", "source", "group", "contribution_log_odds"} <= set(page["reasons"][0])
+    assert {"sentence", "source", "group", "contribution_log_odds", "contribution_points"} <= set(page["reasons"][0])
+    # Auditors keep the log-odds; the points beside them add up from the base rate to the score.
+    steps = sum(r["contribution_points"] for r in page["reasons"])
+    assert 0 < page["base_rate"] < 1
+    assert page["base_rate"] * 100 + steps + page["other_factors_points"] == pytest.approx(page["score"] * 100)
+    assert {"change_log_odds", "change_points"} <= set(page["what_changed"]["factors"][0])
     assert page["what_changed"]["since"] == "2020-12-31"
     assert page["what_changed"]["score_now"] == pytest.approx(top["score"])
     data = client.app.state.serving.current.data
