@@ -112,6 +112,8 @@ def test_role_status_and_days_narrow_the_csv(started, traffic):
     assert (f"/charities/{first}", "403") in {(r["path"], r["status"]) for r in refused}
     exact = csv_of(auditor.get("/ui/access-log.csv", params={"status": "403", "who": "ANALYST-tester"}))
     assert exact and all(r["status"] == "403" and r["who"] == "analyst-tester" for r in exact)
+    # The API's own route takes the same filters.
+    assert [e["path"] for e in api_log(started, status="4xx", role="analyst")] == [r["path"] for r in refused]
 
     utc_today = api_log(started)[0]["at"][:10]  # the entries are stamped in UTC, as the filter reads days
     assert {r["at"][:10] for r in csv_of(auditor.get("/ui/access-log.csv", params={"since": utc_today}))} == \
@@ -185,7 +187,8 @@ def test_a_reload_needs_its_token_from_this_site_and_its_confirmation(started, w
     assert unconfirmed.status_code == 422 and "not confirmed" in unconfirmed.text
     done = admin.post("/ui/models/reload", data={"csrf_token": token, "confirm": "yes"}, headers=SAME_SITE)
     assert done.status_code == 200
-    assert "Reloaded: unchanged" in done.text and f"still version <strong>{world.champion_version}</strong>" in done.text
+    assert "Reloaded: unchanged" in done.text
+    assert f"still version <strong>{world.champion_version}</strong>" in done.text
     assert started.app.state.serving.current is served
 
 
@@ -230,4 +233,5 @@ def test_brier_is_given_to_four_figures_beside_its_skill(started, world):
     comparison = runs.model_comparison(world.tracking_uri, run.run_id)
     row = comparison.loc[comparison["review_list"] == "proactive"].iloc[0]
     assert f'{row["holdout_brier"]:.4g}' in page and f'{row["holdout_brier_skill"] * 100:+.1f}%' in page
-    assert page.count("<th scope=\"col\" class=\"num\">Brier skill</th>") >= 6  # two in each list's candidates, one in its folds
+    # two in each list's candidates, one in its folds
+    assert page.count('<th scope="col" class="num">Brier skill</th>') >= 6

@@ -62,7 +62,8 @@ def _calibration_panel(ax, model: str, table: pd.DataFrame) -> None:
         ax.set_yscale("symlog", linthresh=floor, linscale=0.5)
         limits = (0.0, high * 1.4)
         # 0 and the powers of ten in the points' range (the locator's own ticks crowd the linear part)
-        ticks = [0.0, *(10.0 ** e for e in range(int(np.ceil(np.log10(floor))), int(np.floor(np.log10(limits[1]))) + 1))]
+        decades = range(int(np.ceil(np.log10(floor))), int(np.floor(np.log10(limits[1]))) + 1)
+        ticks = [0.0, *(10.0 ** e for e in decades)]
         ax.set_xticks(ticks)
         ax.set_yticks(ticks)
     else:
