@@ -92,13 +92,18 @@ def test_an_analyst_filters_sees_the_capacity_box_follow_and_downloads_the_reaso
     assert any(row["reasons_up"] for row in exported)
 
 
-def test_a_purpose_is_offered_in_words_and_a_page_past_the_end_shows_the_last(signed_in, base_url):
+def test_a_purpose_is_offered_in_words_an_unknown_area_refused_and_a_page_past_the_end_shows_the_last(signed_in, base_url):
     page = signed_in(Role.analyst)
     page.get_by_label("Purpose", exact=True).select_option(label="The advancement of health")
     page.get_by_role("button", name="Apply").click()
     page.wait_for_load_state()
     assert "purpose=health" in page.url
     assert "Filtered by purpose The advancement of health" in page.locator(".capacity").inner_text()
+
+    response = page.goto("/ui/list?local_authority=glasgw+cty")
+    assert response.status == 422
+    refusal = page.get_by_role("alert").inner_text()
+    assert "local_authority" in refusal and "did you mean 'Glasgow City'" in refusal
 
     listed = api_page(base_url, page_size=1)["total"]
     pages = -(-listed // 50)
