@@ -126,7 +126,10 @@ def rank(
         shown = top[["rank", "charity_number", "charity_name", "score", "risk_band", "main_operating_location",
                      "income_band"]]
         if reasons:
-            shown = shown.assign(top_reason=top["reasons_up"].str.split("; ").str[0])
+            first = lists.reasons.loc[(lists.reasons["direction"] == "up") & (lists.reasons["position"] == 1)]
+            step = top["charity_number"].map(first.set_index("charity_number")["contribution_points"])
+            shown = shown.assign(top_reason=top["reasons_up"].str.split("; ").str[0]
+                                 + step.map(lambda p: f" ({p:+.1f} points)" if p == p else ""))
         console.print(frame_table(shown, f"{LIST_TITLES[name].capitalize()}: top {min(show, len(parts[name]))} of "
                                   f"{len(parts[name]):,} as of {date.date()} ({capacities[name]} a year; "
                                   f"{version.name} v{version.version})", float_format="{:.4f}"))
