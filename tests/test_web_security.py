@@ -332,6 +332,9 @@ def test_feedback_sent_after_the_session_ended_is_offered_again_after_sign_in_an
     assert note not in feedback_notes(started, number) and note in kept_notes(started)
     form = officer.get(response.headers["location"])
     assert f"your feedback on {number} was not" in form.text
+    mistyped = officer.post("/ui/sign-in", headers=SAME_SITE, data={"api_key": "a mistyped key",
+                                                                    "csrf_token": token_in(form.text)})
+    assert mistyped.status_code == 401 and f"your feedback on {number} was not" in mistyped.text
 
     response = officer.post("/ui/sign-in", headers=SAME_SITE, data={
         "api_key": support.KEYS[Role.case_officer], "csrf_token": token_in(form.text),

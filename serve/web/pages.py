@@ -106,12 +106,17 @@ def home(request: Request) -> Response:
     return RedirectResponse(links[0][1] if links else f"{PREFIX}/sign-in", status.HTTP_303_SEE_OTHER)
 
 
+def _kept_numbers(request: Request) -> list[str]:
+    """The charities the browser's session holds unsent feedback on, for the sign-in form to say so."""
+    return sorted({row.charity_number for row in kept_feedback(request)})
+
+
 @router.get("/sign-in")
 def sign_in_form(request: Request, next: str | None = None) -> HTMLResponse:
     """The sign-in form, with a session of its own for its token when the browser has none."""
     begun = form_session(request)
-    kept = sorted({row.charity_number for row in kept_feedback(request)})
-    response = render(request, "sign_in.html", {"next": _next_page(next), "error": None, "kept": kept})
+    response = render(request, "sign_in.html", {"next": _next_page(next), "error": None,
+                                                "kept": _kept_numbers(request)})
     if begun is not None:
         set_cookie(response, request, begun)
     return response
@@ -135,8 +140,8 @@ def sign_in_submit(request: Request, api_key: Annotated[str, Form(max_length=500
     if signed is None:
         if api_key.strip():
             throttle.failed(client)
-        return render(request, "sign_in.html", {"next": _next_page(next), "error": "That key is not recognised."},
-                      status.HTTP_401_UNAUTHORIZED)
+        return render(request, "sign_in.html", {"next": _next_page(next), "error": "That key is not recognised.",
+                                                "kept": _kept_numbers(request)}, status.HTTP_401_UNAUTHORIZED)
     principal, begun = signed
     note_request(request, principal)
     response = RedirectResponse(_next_page(next), status.HTTP_303_SEE_OTHER)
