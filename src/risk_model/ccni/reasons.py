@@ -32,6 +32,8 @@ from risk_model.ingest.adapters import RegulatorExtract
 from risk_model.ingest.adapters.ccni_vocab import LISTS
 from risk_model.lists.explain import explain, top_factors
 from risk_model.lists.explain import global_importance as factor_importance
+from risk_model.lists.points import material
+from risk_model.lists.reasons import NEUTRAL, REASSURING, RISK, pushed
 
 UNIT = "log-odds"
 
@@ -63,8 +65,17 @@ RANKED_COLUMNS: tuple[str, ...] = (
 )
 REASON_COLUMNS: tuple[str, ...] = (
     "charity_number", "direction", "position", "factor", "label", "group", "contribution_log_odds",
-    "sentence", "source",
+    "contribution_points", "sentence", "source",
 )
+# Whom the model compares a charity with, per factor, and the facts that are a risk or a reassurance in
+# themselves (`lists.reasons.pushed` words the direction from them).
+_LIKE: dict[str, str] = {
+    "income": "charities of this income", "spending": "charities spending like this",
+    "spending_parts": "charities spending like this", "figures_reported": "charities reporting like this",
+    "year_end": "charities with accounts this old", "age": "charities registered this long",
+    "company": "charities like this", "website": "charities like this",
+    "purposes": "charities like this", "beneficiaries": "charities like this", "activities": "charities like this",
+}
 
 
 @dataclass(frozen=True)
@@ -166,10 +177,20 @@ def _sentence(factor: str, r: dict) -> str:
     raise KeyError(f"no sentence for factor {factor!r}")
 
 
+def _tone(factor: str, r: dict) -> str:
+    """Whether a fact is a risk in itself (no figures reported), a reassurance (figures reported), or neither."""
+    if factor == "figures_reported":
+        return RISK if r["no_figures_reported"] == 1 else REASSURING
+    return NEUTRAL
+
+
 def reason_codes(snapshot: pd.DataFrame, features: pd.DataFrame, contributions: SnapshotContributions,
                  n: int) -> pd.DataFrame:
-    """Each row's n factors pushing its score up most and n pushing it down most, with sentences."""
-    top = top_factors(contributions.by_factor, n)
+    """Each row's n factors pushing its score up most and n pushing it down most, with sentences saying which
+    way each pushes and their steps in percentage points from the base rate (none negligible)."""
+    top = material(top_factors(contributions.by_factor, n),
+                   pd.Series(contributions.base_value_log_odds, index=contributions.by_factor.index),
+                   key="index").reset_index(drop=True)
     facts = pd.concat([snapshot, features[[c for c in FEATURE_COLUMNS if c not in snapshot.columns]]], axis=1)
     rows = facts.index.get_indexer(top["index"])
     records = facts[list(_SENTENCE_COLUMNS)].to_dict("records")
@@ -183,20 +204,22 @@ def reason_codes(snapshot: pd.DataFrame, features: pd.DataFrame, contributions: 
     for row, factor, direction in zip(rows, top["factor"], top["direction"]):
         r = records[row]
         if factor not in lists:
-            sentences.append(_sentence(factor, r))
+            sentences.append(pushed(_sentence(factor, r), direction == "up", _tone(factor, r), _LIKE[factor]))
             continue
         columns, pushes, values = lists[factor]
-        pushed = pushes[row] * (1.0 if direction == "up" else -1.0)
-        order = [i for i in np.argsort(-pushed, kind="stable")[:2] if pushed[i] > 0]
-        sentences.append(_list_sentence(factor, r | {columns[i]: values[row, i] for i in order},
-                                        [(columns[i], pushed[i]) for i in order]))
+        push = pushes[row] * (1.0 if direction == "up" else -1.0)
+        order = [i for i in np.argsort(-push, kind="stable")[:2] if push[i] > 0]
+        sentences.append(pushed(_list_sentence(factor, r | {columns[i]: values[row, i] for i in order},
+                                               [(columns[i], push[i]) for i in order]),
+                                direction == "up", NEUTRAL, _LIKE[factor]))
     picked = [records[row] for row in rows]
     return pd.DataFrame({
         "charity_number": [r["charity_number"] for r in picked], "direction": top["direction"].to_numpy(),
         "position": top["position"].to_numpy(), "factor": top["factor"].to_numpy(),
         "label": [FACTOR_BY_ID[f].label for f in top["factor"]],
         "group": [FACTOR_BY_ID[f].group for f in top["factor"]],
-        "contribution_log_odds": top["contribution_log_odds"].to_numpy(), "sentence": sentences,
+        "contribution_log_odds": top["contribution_log_odds"].to_numpy(),
+        "contribution_points": top["contribution_points"].to_numpy(), "sentence": sentences,
         "source": [f"{r['source_file']}, row {r['source_row']}" for r in picked],
     }, columns=list(REASON_COLUMNS))
 

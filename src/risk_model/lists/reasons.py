@@ -192,18 +192,18 @@ _LIKE: dict[str, str] = {
     **{factor: "charities whose returns changed like this" for factor in CHANGE_FACTORS},
 }
 # A fact is a risk in itself (an overdue return), a reassurance (none overdue), or neither (its area);
-# `_pushed` words the direction so that a reassurance is never read as why a score is higher.
+# `pushed` words the direction so that a reassurance is never read as why a score is higher.
 RISK, REASSURING, NEUTRAL, NO_RETURN, SHORT_RECORD = "risk", "reassuring", "neutral", "no return", "short record"
+_LIKE_BY_TONE = {NO_RETURN: "charities with no return on record", SHORT_RECORD: "charities with a short record"}
 
 
-def _pushed(fact: str, factor: str, up: bool, tone: str) -> str:
-    """The fact and the direction it pushes the score in, in words."""
+def pushed(fact: str, up: bool, tone: str, like: str) -> str:
+    """The fact and the direction it pushes the score in, in words (`like`: whom the model compares a
+    charity with, for a fact that is neither a risk nor a reassurance in itself)."""
     if tone == RISK and up or tone == REASSURING and not up:
         return f"{fact}: this {'raises' if up else 'lowers'} the score"
     if tone in (RISK, REASSURING):
         return f"{fact}; even so, the model weighs this as {'raising' if up else 'lowering'} the score"
-    like = {NO_RETURN: "charities with no return on record", SHORT_RECORD: "charities with a short record"}.get(
-        tone, _LIKE[factor])
     return f"{fact}: {like} score {'higher' if up else 'lower'}"
 
 
@@ -361,7 +361,7 @@ def reason_codes(
         tones[positions] = [t[2] for t in triples]
     met = _rule_points_of(chosen, rule_points)
     sentences = [f"{fact}: scores {_plural(int(p), 'point')} on the rule's risk indicators" if p == p
-                 else _pushed(fact, factor, direction == "up", tone)
+                 else pushed(fact, direction == "up", tone, _LIKE_BY_TONE.get(tone) or _LIKE[factor])
                  for fact, factor, direction, tone, p in zip(told, chosen["factor"], chosen["direction"], tones, met)]
     rows = facts.loc[chosen["index"].to_numpy()]
     chosen["charity_number"] = rows["charity_number"].to_numpy()
