@@ -45,7 +45,7 @@ def standings(session: Session, serving: ServingState, numbers: list[str], as_of
         if row is None:
             standing = off_register(register, as_of)
         elif row.review_list in REVIEW_LISTS:
-            standing = f"{LIST_TITLES[row.review_list].capitalize()}, rank {row.rank}"
+            standing = f"On the {LIST_TITLES[row.review_list]} list, rank {row.rank}"
         else:
             standing = f"On neither list: {LIST_TITLES[row.review_list]}"
         found.append(Found(number, str(register["charity_name"]), standing))
