@@ -51,7 +51,7 @@ class AccessLogForm(AccessLogQuery):
 
     def filters(self) -> dict[str, str]:
         """The filters as query parameters, for the pager's links and the CSV."""
-        return {k: str(v) for k, v in self.model_dump(exclude={"page"}, exclude_none=True).items()}
+        return {k: str(v) for k, v in self.model_dump(exclude={"page"}, exclude_defaults=True).items()}
 
 
 def _caught_up(writer) -> None:
