@@ -361,7 +361,8 @@ def reason_codes(
         tones[positions] = [t[2] for t in triples]
     met = _rule_points_of(chosen, rule_points)
     sentences = [f"{fact}: scores {_plural(int(p), 'point')} on the rule's risk indicators" if p == p
-                 else pushed(fact, direction == "up", tone, _LIKE_BY_TONE.get(tone) or _LIKE[factor])
+                 else pushed(fact, direction == "up", tone,
+                             _LIKE_BY_TONE.get(tone) or _LIKE.get(factor, "charities like this"))
                  for fact, factor, direction, tone, p in zip(told, chosen["factor"], chosen["direction"], tones, met)]
     rows = facts.loc[chosen["index"].to_numpy()]
     chosen["charity_number"] = rows["charity_number"].to_numpy()
