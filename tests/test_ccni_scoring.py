@@ -28,6 +28,7 @@ from risk_model.ccni.validation import (
 )
 from risk_model.config import ModelSpec
 from risk_model.ingest.adapters.ccni import read
+from risk_model.lists.points import negligible, steps_from
 from tests.support.ccni import row, synthetic_rows, write
 
 SMALL = SnapshotConfig(
@@ -175,7 +176,8 @@ def test_reason_sentences_quote_the_charity_own_entry(trained, tmp_path):
                        "Website": ""}),
         row(200002, **{"Total income": "250000", "Total spending": "200000", "Company number": "NI601234"}),
     ]))
-    scored = score_extract(result.final_models[("logistic", "with_year_end")], extract, n_reasons=11)
+    pipeline = result.final_models[("logistic", "with_year_end")]
+    scored = score_extract(pipeline, extract, n_reasons=11)
     sentences = scored.reasons.set_index(["charity_number", "factor"])["sentence"]
     assert sentences[("200001", "year_end")].startswith(
         "Latest financial year end on file is 31 Mar 2016, 1,552 days before the extract date: ")
@@ -187,5 +189,7 @@ def test_reason_sentences_quote_the_charity_own_entry(trained, tmp_path):
     assert sentences[("200002", "company")].startswith("Company number NI601234 on the register: ")
     # Every sentence says which way it pushes; none is a negligible push.
     assert sentences.str.contains(r"score (?:higher|lower)$|the score$").all(), sentences.tolist()
-    assert (scored.reasons["contribution_points"].abs() >= 0.5).all()
+    base = snapshot_contributions(pipeline, build_snapshot_features(extract.snapshot, extract.extract_date))
+    bases = pd.Series(base.base_value_log_odds, index=["200001", "200002"])
+    assert not negligible(*steps_from(scored.reasons, bases)).any()
     assert scored.ranked.loc[0, "charity_number"] == "200001"

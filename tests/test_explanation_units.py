@@ -11,7 +11,15 @@ from risk_model.config import ModelSpec
 from risk_model.domain.factors import FACTORS
 from risk_model.features import build_features
 from risk_model.lists.explain import base_values, has_reasons, reason_contributions
-from risk_model.lists.points import NEGLIGIBLE_POINTS, material, other_factors_points, points, probability
+from risk_model.lists.points import (
+    NEGLIGIBLE_POINTS,
+    material,
+    negligible,
+    other_factors_points,
+    points,
+    probability,
+    steps_from,
+)
 from risk_model.lists.reasons import reason_codes
 from risk_model.models import ReviewLists, build_pipeline, model_inputs
 from tests.support import factories as f
@@ -47,9 +55,17 @@ def test_the_order_of_the_steps_matters_and_is_fixed():
 def test_negligible_reasons_are_left_out_and_the_rest_renumbered():
     reasons = _reasons(("A", "up", 1, 0.9), ("A", "up", 2, 0.05), ("A", "up", 3, 0.04), ("A", "down", 1, -0.3))
     kept = material(reasons, pd.Series({"A": -4.0}))
-    assert (kept["contribution_points"].abs() >= NEGLIGIBLE_POINTS).all()
     assert list(zip(kept["direction"], kept["position"])) == [("up", 1), ("down", 1)]
     assert kept["contribution_points"].tolist() == pytest.approx(points(kept, pd.Series({"A": -4.0})))
+    assert not negligible(*steps_from(kept, pd.Series({"A": -4.0}))).any()
+
+
+def test_a_step_under_half_a_point_that_nearly_doubles_a_small_chance_is_not_negligible():
+    reasons = _reasons(("A", "up", 1, 0.6), ("A", "up", 2, 0.05))
+    kept = material(reasons, pd.Series({"A": -6.0}))  # a 0.25% chance
+    assert kept["contribution_points"].tolist() == pytest.approx([100 * (expit(-5.4) - expit(-6.0))])
+    assert kept["contribution_points"].item() < NEGLIGIBLE_POINTS
+    assert negligible([0.3, 0.3], [0.05, 0.002]).tolist() == [True, False]
 
 
 @pytest.fixture(scope="module")
@@ -128,5 +144,6 @@ def test_a_neutral_statement_says_which_way_it_pushes():
     reasons = reason_codes(features, factor_values, returns, f.case_log(), 1, base_log_odds=[-3.0])
     assert reasons["sentence"].item() == "Operates mainly in Fife: charities operating mainly there score higher"
     assert reasons["contribution_points"].item() == pytest.approx(100 * (expit(-2.2) - expit(-3.0)))
-    # The same push from a base far out on the curve is negligible: no reason at all.
-    assert reason_codes(features, factor_values, returns, f.case_log(), 1, base_log_odds=[-9.0]).empty
+    # A push of a twentieth of a log-odd moves a 4.7% chance by 0.24 points: negligible, no reason at all.
+    small = factor_values.assign(area=0.05)
+    assert reason_codes(features, small, returns, f.case_log(), 1, base_log_odds=[-3.0]).empty

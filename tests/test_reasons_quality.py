@@ -14,7 +14,7 @@ from risk_model.config import TrackingConfig
 from risk_model.ingest.folder import ingest_folder
 from risk_model.lists.explain import base_values, reason_contributions
 from risk_model.lists.membership import review_list
-from risk_model.lists.points import NEGLIGIBLE_POINTS, probability
+from risk_model.lists.points import negligible, probability, steps_from
 from risk_model.lists.rank import ranked_lists
 from risk_model.tracking.store import load_champion, use_tracking
 from tests.support import serve as support
@@ -56,9 +56,17 @@ def test_no_quantity_is_both_raising_and_lowering(top):
     assert (both == 1).all(), spending.loc[spending["charity_number"].isin(both.index[both > 1]), "sentence"].tolist()
 
 
+def _bases(model, lists, ranked) -> pd.Series:
+    rows = lists.features.loc[lists.features["charity_number"].isin(ranked["charity_number"])]
+    bases = base_values(model)
+    return pd.Series([bases[n] for n in review_list(rows)], index=rows["charity_number"].to_numpy())
+
+
 def test_no_reason_is_negligible_and_the_top_reason_is_the_largest_raising_one(top):
-    _, _, _, reasons = top
-    assert (reasons["contribution_points"].abs() >= NEGLIGIBLE_POINTS).all()
+    model, lists, ranked, reasons = top
+    steps, before = steps_from(reasons, _bases(model, lists, ranked))
+    assert not negligible(steps, before).any()
+    np.testing.assert_allclose(steps, reasons["contribution_points"], atol=1e-12)
     first = reasons.loc[(reasons["direction"] == "up") & (reasons["position"] == 1)]
     assert first["charity_number"].is_unique
 

@@ -14,7 +14,9 @@ Each step is the chance after it minus the chance before it, so the steps add up
 score - base rate exactly. For example, base value -3.0 (a 4.7% chance), a +1.0 factor, then a
 -0.5 one: 4.7% -> 11.9% (+7.2 points) -> 7.6% (-4.3 points). Taken the other way round the same
 two factors would read -1.8 and +4.7 points: the order matters, which is why it is fixed.
-A reason that moves the chance by less than NEGLIGIBLE_POINTS is not given as a reason.
+A step is negligible, and not given as a reason, when it moves the chance by under NEGLIGIBLE_POINTS
+percentage points and by under NEGLIGIBLE_SHARE of itself: on a list where findings are rare, taking
+a 0.5% chance to 0.9% is under half a point but nearly doubles it.
 """
 
 from __future__ import annotations
@@ -23,8 +25,10 @@ import numpy as np
 import pandas as pd
 from scipy.special import expit
 
-# Below half a percentage point a factor changes nothing a case officer would act on.
+# Below half a percentage point, and a tenth of the chance it starts from, a step changes nothing a case
+# officer would act on.
 NEGLIGIBLE_POINTS = 0.5
+NEGLIGIBLE_SHARE = 0.1
 
 
 def probability(log_odds):
@@ -42,6 +46,20 @@ def waterfall_order(reasons: pd.DataFrame, key: str) -> np.ndarray:
 def points(reasons: pd.DataFrame, base_log_odds: pd.Series, key: str = "charity_number") -> np.ndarray:
     """Each reason's step in percentage points (aligned with `reasons`), taken in the waterfall's order
     from its charity's base value (`base_log_odds`, indexed by `key`'s values)."""
+    return steps_from(reasons, base_log_odds, key)[0]
+
+
+def negligible(steps_points, chance_before) -> np.ndarray:
+    """Whether each step moves the chance (from `chance_before`, 0 to 1) by under NEGLIGIBLE_POINTS points and
+    under NEGLIGIBLE_SHARE of itself."""
+    steps = np.abs(np.asarray(steps_points, dtype=float))
+    before = 100.0 * np.asarray(chance_before, dtype=float)
+    return (steps < NEGLIGIBLE_POINTS) & (steps < NEGLIGIBLE_SHARE * before)
+
+
+def steps_from(reasons: pd.DataFrame, base_log_odds: pd.Series, key: str = "charity_number"
+               ) -> tuple[np.ndarray, np.ndarray]:
+    """Each reason's step in percentage points and the chance before it, aligned with `reasons`."""
     order = waterfall_order(reasons, key)
     keys = reasons[key].to_numpy()[order]
     steps = reasons["contribution_log_odds"].to_numpy(dtype=float)[order]
@@ -50,20 +68,20 @@ def points(reasons: pd.DataFrame, base_log_odds: pd.Series, key: str = "charity_
     first = np.r_[True, keys[1:] != keys[:-1]] if len(keys) else np.zeros(0, dtype=bool)
     # The chance before a step is the one after the step before it (the same float), so the steps telescope.
     before = np.where(first, probability(base), np.r_[0.0, after[:-1]])
-    out = np.empty(len(order))
+    out, start = np.empty(len(order)), np.empty(len(order))
     out[order] = 100.0 * (after - before)
-    return out
+    start[order] = before
+    return out, start
 
 
-def material(reasons: pd.DataFrame, base_log_odds: pd.Series, key: str = "charity_number",
-             threshold: float = NEGLIGIBLE_POINTS) -> pd.DataFrame:
-    """The reasons that move the chance by at least `threshold` points, renumbered in each direction, with
-    their steps (`contribution_points`). Dropping one moves the start of those after it, so the steps are
-    worked out again until none left is negligible."""
+def material(reasons: pd.DataFrame, base_log_odds: pd.Series, key: str = "charity_number") -> pd.DataFrame:
+    """The reasons whose steps are not negligible, renumbered in each direction, with their steps
+    (`contribution_points`). Dropping one moves the start of those after it, so the steps are worked out
+    again until none left is negligible."""
     kept = reasons
     while True:
-        steps = points(kept, base_log_odds, key)
-        small = np.abs(steps) < threshold
+        steps, before = steps_from(kept, base_log_odds, key)
+        small = negligible(steps, before)
         if not small.any():
             break
         kept = kept.loc[~small]
