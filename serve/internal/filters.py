@@ -77,6 +77,11 @@ def _stored_value(name: str, typed: str, values: list[str]) -> str:
                                    f"{'; '.join(values)} (GET /rankings/values)", typed)
 
 
+def filters_stored_values(q: RankingsQuery) -> bool:
+    """Whether the query filters on an area or a form (whose values are the stored ones)."""
+    return any(getattr(q, name) is not None for name in STORED)
+
+
 def read_as_stored(q: Q, values: dict[str, list[str]]) -> Q:
     """The query with its area and form as stored (a 422 naming the filter when one matches no stored value)."""
     found = {name: _stored_value(name, getattr(q, name), values[name]) for name in STORED

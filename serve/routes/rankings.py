@@ -7,7 +7,7 @@ from fastapi import APIRouter, Query, Response
 from fastapi.concurrency import run_in_threadpool
 
 from serve.deps import KEYED_ERRORS, DatabaseDep, ListJobsDep, RankingsAccess, ServingDep
-from serve.internal.filters import filter_values, known_values, read_as_stored, stored_values
+from serve.internal.filters import filter_values, filters_stored_values, known_values, read_as_stored, stored_values
 from serve.internal.lists import (
     csv_name,
     csv_rows,
@@ -49,9 +49,9 @@ def _from_memory(query: RankingsQuery, serving: ServingState, as_of: date) -> Re
     # The current lists only: they are never evicted, where another date's may have been since it was read.
     memory = serving.current if as_of == serving.as_of else None
     values = known_values(serving.orderings, as_of, serving.model.version)
-    if memory is None or query.format == "csv" or values is None:
+    if memory is None or query.format == "csv" or (values is None and filters_stored_values(query)):
         return None
-    query = read_as_stored(query, values)
+    query = read_as_stored(query, values or {})
     ranks = rank_order(query, memory.listed(query.review_list))
     if ranks is None:
         ranks = serving.orderings.known((as_of, serving.model.version, query_key(query)), query.sort)
