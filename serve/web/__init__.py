@@ -21,7 +21,7 @@ from fastapi.staticfiles import StaticFiles
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from serve.settings import Settings
-from serve.web import audit, reload
+from serve.web import audit, charities, reload
 from serve.web.pages import PREFIX, render, router
 from serve.web.session import SignInRequired, set_cookie
 
@@ -71,6 +71,7 @@ def install(app: FastAPI, settings: Settings) -> None:
     for retired in RETIRED_SETTINGS & set(os.environ):
         log.warning("%s is no longer read: the pages' sessions are kept in the service's database", retired)
     app.include_router(router)
+    app.include_router(charities.router)
     app.include_router(audit.router)
     app.include_router(reload.router)
     app.mount(f"{PREFIX}/static", StaticFiles(directory=STATIC), name="static")

@@ -1,8 +1,9 @@
-"""The pages' routes: sign-in, the two review lists (and their CSV), a charity, and the models.
+"""The pages' routes: sign-in, the two review lists (and their CSV), and the models; the case officers'
+pages are `serve.web.charities`'.
 
 Each handler gets what it shows from the same service and library calls as the JSON routes
-(`query_page`'s filters, `charity_page`, `record_feedback`, `registered_versions`) and hands it
-to a template; access goes through the API's role check and access log.
+(`query_page`'s filters, `registered_versions`) and hands it to a template (`render`, shared by every
+page module); access goes through the API's role check and access log.
 """
 
 from __future__ import annotations
@@ -16,12 +17,9 @@ from urllib.parse import urlencode
 from fastapi import APIRouter, Form, HTTPException, Query, Request, Response, status
 from fastapi.responses import HTMLResponse, RedirectResponse
 from fastapi.templating import Jinja2Templates
-from pydantic import ValidationError
 
-from risk_model.ingest.schemas import DEFAULT_CHARITY_NUMBER_PATTERN
 from risk_model.lists.membership import LIST_TITLES, REVIEW_LISTS, WHY_ON_LIST
 from serve.deps import (
-    AccessLogDep,
     ListJobsDep,
     ServingDep,
     SessionDep,
@@ -31,16 +29,11 @@ from serve.deps import (
     too_many_failed_keys,
 )
 from serve.internal.filters import read_as_stored, stored_values
-from serve.internal.finding import recently_opened
-from serve.internal.finding import search as search_register
-from serve.internal.lists import PURPOSE_WORDS, csv_name, csv_rows, stored_row
-from serve.internal.pages import charity_page, off_register_page, record_feedback
+from serve.internal.lists import PURPOSE_WORDS, csv_name, csv_rows
 from serve.internal.registry import registered_versions
 from serve.internal.scorer import check_as_of
 from serve.internal.security import Action, Principal
-from serve.schemas import FeedbackIn, FeedbackOutcome
-from serve.values import OptionalDay, charity_number
-from serve.web import charts, runs
+from serve.web import runs
 from serve.web.building import REFRESH_S, BuildForm, start_from_form, unbuilt_view
 from serve.web.legend import legend
 from serve.web.listing import (
@@ -54,14 +47,11 @@ from serve.web.listing import (
     within_top,
 )
 from serve.web.session import (
-    CharityPage,
-    FeedbackForm,
     ModelsPage,
     RankingsPage,
     checked_form,
     clear_cookie,
     current,
-    forget_kept_feedback,
     form_session,
     kept_feedback,
     may,
@@ -179,7 +169,7 @@ def review_list(request: Request, query: Annotated[ListQuery, Query()], access: 
     check_as_of(serving.data, as_of, ("query", "as_of"))
     listed = serving.listed(session, as_of)
     if listed is None:
-        return _unbuilt(request, jobs, serving, as_of, access)
+        return unbuilt_page(request, jobs, serving, as_of, access)
     version = serving.model.version
     values = stored_values(session, as_of, version, serving.orderings)
     query = read_as_stored(query, values)
@@ -219,7 +209,7 @@ def review_list_csv(request: Request, query: Annotated[ListQuery, Query()], acce
     as_of: date = query.as_of or serving.as_of
     check_as_of(serving.data, as_of, ("query", "as_of"))
     if serving.listed(session, as_of) is None:
-        return _unbuilt(request, jobs, serving, as_of, access)
+        return unbuilt_page(request, jobs, serving, as_of, access)
     query = read_as_stored(query, stored_values(session, as_of, serving.model.version, serving.orderings))
     text = list_csv(session, as_of, serving.model, query)
     # For the access log: the stored list the rows came from (the query string holds the filter).
@@ -229,82 +219,7 @@ def review_list_csv(request: Request, query: Annotated[ListQuery, Query()], acce
                     headers={"Content-Disposition": f'attachment; filename="{csv_name(query.review_list, as_of)}"'})
 
 
-@router.get("/charities")
-def find_charity(request: Request, access: CharityPage, serving: ServingDep, session: SessionDep,
-                 access_log: AccessLogDep, search: Annotated[str | None, Query(max_length=100)] = None) -> Response:
-    """Find a charity by name or number (a number goes straight to its page); with nothing asked, the
-    charities the key holder opened lately."""
-    text = (search or "").strip()
-    context = {"search": text, "error": None, "found": None, "total": 0, "recent": []}
-    if not text:
-        access_log.flush()  # the page just left is in the log before the log is read
-        recent = recently_opened(session, serving, access.principal.name, f"{PREFIX}/charities/")
-        return render(request, "find.html", context | {"recent": recent})
-    number = charity_number(text)
-    if number is not None and number in serving.data:
-        return RedirectResponse(f"{PREFIX}/charities/{number}", status.HTTP_303_SEE_OTHER)
-    if number is not None:
-        return render(request, "find.html", context | {"error": f"No charity numbered {number} is in the register "
-                                                                 "data."}, status.HTTP_404_NOT_FOUND)
-    squeezed = "".join(text.split())
-    # SC and digits of another script (str.isdigit takes "０") or too few or many: a number mistyped.
-    if squeezed[:2].upper() == "SC" and squeezed[2:].isdigit():
-        return render(request, "find.html", context | {"error": "A charity number is SC and six or seven digits "
-                                                                 "(0 to 9), e.g. SC044454."},
-                      status.HTTP_422_UNPROCESSABLE_CONTENT)
-    total, found = search_register(session, serving, text, serving.as_of)
-    return render(request, "find.html", context | {"found": found, "total": total})
-
-
-def _case_log(serving, number: str, as_of: date) -> list[dict]:
-    events = serving.data.events_of(number)
-    events = events[events["date"] <= str(as_of)].sort_values("date")
-    return [{"date": row["date"].date(), "event": str(row["event"]).replace("_", " "),
-             "outcome": None if not isinstance(row["outcome"], str) else row["outcome"].replace("_", " ")}
-            for row in events.to_dict("records")]
-
-
-def _charity(request: Request, number: str, serving, session, as_of: date | None, form: dict | None = None,
-             form_error: str | None = None, status_code: int = 200) -> HTMLResponse:
-    """The charity's page, or for one off the register at the date the page saying so; the feedback form
-    holds `form`'s values, else any kept from a session that had ended (with a note that it is unsent)."""
-    as_of = as_of or serving.as_of
-    check_as_of(serving.data, as_of, ("query", "as_of"))
-    kept = kept_feedback(request, number) if form is None else []
-    if kept:
-        form = {"outcome": kept[0].outcome, "note": kept[0].note}
-    feedback_form = {"outcomes": list(FeedbackOutcome), "form": form or {"outcome": "", "note": ""},
-                     "kept": bool(kept), "form_error": form_error, "case_log": _case_log(serving, number, as_of)}
-    if stored_row(session, as_of, serving.model.version, number) is None:
-        page = off_register_page(session, serving, number, as_of)
-        return render(request, "off_register.html", {"page": page, "money": charts.money_chart(page.returns),
-                                                     **feedback_form}, status_code)
-    page = charity_page(session, serving, number, as_of, serving.listed(session, as_of))
-    return render(request, "charity.html", {
-        "page": page, "waterfall": charts.waterfall(page), "money": charts.money_chart(page.returns),
-        "current": as_of == serving.as_of, **feedback_form,
-    }, status_code)
-
-
-@router.get("/charities/{number}")
-def charity(request: Request, number: str, access: CharityPage, serving: ServingDep, session: SessionDep,
-            jobs: ListJobsDep, as_of: OptionalDay = None) -> Response:
-    """A charity's score, reasons, changes, returns, case log and feedback; for one removed from the register
-    (or not yet on it) at the date, that, with its returns, case log and feedback."""
-    tidy = charity_number(number)
-    if tidy is None:
-        raise HTTPException(status.HTTP_404_NOT_FOUND, f"a charity number looks like {DEFAULT_CHARITY_NUMBER_PATTERN}")
-    if tidy != number:
-        query = f"?{request.url.query}" if request.url.query else ""
-        return RedirectResponse(f"{PREFIX}/charities/{tidy}{query}", status.HTTP_303_SEE_OTHER)
-    if as_of is not None:
-        check_as_of(serving.data, as_of, ("query", "as_of"))
-        if serving.listed(session, as_of) is None:
-            return _unbuilt(request, jobs, serving, as_of, access)
-    return _charity(request, number, serving, session, as_of)
-
-
-def _unbuilt(request: Request, jobs, serving, as_of: date, access) -> HTMLResponse:
+def unbuilt_page(request: Request, jobs, serving, as_of: date, access) -> HTMLResponse:
     """A date whose lists are not stored: the job's progress (refreshing), the form that starts it, or 409."""
     context, status_code = unbuilt_view(request, jobs, serving, as_of, access, PREFIX)
     response = render(request, "building.html", context, status_code)
@@ -321,26 +236,6 @@ def build_lists(access: BuildForm, serving: ServingDep, session: SessionDep, job
     stored = serving.listed(session, as_of) is not None
     return RedirectResponse(start_from_form(jobs, serving, as_of, access, next, PREFIX, stored),
                             status.HTTP_303_SEE_OTHER)
-
-
-@router.post("/charities/{number}/feedback")
-def feedback(request: Request, number: str, access: FeedbackForm, serving: ServingDep, session: SessionDep,
-             outcome: Annotated[str, Form(max_length=40)] = "",
-             note: Annotated[str, Form(max_length=6000)] = "") -> Response:
-    """Record a case officer's feedback, then show the page again (a reload does not resend it); refused,
-    the form comes back with what was typed and why."""
-    if charity_number(number) != number:
-        raise HTTPException(status.HTTP_404_NOT_FOUND, f"a charity number looks like {DEFAULT_CHARITY_NUMBER_PATTERN}")
-    try:
-        body = FeedbackIn(outcome=outcome, note=note)
-    except ValidationError as exc:
-        problems = " ".join("Choose an outcome." if e["loc"][-1] == "outcome" else
-                            f"{e['msg'].removeprefix('Value error, ').capitalize()}." for e in exc.errors())
-        return _charity(request, number, serving, session, None, {"outcome": outcome, "note": note}, problems,
-                        status.HTTP_422_UNPROCESSABLE_CONTENT)
-    record_feedback(session, serving, number, body, access.principal)
-    forget_kept_feedback(request, number)
-    return RedirectResponse(f"{PREFIX}/charities/{number}#feedback", status.HTTP_303_SEE_OTHER)
 
 
 @router.get("/models")
