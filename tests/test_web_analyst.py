@@ -5,15 +5,19 @@ from __future__ import annotations
 
 import csv
 import io
+import json
 import re
 from collections import Counter
 from pathlib import Path
 
 import httpx
+import numpy as np
 import pandas as pd
 import pytest
+from mlflow.tracking import MlflowClient
 
 from risk_model.domain.vocab import PURPOSE_SHORT
+from risk_model.findings import TARGET_LABEL
 from risk_model.lists.rank import LIST_COLUMNS, with_reasons
 from risk_model.lists.reasons import REASON_COLUMNS
 from serve.internal.security import Role
@@ -51,7 +55,25 @@ def expected_in_box(page) -> tuple[int | None, str]:
     return (int(count.group(1)) if count else None), re.search(r"add up to (\d+\.\d)", box).group(1)
 
 
-def test_an_analyst_filters_sees_the_capacity_box_follow_and_downloads_the_reasons(signed_in, base_url):
+def validated_in_area(world, folder: Path, area: str, k: int) -> str:
+    """What the proactive champion's top k held in the area in validation, out of fold, as the page prints it:
+    the mean over the folds of the area's rows in each fold's top k and of the label's positives among them."""
+    client = MlflowClient(tracking_uri=world.tracking_uri)
+    run_id = client.get_model_version(support.REGISTERED_MODEL, world.champion_version).tags["parent_run_id"]
+    for name in ("review_lists.json", "predictions.parquet"):
+        client.download_artifacts(run_id, name, str(folder))
+    champion = json.loads((folder / "review_lists.json").read_text())["champions"]["proactive"]
+    predictions = pd.read_parquet(folder / "predictions.parquet")
+    mine = predictions.loc[(predictions["review_list"] == "proactive") & (predictions["model"] == champion)]
+    tops = [fold.sort_values("score", ascending=False, kind="stable").head(k) for _, fold in mine.groupby("fold")]
+    ours = [top.loc[top["main_operating_location"] == area] for top in tops]
+    rows = np.mean([len(top) for top in ours])
+    positives = np.mean([top[TARGET_LABEL["proactive"]].fillna(0).sum() for top in ours])
+    return f"numbered on average {rows:.1f} and held on average {positives:.1f} charities"
+
+
+def test_an_analyst_filters_sees_the_capacity_box_follow_and_downloads_the_reasons(signed_in, base_url, world,
+                                                                                 tmp_path):
     page = signed_in(Role.analyst)
     whole = api_list(base_url)
     assert expected_in_box(page) == (None, f"{sum(r['score'] for r in whole[:CAPACITY]):.1f}")
@@ -72,6 +94,7 @@ def test_an_analyst_filters_sees_the_capacity_box_follow_and_downloads_the_reaso
     assert f"Filtered by area {area}" in box
     assert expected_in_box(page) == (len(within), f"{sum(r['score'] for r in within):.1f}")
     assert f"top {CAPACITY} held on average" in box and "Before any filter" in box
+    assert " ".join(box.split()).count(validated_in_area(world, tmp_path, area, CAPACITY)) == 1
     shots(page, "analyst_list_filtered")
 
     with page.expect_download() as download_info:
@@ -98,7 +121,9 @@ def test_a_purpose_is_offered_in_words_an_unknown_area_refused_and_a_page_past_t
     page.get_by_role("button", name="Apply").click()
     page.wait_for_load_state()
     assert "purpose=health" in page.url
-    assert "Filtered by purpose The advancement of health" in page.locator(".capacity").inner_text()
+    box = page.locator(".capacity").inner_text()
+    assert "Filtered by purpose The advancement of health" in box
+    assert "do not record the purpose" in box and "validation gives no figure for these filters" in box
 
     response = page.goto("/ui/list?local_authority=glasgw+cty")
     assert response.status == 422

@@ -106,6 +106,13 @@ def applied(q: ListQuery) -> list[tuple[str, str]]:
     return [(label, values[name]) for name, label in FILTER_LABELS.items() if values[name] is not None]
 
 
+def split_filters(q: ListQuery, names) -> tuple[dict[str, str], list[str]]:
+    """The filters applied that are among `names` (name -> value), and the others applied, by the page's label."""
+    among = {name: getattr(q, name) for name in names if getattr(q, name) is not None}
+    others = [label for name, label in FILTER_LABELS.items() if getattr(q, name) is not None and name not in among]
+    return among, others
+
+
 @dataclass(frozen=True)
 class WithinTop:
     """The rows matching the form among a list's top k, and the positives their calibrated scores add up to."""

@@ -44,6 +44,7 @@ from serve.web.listing import (
     applied,
     list_csv,
     list_page,
+    split_filters,
     within_top,
 )
 from serve.web.session import (
@@ -185,6 +186,8 @@ def review_list(request: Request, query: Annotated[ListQuery, Query()], access: 
     uri = runs.tracking_uri(settings)
     run, champions = _champions(uri, serving)
     params = query.without_page()
+    # Validation can be narrowed to the filters the out-of-fold predictions carry, and only to those.
+    validated, unvalidated = split_filters(query, runs.PREDICTED_FILTERS)
     return render(request, "list.html", {
         "query": query, "as_of": as_of, "model": serving.model, "total": total, "items": items,
         "review_list": name, "title": LIST_TITLES[name], "why": WHY_ON_LIST[name], "champion": champions.get(name),
@@ -196,6 +199,8 @@ def review_list(request: Request, query: Annotated[ListQuery, Query()], access: 
         "csv_link": f"{PREFIX}/list.csv?{urlencode(params)}", "capacity": capacity, "listed": listed[name],
         "expectation": runs.expected_positives(uri, run, name, champions.get(name), k),
         "within": within_top(session, as_of, version, query, k, serving.orderings), "applied": applied(query),
+        "filtered": None if unvalidated else runs.filtered_positives(uri, run, name, champions.get(name), k, validated),
+        "unvalidated": unvalidated,
         "label": runs.label_of(name, runs.review_lists(uri, run.run_id) if run is not None else None),
         "bands": BANDS, "income_bands": INCOME_BANDS, "purposes": [(p, PURPOSE_WORDS.get(p, p)) for p in PURPOSES],
         "areas": values["local_authority"], "forms": values["constitutional_form"],

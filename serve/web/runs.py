@@ -19,7 +19,7 @@ import pandas as pd
 from mlflow.exceptions import MlflowException
 from mlflow.tracking import MlflowClient
 
-from risk_model.evaluate import pooled_precision_curve
+from risk_model.evaluate import pooled_precision_curve, ranking_order
 from risk_model.findings import TARGET_LABEL
 from risk_model.lists.membership import LIST_TITLES, REVIEW_LISTS, WHY_ON_LIST
 from risk_model.tracking import store
@@ -227,6 +227,44 @@ def expected_positives(uri: str, run: TrainingRun | None, review_list: str, mode
     return Expectation(review_list=review_list, k=k, label=target_label(review_list, lists), precision=precision,
                        expected=precision * k, folds=int(mine["fold"].nunique()),
                        smallest_fold=int(mine.groupby("fold").size().min()))
+
+
+# The list page's filters the out-of-fold predictions carry: each filter's column there.
+PREDICTED_FILTERS: dict[str, str] = {"local_authority": "main_operating_location", "income_band": "income_band",
+                                     "constitutional_form": "constitutional_form"}
+
+
+@dataclass(frozen=True)
+class FilteredExpectation:
+    """What the rows of a list's top k matching filters held in validation: means over the temporal folds."""
+
+    k: int
+    matching: float
+    expected: float
+    folds: int
+
+
+def filtered_positives(uri: str, run: TrainingRun | None, review_list: str, model: str | None, k: int,
+                       filters: dict[str, str]) -> FilteredExpectation | None:
+    """On each temporal fold, the champion's top k out of fold narrowed to the rows whose attributes equal
+    `filters` (keys of PREDICTED_FILTERS): how many, and the positives of the list's target label among them,
+    averaged over the folds. None when the run holds no such predictions."""
+    frame = predictions(uri, run.run_id) if run is not None else None
+    if frame is None or model is None or not filters:
+        return None
+    mine = frame.loc[(frame["review_list"] == review_list) & (frame["model"] == model)]
+    outcome = f"label_{target_label(review_list, review_lists(uri, run.run_id))}"
+    columns = {PREDICTED_FILTERS[name]: value for name, value in filters.items()}
+    if mine.empty or not {outcome, *columns} <= set(mine.columns):
+        return None
+    matching, positives = [], []
+    for _, fold in mine.groupby("fold", sort=False):
+        top = fold.iloc[ranking_order(fold["score"].to_numpy())[:k]]
+        hit = np.logical_and.reduce([top[column].to_numpy() == value for column, value in columns.items()])
+        matching.append(int(hit.sum()))
+        positives.append(float(np.nan_to_num(top[outcome].to_numpy(dtype=float))[hit].sum()))
+    return FilteredExpectation(k=k, matching=float(np.mean(matching)), expected=float(np.mean(positives)),
+                               folds=len(matching))
 
 
 def list_section(uri: str, run: TrainingRun | None, review_list: str, lists: dict,
