@@ -35,8 +35,6 @@ from risk_model.lists.explain import global_importance as factor_importance
 from risk_model.lists.points import material
 from risk_model.lists.reasons import NEUTRAL, REASSURING, RISK, pushed
 
-UNIT = "log-odds"
-
 
 def _multi_hot(list_column: str) -> tuple[str, ...]:
     prefix, vocabulary = LISTS[list_column]

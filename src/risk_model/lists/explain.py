@@ -29,8 +29,6 @@ from risk_model.estimators import CentredLogisticRegression, RiskIndicatorRule
 from risk_model.lists.membership import REVIEW_LISTS
 from risk_model.models import ReviewLists, model_inputs
 
-UNIT = "log-odds"
-
 
 @dataclass(frozen=True)
 class Contributions:
