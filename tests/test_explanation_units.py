@@ -147,3 +147,24 @@ def test_a_neutral_statement_says_which_way_it_pushes():
     # A push of a twentieth of a log-odd moves a 4.7% chance by 0.24 points: negligible, no reason at all.
     small = factor_values.assign(area=0.05)
     assert reason_codes(features, small, returns, f.case_log(), 1, base_log_odds=[-3.0]).empty
+
+
+def test_a_rule_champions_page_has_its_base_rate_and_steps_ending_at_the_score(rule_world):
+    """What the charity page reads from a stored row when the champion is a rule baseline."""
+    from types import SimpleNamespace
+
+    from serve.internal.pages import explained
+
+    features, returns, log, rule = rule_world
+    model = ReviewLists({"proactive": rule, "triage": rule}, {"proactive": (1.0, 0.0), "triage": (1.0, 0.0)})
+    contributions = reason_contributions(model, features.iloc[:1])
+    stored = reason_codes(features.iloc[:1], contributions.by_factor(), returns, log, 3,
+                          base_log_odds=contributions.base_value_log_odds, rule_points=contributions.rule_points)
+    score = float(model.predict_proba(model_inputs(features.iloc[:1], rule))[0, 1])
+    row = SimpleNamespace(reasons=stored.drop(columns="charity_number").to_dict("records"), score=score,
+                          review_list="recently inquired")
+    reasons, base_rate, other = explained(model, row)
+    assert base_rate == pytest.approx(rule[-1].score_at(np.zeros(1))[0])
+    assert all("on the rule's risk indicators" in r.sentence for r in reasons) and len(reasons) == 2
+    assert 100 * base_rate + sum(r.contribution_points for r in reasons) + other == pytest.approx(100 * score)
+    assert abs(other) < 0.1  # only the tie-break within a points total is left
