@@ -1,7 +1,8 @@
 """A case officer's journey in a real browser: find a charity by name, open it, type feedback, lose the session
 before sending it, sign in again and send what was kept; the find page then lists the charity among their
-recent ones. Screenshots of the find page, a charity's page and a removed charity's page, at desktop and
-390 px, go to test-output/screenshots/.
+recent ones. Screenshots of the find page, a search, a charity's page (and its form offering the kept
+feedback), and the pages of a removed charity and one under inquiry, at desktop and 390 px, go to
+test-output/screenshots/.
 """
 
 from __future__ import annotations
@@ -78,6 +79,7 @@ def test_a_case_officer_finds_a_charity_by_name_and_feedback_survives_a_session_
     assert page.get_by_label("Note").input_value() == note
     assert page.get_by_label("Outcome").input_value() == "inquiry_opened"
     assert note not in page.locator("table.feedback").inner_text()
+    shots(page, "case_officer_feedback_kept")
     page.get_by_role("button", name="Record feedback").click()
     page.wait_for_load_state()
     assert note in page.locator("table.feedback").inner_text()
