@@ -32,12 +32,15 @@ from serve.schemas import ModelInfo, RankedCharity, RankingsQuery
 
 # The command line's columns (`risk-model rank`, with `--reasons`), then the charity's purposes in words.
 CSV_COLUMNS: tuple[str, ...] = (*LIST_COLUMNS, "reasons_up", "reasons_down", "purposes")
-# What a row of a ranked list shows (not its reasons or what changed, which only a charity's page reads).
+# What a row of a ranked list shows (not its reasons or what changed, read only where they are shown).
 RANKED_COLUMNS = (ScoredCharity.review_list, ScoredCharity.rank, ScoredCharity.charity_number,
                   ScoredCharity.charity_name, ScoredCharity.score, ScoredCharity.rank_percentile,
                   ScoredCharity.risk_band, ScoredCharity.within_capacity, ScoredCharity.local_authority,
                   ScoredCharity.income_band, ScoredCharity.constitutional_form, ScoredCharity.geographical_spread,
                   ScoredCharity.purposes)
+# What a row of the CSV is read from: those columns and the reasons (from the table, not an index: an export
+# reads every matching row once).
+CSV_READ = (*RANKED_COLUMNS, ScoredCharity.reasons)
 
 
 PURPOSE_WORDS: dict[str, str] = {short: words for words, short in PURPOSE_SHORT.items()}
@@ -228,10 +231,6 @@ def csv_text(session: Session, as_of: date, model: ModelInfo, q: RankingsQuery) 
     """Every row matching the filters (not just one page), as CSV."""
     return rows_as_csv(session.execute(in_order(matching_rows(as_of, model.version, q, *CSV_READ), q.sort)),
                        as_of, model)
-
-
-# What a row of the CSV is read from: a ranked list's columns and the reasons.
-CSV_READ = (*RANKED_COLUMNS, ScoredCharity.reasons)
 
 
 def rows_as_csv(rows, as_of: date, model: ModelInfo) -> str:
