@@ -365,3 +365,17 @@ def test_feedback_sent_without_a_session_from_another_site_is_refused_and_kept_n
         assert response.status_code == 403
         assert "risk_session" not in stranger.cookies
     assert note not in kept_notes(started) and note not in feedback_notes(started, number)
+
+
+def test_kept_feedback_older_than_the_idle_timeout_is_deleted_and_not_offered(started, browser, number):
+    officer = browser()
+    note = "Kept longer ago than a session may idle."
+    response = officer.post(f"/ui/charities/{number}/feedback", headers=SAME_SITE,
+                            data={"outcome": "not_reviewed", "note": note})
+    assert response.status_code == 303 and note in kept_notes(started)
+    with started.app.state.db.sessions.begin() as session:
+        session.execute(update(KeptFeedback).where(KeptFeedback.note == note)
+                        .values(kept_at=utc_now() - timedelta(minutes=31)))
+    sign_in(officer, Role.case_officer)
+    assert note not in officer.get(f"/ui/charities/{number}").text
+    assert note not in kept_notes(started) and note not in feedback_notes(started, number)

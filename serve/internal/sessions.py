@@ -90,9 +90,8 @@ class SessionStore:
         """Keep feedback on a charity for the session, in place of any kept before for it."""
         now = utc_now()
         with self._db.sessions.begin() as session:
-            session.execute(delete(KeptFeedback).where(or_(
-                KeptFeedback.kept_at <= now - self.idle,
-                (KeptFeedback.session_sha256 == row.id_sha256) & (KeptFeedback.charity_number == number))))
+            session.execute(delete(KeptFeedback).where(KeptFeedback.session_sha256 == row.id_sha256,
+                                                       KeptFeedback.charity_number == number))
             session.add(KeptFeedback(session_sha256=row.id_sha256, charity_number=number, outcome=outcome,
                                      note=note, kept_at=now))
 
@@ -120,3 +119,4 @@ class SessionStore:
     def _remove_expired(self, session, now: datetime) -> None:
         session.execute(delete(WebSession).where(or_(WebSession.last_seen_at <= now - self.idle,
                                                      WebSession.created_at <= now - self.absolute)))
+        session.execute(delete(KeptFeedback).where(KeptFeedback.kept_at <= now - self.idle))
