@@ -22,6 +22,7 @@ from sqlalchemy import func, select, text, update
 
 from serve.internal.db import AccessLogEntry, Feedback, KeptFeedback, WebSession, connect, utc_now
 from serve.internal.security import Role, hash_api_key
+from serve.internal.sessions import SessionStore
 from serve.internal.throttle import Throttle
 from serve.main import create_app
 from tests.support import serve as support
@@ -261,6 +262,22 @@ def test_the_throttle_is_a_moving_window_shared_through_the_database(tmp_path):
     assert other.retry_after("203.0.113.9") is None
     with db.sessions() as session:
         assert session.scalar(text("SELECT count(*) FROM failed_key")) == 0  # past the window: deleted
+    db.dispose()
+
+
+def test_a_flood_of_sign_in_forms_keeps_only_the_newest_form_sessions_and_no_signed_in_one_is_touched(tmp_path):
+    db = connect(f"sqlite:///{tmp_path / 'sessions.db'}")
+    store = SessionStore(db, timedelta(minutes=30), timedelta(hours=8), most_form_sessions=3)
+    signed = store.begin(hash_api_key("a-key"), "analyst")
+    forms = [store.begin()]
+    store.keep(forms[0].row, "SC000001", "no_concern", "")
+    forms += [store.begin() for _ in range(4)]
+    store.begin(hash_api_key("another-key"), "admin")
+    assert store.find(signed.session_id) is not None
+    assert [store.find(f.session_id) is not None for f in forms] == [False, False, True, True, True]
+    with db.sessions() as session:
+        assert session.scalar(select(func.count()).select_from(WebSession)) == 5  # 3 forms, 2 signed in
+        assert session.scalar(select(func.count()).select_from(KeptFeedback)) == 0  # went with its session
     db.dispose()
 
 

@@ -11,7 +11,10 @@ of the session must send back, and when the session began and was last used. A s
 A row without a key is the sign-in form's own session, begun when the form is shown: it carries the
 token the form must send back, so a sign-in cannot be forged from another site either. Signing in
 begins a new session with a new id (the form's is ended), so an id known before sign-in is worth
-nothing after it. Expired rows are deleted whenever a session begins.
+nothing after it. Expired rows are deleted whenever a session begins. The sign-in form's sessions are
+begun for anyone who asks for the form, so at most `most_form_sessions` of them are kept, the least
+recently used deleted first: a flood of requests for the form cannot grow the table without bound (it
+can at worst end other forms' sessions, whose sign-in then asks for the form again).
 
 Feedback sent after its session had ended is kept (`kept_feedback`) for the session the browser has
 then, the sign-in form's, and moves with it to the session signed in; the charity's page offers it back,
@@ -45,10 +48,11 @@ class Begun:
 class SessionStore:
     """Begins, finds and ends the pages' sessions in the service's database."""
 
-    def __init__(self, db: Database, idle: timedelta, absolute: timedelta) -> None:
+    def __init__(self, db: Database, idle: timedelta, absolute: timedelta, most_form_sessions: int = 10_000) -> None:
         self._db = db
         self.idle = idle
         self.absolute = absolute
+        self.most_form_sessions = most_form_sessions
 
     def begin(self, key_sha256: str | None = None, role: str | None = None) -> Begun:
         """A new session for a signed-in key (or, with no key, for the sign-in form), with its own form token."""
@@ -59,6 +63,8 @@ class SessionStore:
         with self._db.sessions.begin() as session:
             self._remove_expired(session, now)
             session.add(row)
+            if key_sha256 is None:
+                self._bound_form_sessions(session)
         return Begun(session_id, row)
 
     def find(self, session_id: str | None) -> WebSession | None:
@@ -115,6 +121,16 @@ class SessionStore:
         with self._db.sessions.begin() as session:
             session.execute(delete(KeptFeedback).where(KeptFeedback.session_sha256 == row.id_sha256,
                                                        KeptFeedback.charity_number == number))
+
+    def _bound_form_sessions(self, session) -> None:
+        """Delete the least recently used sign-in form sessions beyond `most_form_sessions`, with what they kept."""
+        session.flush()
+        beyond = list(session.scalars(select(WebSession.id_sha256).where(WebSession.key_sha256.is_(None))
+                                      .order_by(WebSession.last_seen_at.desc(), WebSession.created_at.desc())
+                                      .offset(self.most_form_sessions)))
+        if beyond:
+            session.execute(delete(WebSession).where(WebSession.id_sha256.in_(beyond)))
+            session.execute(delete(KeptFeedback).where(KeptFeedback.session_sha256.in_(beyond)))
 
     def _remove_expired(self, session, now: datetime) -> None:
         session.execute(delete(WebSession).where(or_(WebSession.last_seen_at <= now - self.idle,
