@@ -19,7 +19,7 @@ from risk_model.ingest.folder import ingest_folder
 from risk_model.ingest.tables import table_fingerprint
 from risk_model.labels import cases
 from risk_model.lists.explain import explain
-from risk_model.lists.rank import ranked_lists, review_list_of, with_reasons
+from risk_model.lists.rank import joined_reasons, ranked_lists, review_list_of, with_reasons
 from risk_model.lists.reasons import reason_codes
 from risk_model.models import ReviewLists, build_pipeline, model_inputs, score
 from risk_model.panel import build_panel, panel_labels
@@ -160,7 +160,7 @@ def test_reasons_are_each_charitys_sentences_in_order(small_world, lightgbm):
     explained = explain(lightgbm, listed)
     codes = reason_codes(listed, explained.by_factor(), small_world.returns, small_world.case_log, 3,
                          base_log_odds=explained.base_value_log_odds)
-    expected = codes.groupby(["charity_number", "direction"])["sentence"].agg(lambda s: "; ".join(s)).unstack()
+    expected = codes.groupby(["charity_number", "direction"])["sentence"].agg(joined_reasons).unstack()
     got = listed_reasons.set_index("charity_number")[["reasons_up", "reasons_down"]]
     assert got["reasons_up"].notna().mean() > 0.6 and codes.groupby("charity_number").size().max() == 6
     pd.testing.assert_series_equal(got["reasons_up"].sort_index(), expected["up"].reindex(got.index).sort_index(),

@@ -26,7 +26,7 @@ from sqlalchemy.orm import Session
 from risk_model.domain.vocab import PURPOSE_SHORT
 from risk_model.export import safe_cell
 from risk_model.lists.membership import REVIEW_LISTS
-from risk_model.lists.rank import LIST_COLUMNS
+from risk_model.lists.rank import LIST_COLUMNS, joined_reasons
 from serve.internal.db import ScoredCharity, StoredListRecord
 from serve.schemas import ModelInfo, RankedCharity, RankingsQuery
 
@@ -241,8 +241,8 @@ def rows_as_csv(rows, as_of: date, model: ModelInfo) -> str:
     writer.writerow(CSV_COLUMNS)
     for row in rows:
         named = {"main_operating_location": row.local_authority, "as_of": as_of.isoformat(), "model": model.model,
-                 "model_version": model.version, "reasons_up": "; ".join(reason_sentences(row.reasons, "up")),
-                 "reasons_down": "; ".join(reason_sentences(row.reasons, "down")),
+                 "model_version": model.version, "reasons_up": joined_reasons(reason_sentences(row.reasons, "up")),
+                 "reasons_down": joined_reasons(reason_sentences(row.reasons, "down")),
                  "purposes": "; ".join(PURPOSE_WORDS.get(p, p) for p in purposes_list(row.purposes))}
         writer.writerow([safe_cell(named[c] if c in named else getattr(row, c)) for c in CSV_COLUMNS])
     return buffer.getvalue()

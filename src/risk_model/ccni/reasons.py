@@ -33,6 +33,7 @@ from risk_model.ingest.adapters.ccni_vocab import LISTS
 from risk_model.lists.explain import explain, top_factors
 from risk_model.lists.explain import global_importance as factor_importance
 from risk_model.lists.points import material
+from risk_model.lists.rank import joined_reasons
 from risk_model.lists.reasons import NEUTRAL, REASSURING, RISK, pushed
 
 
@@ -253,7 +254,7 @@ def score_extract(pipeline: Pipeline, extract: RegulatorExtract, n_reasons: int 
     if n and n_reasons:
         contributions = snapshot_contributions(pipeline, features)
         reasons = reason_codes(listed, features, contributions, n_reasons)
-        joined = reasons.groupby(["charity_number", "direction"], sort=False)["sentence"].agg("; ".join).unstack()
+        joined = reasons.groupby(["charity_number", "direction"], sort=False)["sentence"].agg(joined_reasons).unstack()
         ranked = ranked.join(joined.reindex(columns=["up", "down"]).rename(
             columns={"up": "reasons_up", "down": "reasons_down"}), on="charity_number")
     ranked = ranked.reindex(columns=list(RANKED_COLUMNS))

@@ -114,15 +114,25 @@ def review_list_of(ranked: pd.DataFrame, name: str) -> pd.DataFrame:
     return ranked.loc[ranked["review_list"] == name].reset_index(drop=True)
 
 
+# Between the reason sentences of one cell of a CSV: a sentence may itself hold "; ", never " | ".
+REASON_JOINER = " | "
+
+
+def joined_reasons(sentences) -> str:
+    """One charity's sentences of one direction as one CSV cell, in their order."""
+    return REASON_JOINER.join(sentences)
+
+
 def _joined_sentences(reasons: pd.DataFrame) -> pd.Series:
-    """Each (charity, direction)'s sentences in their order, '; '-joined, without a Python call per group."""
+    """Each (charity, direction)'s sentences in their order, joined by REASON_JOINER, without a Python call per
+    group."""
     keys = ["charity_number", "direction"]
     slot = reasons.groupby(keys, sort=False).cumcount().to_numpy()
     wide = reasons.assign(slot=slot).pivot(index=keys, columns="slot", values="sentence")
     joined = wide[0].to_numpy(dtype=object)
     for column in wide.columns[1:]:
         more = wide[column].to_numpy(dtype=object)
-        joined = np.where(pd.isna(more), joined, joined + "; " + np.where(pd.isna(more), "", more))
+        joined = np.where(pd.isna(more), joined, joined + REASON_JOINER + np.where(pd.isna(more), "", more))
     return pd.Series(joined, index=wide.index, name="sentence")
 
 
@@ -153,7 +163,8 @@ def reasons_by_range(
 
 
 def with_reasons(ranked: pd.DataFrame, reasons: pd.DataFrame) -> pd.DataFrame:
-    """The list with each charity's reasons up and down as '; '-joined sentences (`reasons_up`, `reasons_down`)."""
+    """The list with each charity's reasons up and down, each a cell of joined sentences (`reasons_up`,
+    `reasons_down`)."""
     no_reasons = pd.DataFrame(index=pd.Index([], dtype="string", name="charity_number"))
     joined = (_joined_sentences(reasons).unstack() if len(reasons) else no_reasons).reindex(columns=["up", "down"])
     return ranked.join(joined.rename(columns={"up": "reasons_up", "down": "reasons_down"}), on="charity_number")
