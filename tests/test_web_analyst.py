@@ -17,8 +17,9 @@ import pytest
 from mlflow.tracking import MlflowClient
 
 from risk_model.domain.vocab import PURPOSE_SHORT
+from risk_model.evaluate import wilson_interval
 from risk_model.findings import TARGET_LABEL
-from risk_model.lists.rank import LIST_COLUMNS, with_reasons
+from risk_model.lists.rank import LIST_COLUMNS, REASON_JOINER, with_reasons
 from risk_model.lists.reasons import REASON_COLUMNS
 from serve.internal.security import Role
 from tests.support import serve as support
@@ -67,9 +68,11 @@ def validated_in_area(world, folder: Path, area: str, k: int) -> str:
     mine = predictions.loc[(predictions["review_list"] == "proactive") & (predictions["model"] == champion)]
     tops = [fold.sort_values("score", ascending=False, kind="stable").head(k) for _, fold in mine.groupby("fold")]
     ours = [top.loc[top["main_operating_location"] == area] for top in tops]
-    rows = np.mean([len(top) for top in ours])
-    positives = np.mean([top[TARGET_LABEL["proactive"]].fillna(0).sum() for top in ours])
-    return f"numbered on average {rows:.1f} and held on average {positives:.1f} charities"
+    rows = [len(top) for top in ours]
+    positives = [top[TARGET_LABEL["proactive"]].fillna(0).sum() for top in ours]
+    low, high = wilson_interval(int(sum(positives)), sum(rows))
+    return (f"numbered on average {np.mean(rows):.1f} and held on average {np.mean(positives):.1f} charities",
+            f"{int(sum(positives))} of {sum(rows)} in all ({low * 100:.0f}% to {high * 100:.0f}%, a 95% interval)")
 
 
 def test_an_analyst_filters_sees_the_capacity_box_follow_and_downloads_the_reasons(signed_in, base_url, world,
@@ -94,7 +97,12 @@ def test_an_analyst_filters_sees_the_capacity_box_follow_and_downloads_the_reaso
     assert f"Filtered by area {area}" in box
     assert expected_in_box(page) == (len(within), f"{sum(r['score'] for r in within):.1f}")
     assert f"top {CAPACITY} held on average" in box and "Before any filter" in box
-    assert " ".join(box.split()).count(validated_in_area(world, tmp_path, area, CAPACITY)) == 1
+    means, in_all = validated_in_area(world, tmp_path, area, CAPACITY)
+    assert " ".join(box.split()).count(means) == 1 and in_all in " ".join(box.split())
+    # The whole list's figure has its interval too, from the counts it shows.
+    hits, slots, low, high = map(int, re.search(r"\((\d+) of (\d+) in all, (\d+)% to (\d+)% a 95% interval\)",
+                                                " ".join(box.split())).groups())
+    assert (low, high) == tuple(round(x * 100) for x in wilson_interval(hits, slots)) and slots >= CAPACITY
     shots(page, "analyst_list_filtered")
 
     with page.expect_download() as download_info:
@@ -108,9 +116,8 @@ def test_an_analyst_filters_sees_the_capacity_box_follow_and_downloads_the_reaso
     assert [(r["rank"], r["charity_number"]) for r in exported[:len(rows)]] == [(row[0], row[1]) for row in rows]
     assert {r["main_operating_location"] for r in exported} == {area}
     for shown, row in zip(rows, exported[:len(rows)], strict=True):
-        # The page's top reason is the first of the reasons up the CSV gives, in the same words (joined with
-        # "; " as the command line joins them).
-        assert (row["reasons_up"] + "; ").startswith(shown[8] + "; ") if shown[8] != "–" else not row["reasons_up"]
+        # The page's top reason is the first of the reasons up the CSV gives, in the same words.
+        assert row["reasons_up"].split(REASON_JOINER)[0] == shown[8] if shown[8] != "–" else not row["reasons_up"]
         assert not row["purposes"] or set(row["purposes"].split("; ")) <= set(PURPOSE_SHORT)
     assert any(row["reasons_up"] for row in exported)
 

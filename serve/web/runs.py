@@ -19,7 +19,7 @@ import pandas as pd
 from mlflow.exceptions import MlflowException
 from mlflow.tracking import MlflowClient
 
-from risk_model.evaluate import pooled_precision_curve, ranking_order
+from risk_model.evaluate import pooled_precision_curve, ranking_order, wilson_interval
 from risk_model.findings import TARGET_LABEL
 from risk_model.lists.membership import LIST_TITLES, REVIEW_LISTS, WHY_ON_LIST
 from risk_model.tracking import store
@@ -207,6 +207,19 @@ class Expectation:
     expected: float
     folds: int
     smallest_fold: int  # charities on the list in its smallest validation fold
+    hits: int = 0  # positives in the top k, summed over the folds
+    slots: int = 0  # rows in the top k, summed over the folds
+    interval: tuple[float, float] = (math.nan, math.nan)  # 95% Wilson interval of hits / slots
+
+
+def _top_k_hits(mine: pd.DataFrame, outcome: str, k: int) -> tuple[int, int]:
+    """Positives and rows in each fold's top k, summed over the folds."""
+    hits = slots = 0
+    for _, fold in mine.groupby("fold", sort=False):
+        top = fold.iloc[ranking_order(fold["score"].to_numpy())[:k]]
+        hits += int(np.nan_to_num(top[outcome].to_numpy(dtype=float)).sum())
+        slots += len(top)
+    return hits, slots
 
 
 def expected_positives(uri: str, run: TrainingRun | None, review_list: str, model: str | None,
@@ -224,9 +237,11 @@ def expected_positives(uri: str, run: TrainingRun | None, review_list: str, mode
         return None
     curve = pooled_precision_curve(mine, np.array([k]), outcome=outcome)
     precision = float(curve["precision"].iloc[0])
+    hits, slots = _top_k_hits(mine, outcome, k)
     return Expectation(review_list=review_list, k=k, label=target_label(review_list, lists), precision=precision,
                        expected=precision * k, folds=int(mine["fold"].nunique()),
-                       smallest_fold=int(mine.groupby("fold").size().min()))
+                       smallest_fold=int(mine.groupby("fold").size().min()), hits=hits, slots=slots,
+                       interval=wilson_interval(hits, slots))
 
 
 # The list page's filters the out-of-fold predictions carry: each filter's column there.
@@ -242,6 +257,9 @@ class FilteredExpectation:
     matching: float
     expected: float
     folds: int
+    hits: int = 0  # positives among the matching rows, summed over the folds
+    slots: int = 0  # matching rows, summed over the folds
+    interval: tuple[float, float] = (math.nan, math.nan)  # 95% Wilson interval of hits / slots
 
 
 def filtered_positives(uri: str, run: TrainingRun | None, review_list: str, model: str | None, k: int,
@@ -263,8 +281,9 @@ def filtered_positives(uri: str, run: TrainingRun | None, review_list: str, mode
         hit = np.logical_and.reduce([top[column].to_numpy() == value for column, value in columns.items()])
         matching.append(int(hit.sum()))
         positives.append(float(np.nan_to_num(top[outcome].to_numpy(dtype=float))[hit].sum()))
+    hits, slots = int(round(sum(positives))), sum(matching)
     return FilteredExpectation(k=k, matching=float(np.mean(matching)), expected=float(np.mean(positives)),
-                               folds=len(matching))
+                               folds=len(matching), hits=hits, slots=slots, interval=wilson_interval(hits, slots))
 
 
 def list_section(uri: str, run: TrainingRun | None, review_list: str, lists: dict,
