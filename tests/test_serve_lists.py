@@ -162,7 +162,8 @@ def test_a_charity_page_builds_nothing_at_request_time(client, monkeypatch):
     import risk_model.lists.records
     for module in (building, risk_model.lists.records):
         monkeypatch.setattr(module, "build_features", refuse)
-    monkeypatch.setattr(risk_model.lists.records, "explain", refuse)
+    for name in ("reason_contributions", "what_changed"):
+        monkeypatch.setattr(risk_model.lists.records, name, refuse)
     monkeypatch.setattr(risk_model.lists.explain, "explain", refuse)
     page = client.get(f"/charities/{number}", headers=CASE_OFFICER)
     assert page.status_code == 200
