@@ -1,7 +1,7 @@
 """The pages in a real browser: Playwright driving Debian's headless Chromium against the app on loopback.
 
-Screenshots of the pages (sign-in, both review lists, a charity on a list and one on neither, the models,
-a forged form refused) go to test-output/screenshots/ for a reviewer to look at.
+Screenshots of the pages at desktop width and 390 px (sign-in, both review lists, a charity on a list and one
+on neither, the models, a forged form refused) go to test-output/screenshots/ for a reviewer to look at.
 """
 
 from __future__ import annotations
@@ -24,7 +24,7 @@ from risk_model.findings import TARGET_LABEL
 from risk_model.lists.membership import LIST_TITLES, WHY_ON_LIST
 from serve.internal.security import Role
 from tests.support import serve as support
-from tests.support.browser import require_a_browser, shot
+from tests.support.browser import require_a_browser, shots
 
 pytestmark = [pytest.mark.service, pytest.mark.browser]
 
@@ -43,7 +43,7 @@ def test_a_wrong_key_is_refused_and_a_right_one_signs_in_with_a_safe_cookie(brow
     page.get_by_label("API key").fill("not-a-key")
     page.get_by_role("button", name="Sign in").click()
     assert page.get_by_role("alert").inner_text() == "That key is not recognised."
-    shot(page, "sign_in")
+    shots(page, "sign_in")
     context.close()
 
     page = signed_in(Role.analyst)
@@ -69,7 +69,7 @@ def test_filters_and_search_narrow_the_list(signed_in):
     page.get_by_label("Name or number").fill(first[1])
     page.get_by_role("button", name="Apply").click()
     assert [row[1] for row in table_rows(page)] == [first[1]]
-    shot(page, "list_search")
+    shots(page, "list_search")
 
     page.goto("/ui/list?top_k=10")
     ranks = [int(row[0]) for row in table_rows(page)]
@@ -138,7 +138,7 @@ def test_the_two_lists_are_tabs_that_keep_the_filters_each_with_its_own_capacity
     # Ranks are the triage list's own: the whole list starts at 1.
     page.goto("/ui/list?list=triage")
     assert [int(r[0]) for r in table_rows(page)] == list(range(1, len(api_list(base_url, "triage")) + 1))
-    shot(page, "list_triage")
+    shots(page, "list_triage")
 
 
 @pytest.mark.parametrize("query", ["top_k=40&page_size=100&band=high", "list=triage&top_k=8"])
@@ -159,7 +159,7 @@ def test_screenshots_of_the_list_and_models_pages(signed_in):
     page = signed_in(Role.auditor)
     page.goto("/ui/list")
     assert page.locator("table.ranked tbody tr").count() == 50
-    shot(page, "list")
+    shots(page, "list")
     page.goto("/ui/models")
     assert "champion" in page.locator("table").first.inner_text()
     for name in ("proactive", "triage"):
@@ -175,10 +175,10 @@ def test_screenshots_of_the_list_and_models_pages(signed_in):
     # Each list's figures stand on their own: none is put as a share of the true-risk ranking's.
     text = page.locator("main").inner_text().lower()
     assert "true-risk ranking" not in text and "of true_risk" not in text and "to true_risk" not in text
-    shot(page, "models")
+    shots(page, "models")
     narrow = signed_in(Role.auditor, viewport=(390, 844))
     narrow.goto("/ui/list")
-    shot(narrow, "list_narrow")
+    shots(narrow, "list_auditor")
 
 
 def test_a_case_officer_opens_a_charity_and_feedback_survives_a_reload(signed_in):
@@ -206,7 +206,7 @@ def test_a_case_officer_opens_a_charity_and_feedback_survives_a_reload(signed_in
     page.reload()
     feedback = page.locator("table.feedback").inner_text()
     assert note in feedback and "reviewed no concern" in feedback
-    shot(page, "charity")
+    shots(page, "charity")
 
 
 @pytest.mark.parametrize("status", ["triage", "under inquiry"])
@@ -226,7 +226,7 @@ def test_the_charity_page_says_which_list_the_charity_is_on_and_why(signed_in, w
     else:
         assert f"On neither review list: {LIST_TITLES[status]}" in standing and "no rank" in standing
         assert page.locator("dl.summary div", has_text="Rank on its list").locator("dd").inner_text() == "–"
-    shot(page, f"charity_{status.replace(' ', '_')}")
+    shots(page, f"charity_{status.replace(' ', '_')}")
 
 
 @pytest.fixture
@@ -270,7 +270,7 @@ def test_a_form_sent_by_a_page_on_another_port_is_refused(signed_in, base_url, o
     assert sent.value.status == 403
     page.wait_for_load_state()
     assert page.get_by_role("heading", level=1).inner_text() == "This form was not sent from this site"
-    shot(page, "form_refused")
+    shots(page, "form_refused")
     assert page.goto(f"{base_url}/ui/charities/{number}").status == 200
     assert note not in page.locator("table.feedback").inner_text()
 
