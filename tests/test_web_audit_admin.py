@@ -215,6 +215,17 @@ def test_a_reload_to_a_new_champion_says_so_and_a_failed_one_says_why(own_world,
         assert started.app.state.serving.current.model.version == new
 
 
+def test_a_service_serving_no_model_offers_an_admin_the_reload_page(own_world, tmp_path):
+    MlflowClient(tracking_uri=own_world.tracking_uri).delete_registered_model_alias(support.REGISTERED_MODEL,
+                                                                                    "champion")
+    with TestClient(create_app(support.settings_for(own_world, f"sqlite:///{tmp_path / 'service.db'}")),
+                    base_url=SITE) as started:
+        assert started.app.state.serving.current is None
+        admin, auditor = (signed_in(started.app, role).get("/ui/models") for role in (Role.admin, Role.auditor))
+        assert admin.status_code == auditor.status_code == 503
+        assert 'href="/ui/models/reload"' in admin.text and "/ui/models/reload" not in auditor.text
+
+
 def test_the_mlflow_link_appears_only_when_a_ui_is_configured(started, world, db_url):
     plain = signed_in(started.app, Role.auditor).get("/ui/models").text
     run = runs.version_training_run(world.tracking_uri, support.REGISTERED_MODEL, world.champion_version)
