@@ -44,6 +44,18 @@ def database_url(request, tmp_path):
     return support.database_url(request.param, tmp_path)
 
 
+# Each read in a session closed at once: a session left open holds its PostgreSQL transaction, and with it a
+# lock that the next test's emptying of the database waits on for ever.
+def latest_scored_at(db):
+    with db.sessions() as session:
+        return session.scalar(select(func.max(ScoredCharity.scored_at)))
+
+
+def rows_stored(db) -> int:
+    with db.sessions() as session:
+        return session.scalar(select(func.count()).select_from(ScoredCharity))
+
+
 def test_feedback_and_the_access_log_survive_a_restart(world, database_url):
     settings = support.settings_for(world, database_url)
     with TestClient(create_app(settings)) as first:
@@ -51,7 +63,7 @@ def test_feedback_and_the_access_log_survive_a_restart(world, database_url):
         saved = first.post(f"/charities/{number}/feedback", headers=CASE_OFFICER,
                            json={"outcome": "reviewed_no_concern", "note": "Trustees explained the late return."})
         assert saved.status_code == 201
-        scored_at = first.app.state.db.sessions().scalar(select(func.max(ScoredCharity.scored_at)))
+        scored_at = latest_scored_at(first.app.state.db)
     with TestClient(create_app(settings)) as second:
         page = second.get(f"/charities/{number}", headers=CASE_OFFICER).json()
         assert saved.json() in page["feedback"]
@@ -59,7 +71,7 @@ def test_feedback_and_the_access_log_survive_a_restart(world, database_url):
         assert {"POST", "GET"} <= {e["method"] for e in log["items"]}
         assert any(e["who"] == "case_officer-tester" and e["status"] == 201 for e in log["items"])
         # The stored list was reused, not scored again.
-        assert second.app.state.db.sessions().scalar(select(func.max(ScoredCharity.scored_at))) == scored_at
+        assert latest_scored_at(second.app.state.db) == scored_at
 
 
 # On PostgreSQL only: tests/test_hardening_load.py swaps the champion under load on SQLite, in a real process.
@@ -171,10 +183,10 @@ def test_lists_stored_before_the_review_lists_are_scored_again_and_feedback_kept
         assert listed["total"] == listed["listed"] > 0 and {r["review_list"] for r in listed["items"]} == {"triage"}
         page = client.get(f"/charities/{number}", headers=ADMIN).json()
         assert page["review_list"] and [f["note"] for f in page["feedback"]] == ["Kept."]
-        stored = client.app.state.db.sessions().scalar(select(func.count()).select_from(ScoredCharity))
+        stored = rows_stored(client.app.state.db)
     # The new table is kept as it is at the next start.
     again = connect(database)
-    assert again.sessions().scalar(select(func.count()).select_from(ScoredCharity)) == stored > 1000
+    assert rows_stored(again) == stored > 1000
     again.dispose()
 
 

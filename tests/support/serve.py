@@ -122,7 +122,8 @@ def database_url(backend: str, folder: Path) -> str:
     if not url:
         pytest.skip(f"{POSTGRES_ENV} is not set: the PostgreSQL tests need a server and an empty database "
                     "(.ci/run installs and starts one)")
-    engine = create_engine(normalise_url(url))
+    # A lock held by a connection some test left open fails here, naming the table, instead of waiting for ever.
+    engine = create_engine(normalise_url(url), connect_args={"options": "-c lock_timeout=60s"})
     Base.metadata.drop_all(engine)
     engine.dispose()
     return url
