@@ -144,3 +144,21 @@ def test_a_purpose_is_offered_in_words_an_unknown_area_refused_and_a_page_past_t
     assert "Page 99999 is past the end" in page.locator("p.note[role=status]").inner_text()
     assert [int(row[0]) for row in table_rows(page)][-1] == listed
     shots(page, "analyst_list_past_the_end")
+
+
+def test_an_analyst_builds_the_lists_of_another_date_and_watches_them_come(signed_in, base_url):
+    as_of = "2020-12-31"
+    page = signed_in(Role.analyst)
+    page.goto(f"/ui/list?as_of={as_of}")
+    assert page.get_by_role("heading", name="Not built yet").count() == 1
+    shots(page, "list_not_built")
+    page.get_by_role("button", name=f"Build the lists as of {as_of}").click()
+    page.wait_for_load_state()
+    # The job's page, refreshing itself, until the lists are stored (a small world: seconds, not minutes).
+    building = page.get_by_role("heading", name="Being built")
+    if building.count():
+        assert as_of in page.get_by_role("status").inner_text()
+        shots(page, "list_being_built")
+    page.get_by_role("heading", name=f"Review lists as of {as_of}").wait_for(timeout=180_000)
+    page.locator("table.ranked").wait_for(timeout=180_000)
+    assert table_rows(page) and api_page(base_url, as_of=as_of, page_size=1)["as_of"] == as_of
