@@ -13,7 +13,16 @@ from datetime import date
 from typing import Annotated, Any
 
 import pandas as pd
-from pydantic import AfterValidator, BeforeValidator, Field, StringConstraints, TypeAdapter, ValidationError
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    Field,
+    StringConstraints,
+    TypeAdapter,
+    ValidationError,
+    model_validator,
+)
 
 from risk_model.domain.names import loose_key
 from risk_model.ingest.parsing import (
@@ -116,3 +125,14 @@ KeyName = Annotated[str, Field(min_length=1, max_length=100, pattern=KEY_NAME_PA
 Text = Annotated[Annotated[str, Field(max_length=500)] | None, BeforeValidator(_blank_to_none)]
 Items = Annotated[list[Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=300)]],
                   BeforeValidator(_items), Field(max_length=60)]
+
+
+class BlankIsAny(BaseModel):
+    """A page's query as its form sends it: a field left empty means "any", as if it had not been sent."""
+
+    @model_validator(mode="before")
+    @classmethod
+    def _blank_is_any(cls, values):
+        if isinstance(values, dict):
+            return {k: v for k, v in values.items() if not (isinstance(v, str) and not v.strip())}
+        return values

@@ -16,7 +16,7 @@ from urllib.parse import urlencode
 import pandas as pd
 from fastapi import APIRouter, Depends, HTTPException, Query, Request, Response, status
 from fastapi.responses import RedirectResponse
-from pydantic import Field, model_validator
+from pydantic import Field
 
 from risk_model.export import write_csv
 from serve.deps import Access, AccessLogDep, SessionDep
@@ -24,6 +24,7 @@ from serve.internal.access_log import read_newest, read_page
 from serve.internal.db import utc_now
 from serve.internal.security import Action
 from serve.schemas import AccessEntry, AccessLogQuery, AccessRole
+from serve.values import BlankIsAny
 from serve.web.pages import PREFIX, render
 from serve.web.session import page_allowed
 
@@ -37,17 +38,10 @@ STATUSES = {"2xx": "answered (2xx)", "3xx": "sent on (3xx)", "4xx": "refused (4x
             "403": "not allowed or forged form (403)", "5xx": "failed (5xx)"}
 
 
-class AccessLogForm(AccessLogQuery):
+class AccessLogForm(BlankIsAny, AccessLogQuery):
     """The page's filters as its form sends them: an empty field means any."""
 
     page_size: int = Field(50, ge=1, le=500)
-
-    @model_validator(mode="before")
-    @classmethod
-    def _blank_is_any(cls, values):
-        if isinstance(values, dict):
-            return {k: v for k, v in values.items() if not (isinstance(v, str) and not v.strip())}
-        return values
 
     def filters(self) -> dict[str, str]:
         """The filters as query parameters, for the pager's links and the CSV."""

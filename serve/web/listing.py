@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Annotated, get_args
 
-from pydantic import Field, model_validator
+from pydantic import Field
 from sqlalchemy import Select, func, or_
 from sqlalchemy.orm import Session
 
@@ -28,25 +28,19 @@ from serve.internal.lists import (
     rows_of_ranks,
 )
 from serve.schemas import IncomeBand, ModelInfo, Purpose, RankedCharity, RankingsQuery, RiskBand
+from serve.values import BlankIsAny
 
 BANDS: tuple[str, ...] = get_args(RiskBand)
 INCOME_BANDS: tuple[str, ...] = get_args(IncomeBand)
 PURPOSES: tuple[str, ...] = get_args(Purpose)
 
 
-class ListQuery(RankingsQuery):
+class ListQuery(BlankIsAny, RankingsQuery):
     """A page of the list as the form asks for it: empty fields mean "any"."""
 
     search: Annotated[str, Field(max_length=100)] | None = None
     top_k: int | None = Field(None, ge=1, le=100_000, description="Only the k highest-ranked charities of the list.")
     format: None = None
-
-    @model_validator(mode="before")
-    @classmethod
-    def _blank_is_any(cls, values):
-        if isinstance(values, dict):
-            return {k: v for k, v in values.items() if not (isinstance(v, str) and not v.strip())}
-        return values
 
     def without_page(self) -> dict[str, str]:
         """The list and filters as query parameters (for links to other pages and the CSV)."""
