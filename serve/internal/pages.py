@@ -15,13 +15,13 @@ from fastapi import HTTPException, status
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from risk_model.lists.explain import base_values, has_reasons
 from risk_model.lists.membership import LIST_TITLES, PROACTIVE, REVIEW_LISTS, WHY_ON_LIST
-from risk_model.lists.points import change_points, other_factors_points, probability
+from risk_model.lists.points import change_points, other_factors_points
 from risk_model.lists.records import RETURN_FIELDS
 from serve.internal.db import Feedback, utc_now
 from serve.internal.finding import off_register
 from serve.internal.lists import stored_row
+from serve.internal.registry import Champion
 from serve.internal.security import Principal
 from serve.internal.state import RegisterData, ServingState
 from serve.schemas import CharityPage, FeedbackIn, FeedbackOut, Reason, ReturnRow, WhatChanged
@@ -48,7 +48,7 @@ def charity_page(session: Session, serving: ServingState, number: str, as_of: da
                             f"{number} was not on the register as of {as_of}: it is not in the data, had not been "
                             "registered yet, or had left the register")
     on_a_list = row.review_list in REVIEW_LISTS
-    reasons, base_rate, other = explained(serving.champion.model, row)
+    reasons, base_rate, other = explained(serving.champion, row)
     return CharityPage(
         charity_number=number, charity_name=row.charity_name, as_of=as_of, model=serving.model,
         review_list=row.review_list, list_title=LIST_TITLES[row.review_list], why=WHY_ON_LIST[row.review_list],
@@ -97,14 +97,13 @@ def off_register_page(session: Session, serving: ServingState, number: str, as_o
         returns=return_history(serving.data, number), feedback=feedback_of(session, number))
 
 
-def explained(model, row) -> tuple[list[Reason], float | None, float | None]:
+def explained(champion: Champion, row) -> tuple[list[Reason], float | None, float | None]:
     """A stored row's reasons, the base rate of the model that scored it, and what the other factors add (in
     percentage points), so that base rate, steps and the rest end at the score."""
     reasons = [Reason(**r) for r in row.reasons]
-    if not has_reasons(model):
+    if champion.base_rates is None:
         return reasons, None, None
-    base_rate = float(probability(base_values(model)[row.review_list if row.review_list in REVIEW_LISTS
-                                                      else PROACTIVE]))
+    base_rate = champion.base_rates[row.review_list if row.review_list in REVIEW_LISTS else PROACTIVE]
     steps = [r.contribution_points for r in reasons]
     if None in steps:
         return reasons, base_rate, None

@@ -6,13 +6,15 @@ import json
 import math
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from functools import cached_property
 
 import mlflow
 from mlflow.exceptions import MlflowException
 from mlflow.tracking import MlflowClient
 
-from risk_model.lists.explain import explainable
+from risk_model.lists.explain import base_values, explainable, has_reasons
 from risk_model.lists.membership import REVIEW_LISTS
+from risk_model.lists.points import probability
 from risk_model.models import ReviewLists
 from risk_model.tracking import store
 from serve.schemas import ModelInfo, ModelsOut, ModelVersionInfo
@@ -34,6 +36,14 @@ class Champion:
     @property
     def capacities(self) -> dict[str, int]:
         return self.info.capacities
+
+    @cached_property
+    def base_rates(self) -> dict[str, float] | None:
+        """Each list's base rate: the chance its model gives a typical charity, where a charity page's waterfall
+        starts (worked out once per champion, not per page); None for a model without reasons."""
+        if not has_reasons(self.model):
+            return None
+        return {name: float(probability(value)) for name, value in base_values(self.model).items()}
 
 
 def capacities_of(model: ReviewLists, tags: dict[str, str]) -> dict[str, int] | None:
