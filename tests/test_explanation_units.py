@@ -154,6 +154,8 @@ def test_a_rule_champions_page_has_its_base_rate_and_steps_ending_at_the_score(r
     from types import SimpleNamespace
 
     from serve.internal.pages import explained
+    from serve.internal.registry import Champion
+    from serve.schemas import ModelInfo
 
     features, returns, log, rule = rule_world
     model = ReviewLists({"proactive": rule, "triage": rule}, {"proactive": (1.0, 0.0), "triage": (1.0, 0.0)})
@@ -163,7 +165,9 @@ def test_a_rule_champions_page_has_its_base_rate_and_steps_ending_at_the_score(r
     score = float(model.predict_proba(model_inputs(features.iloc[:1], rule))[0, 1])
     row = SimpleNamespace(reasons=stored.drop(columns="charity_number").to_dict("records"), score=score,
                           review_list="recently inquired")
-    reasons, base_rate, other = explained(model, row)
+    champion = Champion(model, ModelInfo(registered_model="rule-test", version="1", model="rule",
+                                         capacities={"proactive": 1, "triage": 1}), explainable=True)
+    reasons, base_rate, other = explained(champion, row)
     assert base_rate == pytest.approx(rule[-1].score_at(np.zeros(1))[0])
     assert all("on the rule's risk indicators" in r.sentence for r in reasons) and len(reasons) == 2
     assert 100 * base_rate + sum(r.contribution_points for r in reasons) + other == pytest.approx(100 * score)
