@@ -2,12 +2,10 @@
 
 import mlflow
 import pytest
-import typer
 import yaml
 from mlflow.tracking import MlflowClient
 from typer.testing import CliRunner
 
-from risk_model.cli.audit import audit
 from risk_model.cli.main import app
 
 pytestmark = pytest.mark.e2e
@@ -22,13 +20,6 @@ EXPERIMENT = {
     "evaluation": {"baseline_model": "logistic"},
     "tracking": {"experiment": "audit-e2e", "registered_model": "audit-e2e-risk"},
 }
-
-
-def audit_command() -> typer.Typer:
-    """The audit command as `cli.py` registers it."""
-    command = typer.Typer()
-    command.command()(audit)
-    return command
 
 
 @pytest.fixture(scope="module")
@@ -48,7 +39,7 @@ def audited(trained):
     # Against itself: the stability section runs end to end (load both champions, rescore, compare)
     # with a known answer; tests/test_stability.py covers lists that differ.
     uri, run_id = trained
-    result = CliRunner().invoke(audit_command(), [run_id, "--against", run_id, "--tracking-uri", uri,
+    result = CliRunner().invoke(app, ["audit", run_id, "--against", run_id, "--tracking-uri", uri,
                                                   "--n-boot", "30", "--min-group-size", "50"],
                                 env={"COLUMNS": "200"})
     assert result.exit_code == 0, result.output + repr(result.exception)
@@ -121,12 +112,12 @@ def test_the_model_card_gains_the_audit_summary(audited):
 
 def test_the_triage_list_is_audited_on_its_own_label(trained):
     uri, run_id = trained
-    result = CliRunner().invoke(audit_command(), [run_id, "--list", "triage", "--tracking-uri", uri, "--no-log",
+    result = CliRunner().invoke(app, ["audit", run_id, "--list", "triage", "--tracking-uri", uri, "--no-log",
                                                   "--n-boot", "20", "--min-group-size", "20"], env={"COLUMNS": "200"})
     assert result.exit_code == 0, result.output + repr(result.exception)
     assert "triage list, logistic on substantiated_given_inquiry, judged on label_substantiated_given_inquiry" in \
         " ".join(result.output.split())
-    wrong = CliRunner().invoke(audit_command(), [run_id, "--list", "combined", "--tracking-uri", uri, "--no-log"])
+    wrong = CliRunner().invoke(app, ["audit", run_id, "--list", "combined", "--tracking-uri", uri, "--no-log"])
     assert wrong.exit_code == 2 and "proactive, triage" in wrong.output
 
 

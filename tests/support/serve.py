@@ -22,7 +22,7 @@ import mlflow.sklearn
 import pytest
 import yaml
 from mlflow.tracking import MlflowClient
-from sqlalchemy import create_engine
+from sqlalchemy import create_engine, make_url, text
 from typer.testing import CliRunner
 
 from risk_model.cli.main import app as cli_app
@@ -122,11 +122,29 @@ def database_url(backend: str, folder: Path) -> str:
     if not url:
         pytest.skip(f"{POSTGRES_ENV} is not set: the PostgreSQL tests need a server and an empty database "
                     "(.ci/run installs and starts one)")
+    url = worker_schema(url)
     # A lock held by a connection some test left open fails here, naming the table, instead of waiting for ever.
-    engine = create_engine(normalise_url(url), connect_args={"options": "-c lock_timeout=60s"})
+    options = " ".join(filter(None, [make_url(url).query.get("options"), "-c lock_timeout=60s"]))
+    engine = create_engine(normalise_url(url), connect_args={"options": options})
     Base.metadata.drop_all(engine)
     engine.dispose()
     return url
+
+
+def worker_schema(url: str) -> str:
+    """The test database for this test process: under pytest-xdist, each worker (gw0, gw1, ...) has a
+    schema of its own in the one database (made if missing), which the URL names as its search path,
+    so that two processes' tests never empty each other's tables. Run alone: the URL as it is."""
+    worker = os.environ.get("PYTEST_XDIST_WORKER", "")
+    if not worker.isalnum():
+        return url
+    schema = f"tests_{worker}"
+    engine = create_engine(normalise_url(url))
+    with engine.begin() as connection:
+        connection.execute(text(f'CREATE SCHEMA IF NOT EXISTS "{schema}"'))
+    engine.dispose()
+    return make_url(url).update_query_dict({"options": f"-c search_path={schema}"}).render_as_string(
+        hide_password=False)
 
 
 def settings_for(world: TrainedWorld, url: str, **overrides) -> Settings:

@@ -123,10 +123,17 @@ def label_bias_tables(table: pd.DataFrame, flagged_only: bool = False) -> list[T
     return tables
 
 
+def heading(console: Console, title: str) -> None:
+    """A section's title under a rule: printed whole and wrapped on a narrow terminal (a rule's own
+    title is cut to one line, which would hide the run, list or model it names)."""
+    console.rule()
+    console.print(title, style="bold")
+
+
 def print_report(console: Console, run, report, settings, flagged_only: bool = False) -> None:
     """Every section of an audit report, headline first."""
     first, last = report.folds[0], report.folds[-1]
-    console.rule(f"Audit of run {run.run_id}: {report.review_list} list, {report.model}, judged on {report.outcome}")
+    heading(console, f"Audit of run {run.run_id}: {report.review_list} list, {report.model}, judged on {report.outcome}")
     console.print(f"k = {report.capacity_k} per as-of date; {len(report.folds)} folds ({first} to {last}); "
                   f"{report.charity_years:,} charity-years. Ratios outside {settings.ratio_bounds[0]}-"
                   f"{settings.ratio_bounds[1]} are flagged (red: the {settings.confidence:.0%} interval excludes 1); "
@@ -150,8 +157,8 @@ def print_report(console: Console, run, report, settings, flagged_only: bool = F
 def print_stability(console: Console, before, after, as_of: pd.Timestamp, figures: dict, movers: pd.DataFrame,
                     factors: pd.DataFrame, show: int = 10) -> None:
     """Overlap and correlation of two runs' lists, and the leading movers with their factors."""
-    console.rule(f"Stability: {before.run_id[:8]} ({before.champion}) -> {after.run_id[:8]} ({after.champion}), "
-                 f"as of {as_of.date()}")
+    heading(console, f"Stability: {before.run_id[:8]} ({before.champion}) -> {after.run_id[:8]} ({after.champion}), "
+                     f"as of {as_of.date()}")
     console.print(_table("List overlap and rank correlation", ["figure", "value"],
                          [[k.replace("_", " "), f"{v:.4f}" if not float(v).is_integer() else f"{v:,.0f}"]
                           for k, v in figures.items()]))

@@ -55,7 +55,10 @@ AsOfOption = Annotated[str | None, typer.Option(callback=_checked_as_of,
 def set_up_output(verbose: bool) -> None:
     """Size the console for where it prints, and quiet the libraries' INFO lines and MLflow's progress bars
     unless `verbose`. Environment variables set here are this process's (and its children's) only."""
-    if not console.is_terminal and not os.environ.get("COLUMNS", "").isdigit():
+    columns = os.environ.get("COLUMNS", "")
+    if columns.isdigit():  # read now, not when the console was built: the command may run in a new environment
+        console.width = int(columns)
+    elif not console.is_terminal:
         console.width = PIPED_WIDTH
     level = logging.INFO if verbose else logging.WARNING
     # MLflow sets its loggers' level from this variable when it is imported (commands import it late).
