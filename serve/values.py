@@ -12,7 +12,6 @@ from collections.abc import Mapping
 from datetime import date
 from typing import Annotated, Any
 
-import pandas as pd
 from pydantic import (
     AfterValidator,
     BaseModel,
@@ -27,10 +26,10 @@ from pydantic import (
 from risk_model.domain.names import loose_key
 from risk_model.ingest.parsing import (
     date_in_range,
-    normalise_charity_numbers,
     parse_date_value,
-    parse_multi_valued,
     parse_number_value,
+    split_items,
+    tidy_charity_number,
 )
 from risk_model.ingest.schemas import DEFAULT_CHARITY_NUMBER_PATTERN
 
@@ -71,8 +70,7 @@ def _tidy_number(value: Any) -> Any:
     # Left as it is unless ASCII: upper-casing would make "ſc044454" "SC044454".
     if not isinstance(value, str) or not "".join(value.split()).isascii():
         return value
-    tidy = normalise_charity_numbers(pd.Series([value])).iloc[0]
-    return "" if pd.isna(tidy) else tidy
+    return tidy_charity_number(value) or ""
 
 
 def _items(value: Any) -> Any:
@@ -80,7 +78,7 @@ def _items(value: Any) -> Any:
     if value is None:
         return []
     if isinstance(value, str):
-        return parse_multi_valued(pd.Series([value])).iloc[0]
+        return split_items(value)
     return value
 
 

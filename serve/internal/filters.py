@@ -19,12 +19,11 @@ from __future__ import annotations
 from datetime import date
 from typing import TypeVar, get_args
 
-import pandas as pd
 from sqlalchemy import Select, select
 from sqlalchemy.orm import Session
 
 from risk_model.domain.names import loose_key, nearest
-from risk_model.ingest.vocabulary import normalise_vocabulary
+from risk_model.ingest.vocabulary import oscr_spelling
 from risk_model.lists.membership import REVIEW_LISTS
 from serve.internal.db import ScoredCharity
 from serve.internal.lists import PURPOSE_WORDS, Orderings
@@ -62,7 +61,7 @@ def known_values(orderings: Orderings, as_of: date, version: str) -> dict[str, l
 
 def _stored_value(name: str, typed: str, values: list[str]) -> str:
     field = STORED[name][1]
-    spelt = normalise_vocabulary(field, pd.Series([typed.strip()], dtype="string"))[0].iloc[0]
+    spelt = oscr_spelling(field, typed.strip())
     key = loose_key(spelt)
     same = [v for v in values if loose_key(v) == key]
     begun = same or [v for v in values if key and loose_key(v).startswith(key + " ")]

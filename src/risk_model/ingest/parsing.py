@@ -254,7 +254,12 @@ def parse_numbers(raw: pd.Series) -> tuple[pd.Series, np.ndarray]:
 _LIST_SEPARATOR = re.compile(r"'\s*,\s*'")
 
 
-def _split_items(text: str) -> list[str]:
+def split_items(text: str) -> list[str]:
+    """One OSCR list ("'Education', 'Health'") as its items; text without the quotes is one item.
+    Blank text (after trimming, as `clean_text` trims) is no items."""
+    text = text.strip(_BLANK_CHARS)
+    if not text:
+        return []
     if len(text) >= 2 and text.startswith("'") and text.endswith("'"):
         parts = _LIST_SEPARATOR.split(text[1:-1])
     else:
@@ -266,7 +271,7 @@ def _split_items(text: str) -> list[str]:
 def parse_multi_valued(raw: pd.Series) -> pd.Series:
     """Split OSCR's single-quoted, comma-joined lists into Python lists of items ([] when blank)."""
     codes, uniques = pd.factorize(clean_text(raw), use_na_sentinel=True)
-    lists = [_split_items(u) for u in uniques] + [[]]
+    lists = [split_items(u) for u in uniques] + [[]]
     # A fresh list per row, so that editing one charity's list cannot change another's.
     return pd.Series([list(lists[c]) for c in codes], index=raw.index, dtype=object)
 
@@ -278,10 +283,15 @@ def is_in(values: pd.Series, known) -> np.ndarray:
     return found.to_numpy(zero_copy_only=False).astype(bool)
 
 
+def tidy_charity_number(text: str) -> str | None:
+    """One charity number with all whitespace removed, upper-cased; None when blank."""
+    return "".join(text.split()).upper() or None
+
+
 def normalise_charity_numbers(raw: pd.Series) -> pd.Series:
     """Remove all whitespace from charity numbers and upper-case them; blanks become NA."""
     codes, uniques = pd.factorize(raw.astype("string"), use_na_sentinel=True)
-    tidy = np.array(["".join(str(u).split()).upper() or None for u in uniques] + [None], dtype=object)
+    tidy = np.array([tidy_charity_number(str(u)) for u in uniques] + [None], dtype=object)
     return pd.Series(tidy[codes], index=raw.index, dtype="string")
 
 

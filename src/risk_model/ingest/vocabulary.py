@@ -50,10 +50,15 @@ def _spellings(field: str) -> dict[str, str]:
     return spellings
 
 
+def oscr_spelling(field: str, text: str) -> str:
+    """One value of a single-valued field in OSCR's spelling (as written when it matches none)."""
+    return _spellings(field).get(_key(field, text), text)
+
+
 def normalise_vocabulary(field: str, values: pd.Series) -> tuple[pd.Series, pd.DataFrame]:
     """`values` of a single-valued field in OSCR's spelling, and what changed: (written, oscr, rows)."""
     codes, uniques = pd.factorize(values, use_na_sentinel=True)
-    spelt = [_spellings(field).get(_key(field, u), u) for u in uniques]
+    spelt = [oscr_spelling(field, u) for u in uniques]
     changed = [i for i, (u, s) in enumerate(zip(uniques, spelt)) if u != s]
     rows = pd.Series(codes).value_counts()
     changes = pd.DataFrame({"written": [uniques[i] for i in changed], "oscr": [spelt[i] for i in changed],
