@@ -70,14 +70,23 @@ def matching_rows(as_of: date, version: str, q: RankingsQuery, *columns) -> Sele
     query = select(*(columns or RANKED_COLUMNS)).where(
         ScoredCharity.as_of == as_of, ScoredCharity.model_version == version,
         ScoredCharity.review_list == q.review_list)
-    equal = {ScoredCharity.local_authority: q.local_authority, ScoredCharity.income_band: q.income_band,
-             ScoredCharity.constitutional_form: q.constitutional_form, ScoredCharity.risk_band: q.band}
-    for column, value in equal.items():
-        if value is not None:
-            query = query.where(column == value)
+    for name, column in EQUAL_FILTERS.items():
+        if getattr(q, name) is not None:
+            query = query.where(column == getattr(q, name))
     if q.purpose is not None:
-        query = query.where(ScoredCharity.purposes.contains(f"|{q.purpose}|", autoescape=True))
+        query = query.where(ScoredCharity.purposes.contains(purpose_token(q.purpose), autoescape=True))
     return query
+
+
+# The filters a stored column must equal (the query's field -> the column), and the purpose, which a row's
+# stored purposes must hold (as `purpose_token`): `matching_rows` on the database, `StoredList.matching` in memory.
+EQUAL_FILTERS = {"local_authority": ScoredCharity.local_authority, "income_band": ScoredCharity.income_band,
+                 "constitutional_form": ScoredCharity.constitutional_form, "band": ScoredCharity.risk_band}
+
+
+def purpose_token(purpose: str) -> str:
+    """How a purpose is held in a row's stored purposes ("|health|education|")."""
+    return f"|{purpose}|"
 
 
 def in_order(query: Select, sort: str) -> Select:
@@ -131,6 +140,13 @@ class Orderings:
             return np.fromiter(session.connection().execute(ordering(matching(), sort)).scalars(), dtype=np.int64)
 
         return self.remembered(("ranks", *key, sort), work)
+
+    def keep_ranks(self, key: tuple, sort: str, ranks: np.ndarray) -> np.ndarray:
+        """Keep ranks worked out without the database (no lock: nothing here waits on one)."""
+        self._found[("ranks", *key, sort)] = ranks
+        if len(self._found) > self._most:
+            self._found.popitem(last=False)
+        return ranks
 
 
 def ordering(matching: Select, sort: str) -> Select:

@@ -16,8 +16,8 @@ from sqlalchemy import select
 
 from risk_model.lists.membership import REVIEW_LISTS, UNDER_INQUIRY, WHY_ON_LIST
 from serve.internal.db import Database, ScoredCharity
-from serve.internal.lists import RANKED_COLUMNS, item_json
-from serve.schemas import CharityScore, ModelInfo
+from serve.internal.lists import EQUAL_FILTERS, RANKED_COLUMNS, item_json, purpose_token
+from serve.schemas import CharityScore, ModelInfo, RankingsQuery
 
 
 class StoredAnswers(Mapping[str, tuple[str, CharityScore]]):
@@ -49,12 +49,14 @@ class StoredList:
     `RankedCharity`'s JSON) in rank order."""
 
     def __init__(self, as_of: date, model: ModelInfo, entries: StoredAnswers, sorted_scores: dict[str, np.ndarray],
-                 ranked: dict[str, list[bytes]]) -> None:
+                 ranked: dict[str, list[bytes]], filtered: dict[str, dict[str, np.ndarray]]) -> None:
         self.as_of = as_of
         self.model = model
         self.entries = entries
         self.sorted_scores = sorted_scores
         self.ranked = ranked
+        # Each list's filtered columns (the column's key -> its values in rank order).
+        self.filtered = filtered
 
     def __len__(self) -> int:
         """Charities on the review lists (both together)."""
@@ -67,6 +69,20 @@ class StoredList:
     def answer_json(self, number: str, input_sha256: str) -> bytes | None:
         """The stored answer for a charity, as JSON, if the data sent are the data it was scored on."""
         return self.entries.json_of(number, input_sha256)
+
+    def matching(self, review_list: str, q: RankingsQuery) -> np.ndarray:
+        """Which rows of a list pass the query's filters (True at rank - 1), as `lists.matching_rows` selects
+        them from the database."""
+        columns = self.filtered[review_list]
+        passes = np.ones(self.listed(review_list), dtype=bool)
+        for name, column in EQUAL_FILTERS.items():
+            if getattr(q, name) is not None:
+                passes &= columns[column.key] == getattr(q, name)
+        if q.purpose is not None:
+            token = purpose_token(q.purpose)
+            held = columns[ScoredCharity.purposes.key]
+            passes &= np.fromiter((bool(p) and token in p for p in held), dtype=bool, count=len(held))
+        return passes
 
     def rows_json(self, review_list: str, ranks: list[int]) -> list[bytes]:
         """Rows of one list, by their ranks, as JSON."""
@@ -90,12 +106,18 @@ def load_stored(db: Database, as_of: date, model: ModelInfo) -> StoredList:
             )
             answers[row.charity_number] = (row.input_sha256, answer.model_dump_json().encode())
             if row.review_list in ranked:
-                ranked[row.review_list].append((row.rank, row.score, item_json(row)))
+                ranked[row.review_list].append((row.rank, row.score, item_json(row),
+                                                tuple(getattr(row, key) for key in _FILTERED_KEYS)))
     for rows in ranked.values():
         rows.sort(key=lambda r: r[0])
+    filtered = {name: {key: np.array([r[3][j] for r in rows], dtype=object) for j, key in enumerate(_FILTERED_KEYS)}
+                for name, rows in ranked.items()}
     return StoredList(as_of, model, StoredAnswers(answers),
                       {name: np.sort(np.asarray([r[1] for r in rows], dtype=float)) for name, rows in ranked.items()},
-                      {name: [r[2] for r in rows] for name, rows in ranked.items()})
+                      {name: [r[2] for r in rows] for name, rows in ranked.items()}, filtered)
+
+
+_FILTERED_KEYS = (*(column.key for column in EQUAL_FILTERS.values()), ScoredCharity.purposes.key)
 
 
 def response_json(as_of: date, model: ModelInfo, results: list[bytes]) -> bytes:

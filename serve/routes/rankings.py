@@ -3,12 +3,14 @@ from __future__ import annotations
 from datetime import date
 from typing import Annotated
 
+import numpy as np
 from fastapi import APIRouter, Query, Response
 from fastapi.concurrency import run_in_threadpool
 
 from serve.deps import KEYED_ERRORS, DatabaseDep, ListJobsDep, RankingsAccess, ServingDep
 from serve.internal.filters import filter_values, filters_stored_values, known_values, read_as_stored, stored_values
 from serve.internal.lists import (
+    FILTERS,
     csv_name,
     csv_rows,
     csv_text,
@@ -19,6 +21,7 @@ from serve.internal.lists import (
     rank_order,
     rows_of_ranks,
 )
+from serve.internal.memory import StoredList
 from serve.internal.scorer import check_as_of, invalid
 from serve.internal.state import ServingState
 from serve.internal.unbuilt import UNBUILT_RESPONSES, answer_unbuilt
@@ -56,11 +59,28 @@ def _from_memory(query: RankingsQuery, serving: ServingState, as_of: date) -> Re
     if ranks is None:
         ranks = serving.orderings.known((as_of, serving.model.version, query_key(query)), query.sort)
     if ranks is None:
+        ranks = _filtered(query, serving, memory, as_of)
+    if ranks is None:
         return None
     _on_a_page(query, len(ranks))
     page = ranks[(query.page - 1) * query.page_size:query.page * query.page_size].tolist()
     return _page(query, serving, as_of, memory.listed(query.review_list), len(ranks),
                  memory.rows_json(query.review_list, page))
+
+
+def _filtered(query: RankingsQuery, serving: ServingState, memory: StoredList, as_of: date) -> np.ndarray | None:
+    """A filtered query's order, from the order of its whole list (worked out when the list was first served):
+    a filter keeps the rows it passes in the order they had, so the two agree with the database's order,
+    whatever its collation. None when the whole list's order is not known."""
+    version = serving.model.version
+    whole = rank_order(query, memory.listed(query.review_list), filters=())
+    if whole is None:
+        unfiltered = query.model_copy(update=dict.fromkeys(FILTERS))
+        whole = serving.orderings.known((as_of, version, query_key(unfiltered)), query.sort)
+    if whole is None:
+        return None
+    passes = memory.matching(query.review_list, query)
+    return serving.orderings.keep_ranks((as_of, version, query_key(query)), query.sort, whole[passes[whole - 1]])
 
 
 def _answer(query: RankingsQuery, access, serving: ServingState, db, jobs, as_of: date) -> Response:
