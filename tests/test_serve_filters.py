@@ -9,6 +9,7 @@ import json
 import random
 from typing import get_args
 
+import numpy as np
 import pandas as pd
 import pytest
 from fastapi.testclient import TestClient
@@ -19,7 +20,7 @@ from risk_model.lists.membership import REVIEW_LISTS
 from risk_model.lists.rank import LIST_COLUMNS, REASON_JOINER, with_reasons
 from risk_model.lists.reasons import REASON_COLUMNS
 from serve.internal.filters import STORED, values_query
-from serve.internal.lists import matching_rows, ordering
+from serve.internal.lists import Orderings, matching_rows, ordering
 from serve.internal.security import Role
 from serve.main import create_app
 from serve.routes.rankings import _from_memory
@@ -182,3 +183,14 @@ def test_a_filtered_page_answered_from_memory_is_in_the_databases_order(client, 
                 assert page["total"] == len(expected)
                 matched += len(expected)
     assert matched > 100  # the filters pass rows, not only empty lists
+
+
+def test_the_whole_lists_orders_outlive_any_number_of_filtered_ones():
+    """Filtered orders are cut from the whole list's, so however many filtered ones come and go, the whole
+    list's (worked out by `warm`, pinned) are never evicted."""
+    orderings = Orderings(most=2)
+    whole = orderings.remembered(("ranks", "whole", "score"), lambda: np.arange(1, 4), pinned=True)
+    for i in range(5):
+        orderings.keep_ranks(("filtered", i), "rank", np.arange(i))
+    assert orderings.known(("whole",), "score") is whole
+    assert orderings.known(("filtered", 0), "rank") is None and orderings.known(("filtered", 4), "rank") is not None

@@ -106,47 +106,55 @@ class Orderings:
     """The order of the rows of a stored list that match a query (as their ranks, which name a row within
     its list), worked out once per query from an index: a stored list never changes. A page is then a
     slice of it, and the count its length. Also what else is worked out once of a list (a filter's
-    choices). The last `most` worked out are kept."""
+    choices). The last `most` worked out are kept, and besides them, for good, the whole lists' orders that
+    `warm` works out: every filtered page answered from memory is cut from one of them."""
 
     def __init__(self, most: int = 512) -> None:
         self._most = most
         self._found: OrderedDict[tuple, object] = OrderedDict()
+        self._pinned: dict[tuple, object] = {}
         # One at a time: a thread reading thousands of rows gives up the GIL at each, so several at once
         # slow each other down far more than they gain (and two asking the same work it out once).
         self._working = threading.Lock()
 
-    def remembered(self, key: tuple, work: Callable[[], object]):
-        found = self._found.get(key)
+    def remembered(self, key: tuple, work: Callable[[], object], pinned: bool = False):
+        found = self.found(key)
         if found is None:
             with self._working:
-                found = self._found.get(key)
+                found = self.found(key)
                 if found is None:
-                    found = self._found[key] = work()
-                    if len(self._found) > self._most:
-                        self._found.popitem(last=False)
+                    found = self._keep(key, work(), pinned)
         return found
+
+    def _keep(self, key: tuple, value, pinned: bool = False):
+        if pinned:
+            self._pinned[key] = value
+            return value
+        self._found[key] = value
+        if len(self._found) > self._most:
+            self._found.popitem(last=False)
+        return value
 
     def found(self, key: tuple):
         """What was worked out under `key`, if it was."""
-        return self._found.get(key)
+        found = self._pinned.get(key)
+        return self._found.get(key) if found is None else found
 
     def known(self, key: tuple, sort: str) -> np.ndarray | None:
         """The ranks of the rows matching a query, in the order asked for, if they were worked out already."""
-        return self._found.get(("ranks", *key, sort))
+        return self.found(("ranks", *key, sort))
 
-    def ranks(self, session: Session, key: tuple, matching: Callable[[], Select], sort: str) -> np.ndarray:
-        """The ranks of the rows `matching()` selects, in the order asked for."""
+    def ranks(self, session: Session, key: tuple, matching: Callable[[], Select], sort: str,
+              pinned: bool = False) -> np.ndarray:
+        """The ranks of the rows `matching()` selects, in the order asked for (`pinned`: kept for good)."""
         def work() -> np.ndarray:
             return np.fromiter(session.connection().execute(ordering(matching(), sort)).scalars(), dtype=np.int64)
 
-        return self.remembered(("ranks", *key, sort), work)
+        return self.remembered(("ranks", *key, sort), work, pinned)
 
     def keep_ranks(self, key: tuple, sort: str, ranks: np.ndarray) -> np.ndarray:
         """Keep ranks worked out without the database (no lock: nothing here waits on one)."""
-        self._found[("ranks", *key, sort)] = ranks
-        if len(self._found) > self._most:
-            self._found.popitem(last=False)
-        return ranks
+        return self._keep(("ranks", *key, sort), ranks)
 
 
 def ordering(matching: Select, sort: str) -> Select:
@@ -199,7 +207,8 @@ def warm(session: Session, as_of: date, version: str, orderings: Orderings) -> N
     for review_list in REVIEW_LISTS:
         for sort in WHOLE_LIST_SORTS:
             q = RankingsQuery.model_validate({"list": review_list, "sort": sort})
-            orderings.ranks(session, (as_of, version, query_key(q)), lambda q=q: matching_rows(as_of, version, q), sort)
+            orderings.ranks(session, (as_of, version, query_key(q)), lambda q=q: matching_rows(as_of, version, q), sort,
+                            pinned=True)
 
 
 def rank_order(q: RankingsQuery, listed: int | None, filters: tuple[str, ...] = FILTERS) -> np.ndarray | None:

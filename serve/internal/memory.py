@@ -90,6 +90,10 @@ class StoredList:
         return [rows[rank - 1] for rank in ranks]
 
 
+# The columns a list's rows are filtered on in memory (`StoredList.matching`).
+_FILTERED_KEYS = (*(column.key for column in EQUAL_FILTERS.values()), ScoredCharity.purposes.key)
+
+
 def load_stored(db: Database, as_of: date, model: ModelInfo) -> StoredList:
     """The stored lists of a date and model version, read into memory."""
     query = select(*RANKED_COLUMNS, ScoredCharity.reasons, ScoredCharity.input_sha256).where(
@@ -116,8 +120,6 @@ def load_stored(db: Database, as_of: date, model: ModelInfo) -> StoredList:
                       {name: np.sort(np.asarray([r[1] for r in rows], dtype=float)) for name, rows in ranked.items()},
                       {name: [r[2] for r in rows] for name, rows in ranked.items()}, filtered)
 
-
-_FILTERED_KEYS = (*(column.key for column in EQUAL_FILTERS.values()), ScoredCharity.purposes.key)
 
 
 def response_json(as_of: date, model: ModelInfo, results: list[bytes]) -> bytes:
