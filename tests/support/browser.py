@@ -59,9 +59,11 @@ def base_url(web_app):
     thread.join(timeout=10)
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def browser():
-    """Debian's Chromium, headless, launched once a session."""
+    """Debian's Chromium, headless, launched once for each test file that drives it and stopped after it:
+    while Playwright's sync API runs, its event loop is the main thread's running loop, so a later file's
+    `asyncio.run` in the same process would fail."""
     api = require_a_browser()
     with api.sync_playwright() as p:
         launched = p.chromium.launch(executable_path=CHROMIUM, args=[
