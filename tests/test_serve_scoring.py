@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 import copy
+import hashlib
+import json
 
 import numpy as np
 import pandas as pd
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from risk_model.config import TrackingConfig
 from risk_model.domain.bands import percentile_among
@@ -88,6 +92,33 @@ def test_fingerprint_depends_on_the_facts_not_their_form():
     changed = copy.deepcopy(record)
     changed["returns"][-1]["income_gbp"] += 1
     assert fingerprint(changed) != fingerprint(record)
+
+
+_TEXT = st.text(st.characters(exclude_categories=("Cs",)), max_size=12)  # no lone surrogates: not UTF-8
+_VALUE = st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False, allow_infinity=False) | _TEXT
+_RECORD_LIKE = st.recursive(_VALUE, lambda inner: st.lists(inner, max_size=4)
+                            | st.dictionaries(_TEXT, inner, max_size=4), max_leaves=30)
+
+
+@settings(max_examples=400, deadline=None)
+@given(record=st.dictionaries(_TEXT, _RECORD_LIKE, max_size=6))
+def test_fingerprint_is_the_sha256_of_the_documented_json(record):
+    """However it is written, the fingerprint is the one its docstring defines (anyone can recompute
+    a stored input_sha256), for any numbers, text and nesting: tiny floats, huge integers, any script."""
+    documented = json.dumps(record, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
+    assert fingerprint(record) == hashlib.sha256(documented).hexdigest()
+
+
+@pytest.mark.parametrize("number", [1e-05, 4.4e-06, -6.3e-08, 1e-4, 1e16, 1.5e-300, -0.0, 2**70])
+def test_fingerprint_of_numbers_written_differently_by_fast_writers(number):
+    record = {"returns": [{"income_gbp": number, "note": "e-mail 0.0000"}]}
+    documented = json.dumps(record, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
+    assert fingerprint(record) == hashlib.sha256(documented).hexdigest()
+
+
+def test_a_record_cannot_hold_an_infinite_number():
+    with pytest.raises(ValueError, match="finite"):
+        charity_record({"charity_number": "SC000001"}, [{"year_end": "2020-03-31", "income_gbp": float("inf")}])
 
 
 def test_the_service_reads_each_stored_charity_back_as_the_same_record(tables):
