@@ -12,6 +12,7 @@ means "unknown", never "invalid". Work is done once per distinct value (``pd.fac
 from __future__ import annotations
 
 import codecs
+import functools
 import math
 import re
 import zipfile
@@ -213,6 +214,7 @@ def date_in_range(value: date) -> date:
     return value
 
 
+@functools.lru_cache(maxsize=8192)  # request bodies repeat the same dates (year ends, filing days); a date is immutable
 def parse_date_value(text: str) -> date:
     """One date in an accepted format, as ingest reads it; ValueError naming the formats otherwise."""
     value = text.strip(_BLANK_CHARS)
