@@ -9,7 +9,7 @@ instead of handing each to a worker thread.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import Iterator
 from typing import Annotated
 
 from fastapi import Depends, HTTPException, Request, Security, status
@@ -22,7 +22,6 @@ from serve.internal.bodies import read_body
 from serve.internal.db import Database
 from serve.internal.jobs import ListJobs
 from serve.internal.registry import Champion
-from serve.internal.scorer import Scorer
 from serve.internal.security import PERMISSIONS, Action, Keyring, Principal
 from serve.internal.state import ServingHolder, ServingState
 from serve.internal.throttle import Throttle
@@ -69,10 +68,6 @@ def get_session(db: Annotated[Database, Depends(get_db)]) -> Iterator[Session]:
         yield session
 
 
-async def get_scorer(request: Request) -> Scorer:
-    return request.app.state.scorer
-
-
 async def get_access_log(request: Request) -> AccessLogWriter:
     return request.app.state.access_log
 
@@ -85,7 +80,6 @@ SettingsDep = Annotated[Settings, Depends(get_app_settings)]
 HolderDep = Annotated[ServingHolder, Depends(get_holder)]
 DatabaseDep = Annotated[Database, Depends(get_db)]
 SessionDep = Annotated[Session, Depends(get_session)]
-ScorerDep = Annotated[Scorer, Depends(get_scorer)]
 AccessLogDep = Annotated[AccessLogWriter, Depends(get_access_log)]
 ListJobsDep = Annotated[ListJobs, Depends(get_list_jobs)]
 
@@ -142,11 +136,11 @@ def allowed(action: Action):
     """A dependency that lets the call through if the caller's role may do `action` (else 403), and notes
     who made the call and which charity it names, for the access log (`AccessLogMiddleware`)."""
 
-    async def check(request: Request, principal: Annotated[Principal, Depends(get_principal)]) -> AsyncIterator[Access]:
+    async def check(request: Request, principal: Annotated[Principal, Depends(get_principal)]) -> Access:
         access = note_request(request, principal)
         if principal.role not in PERMISSIONS[action]:
             raise HTTPException(status.HTTP_403_FORBIDDEN, f"the {principal.role} role may not {action}")
-        yield access
+        return access
 
     return check
 

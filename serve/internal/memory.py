@@ -57,6 +57,8 @@ class StoredList:
         self.ranked = ranked
         # Each list's filtered columns (the column's key -> its values in rank order).
         self.filtered = filtered
+        head = json.dumps({"as_of": as_of.isoformat(), "model": model.model_dump(mode="json")}, separators=(",", ":"))
+        self._response_head = head[:-1].encode() + b',"results":['
 
     def __len__(self) -> int:
         """Charities on the review lists (both together)."""
@@ -83,6 +85,11 @@ class StoredList:
             held = columns[ScoredCharity.purposes.key]
             passes &= np.fromiter((bool(p) and token in p for p in held), dtype=bool, count=len(held))
         return passes
+
+    def response_json(self, results: list[bytes]) -> bytes:
+        """A `ScoreResponse` for the list's date and model, written from its results' JSON, so that stored
+        answers are not serialised again (nor the head, the same for every response)."""
+        return self._response_head + b",".join(results) + b"]}"
 
     def rows_json(self, review_list: str, ranks: list[int]) -> list[bytes]:
         """Rows of one list, by their ranks, as JSON."""
@@ -121,8 +128,3 @@ def load_stored(db: Database, as_of: date, model: ModelInfo) -> StoredList:
                       {name: [r[2] for r in rows] for name, rows in ranked.items()}, filtered)
 
 
-
-def response_json(as_of: date, model: ModelInfo, results: list[bytes]) -> bytes:
-    """A `ScoreResponse` written from its results' JSON, so that stored answers are not serialised again."""
-    head = json.dumps({"as_of": as_of.isoformat(), "model": model.model_dump(mode="json")}, separators=(",", ":"))
-    return head[:-1].encode() + b',"results":[' + b",".join(results) + b"]}"

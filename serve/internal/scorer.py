@@ -22,7 +22,7 @@ from risk_model.lists.records import fingerprint, score_records
 from serve.internal.batching import MicroBatcher
 from serve.internal.building import ListKey
 from serve.internal.db import Database
-from serve.internal.memory import StoredList, response_json
+from serve.internal.memory import StoredList
 from serve.internal.state import RegisterData, ServingState
 from serve.records import CharityRecord
 from serve.schemas import CharityScore, Reason, ScoreRequest
@@ -106,7 +106,7 @@ class Scorer:
             computed = await self._batcher.submit((state, stored), [record for _, record in to_compute])
             for (i, _), result in zip(to_compute, computed, strict=True):
                 results[i] = result.model_dump_json().encode()
-        return response_json(as_of, state.model, results)
+        return stored.response_json(results)
 
     @staticmethod
     def _compute(key: Hashable, records: list[dict]) -> list[CharityScore]:

@@ -11,8 +11,6 @@ goes through the API's own role check and access log (`serve.deps.allowed`), and
 from __future__ import annotations
 
 import secrets
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
 from typing import Annotated
 
 from fastapi import Depends, Form, Request, Response
@@ -175,12 +173,10 @@ def may(principal: Principal | None, action: Action) -> bool:
 
 def page_allowed(action: Action):
     """The API's role check and access log, for a caller identified by the session instead of a header."""
-    check = asynccontextmanager(allowed(action))
+    check = allowed(action)
 
-    async def dependency(request: Request,
-                         principal: Annotated[Principal, Depends(session_principal)]) -> AsyncIterator[Access]:
-        async with check(request, principal) as access:
-            yield access
+    async def dependency(request: Request, principal: Annotated[Principal, Depends(session_principal)]) -> Access:
+        return await check(request, principal)
 
     return dependency
 
@@ -188,14 +184,14 @@ def page_allowed(action: Action):
 def form_allowed(action: Action, sender=session_principal):
     """`page_allowed` for a form: it must also come from this site with its session's token (else 403,
     written to the access log with the rest). `sender`: the dependency that finds who sent it."""
-    check = asynccontextmanager(allowed(action))
+    check = allowed(action)
 
     # `sender` as a default, not in the annotation: annotations are read as text, where it is not in scope.
     async def dependency(request: Request, csrf_token: Annotated[str, Form(max_length=100)] = "",
-                         principal: Principal = Depends(sender)) -> AsyncIterator[Access]:
-        async with check(request, principal) as access:
-            forms.check(request, csrf_token, current(request))
-            yield access
+                         principal: Principal = Depends(sender)) -> Access:
+        access = await check(request, principal)
+        forms.check(request, csrf_token, current(request))
+        return access
 
     return dependency
 
