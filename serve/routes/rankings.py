@@ -4,7 +4,7 @@ from datetime import date
 from typing import Annotated
 
 import numpy as np
-from fastapi import APIRouter, Query, Response
+from fastapi import APIRouter, Query, Request, Response
 from fastapi.concurrency import run_in_threadpool
 
 from serve.deps import KEYED_ERRORS, DatabaseDep, ListJobsDep, RankingsAccess, ServingDep
@@ -34,8 +34,8 @@ router = APIRouter(tags=["rankings"], responses=KEYED_ERRORS)
 @router.get("/rankings", response_model=RankingsPage,
             responses={200: {"content": {"text/csv": {}}, "description": "A page of the list, or all of it as CSV."},
                        **UNBUILT_RESPONSES})
-async def rankings(query: Annotated[RankingsQuery, Query()], access: RankingsAccess, serving: ServingDep,
-                   db: DatabaseDep, jobs: ListJobsDep) -> Response:
+async def rankings(http: Request, query: Annotated[RankingsQuery, Query()], access: RankingsAccess,
+                   serving: ServingDep) -> Response:
     """One review list (`list`: proactive or triage) for an as-of date, ranked within itself: filtered (in any
     case; the values each filter takes: `/rankings/values`), sorted, a page at a time (a page past the last is
     a 422), or every row as CSV (the command line's columns, reasons in words). For a date whose lists are not
@@ -43,9 +43,11 @@ async def rankings(query: Annotated[RankingsQuery, Query()], access: RankingsAcc
     as_of = query.as_of or serving.as_of
     check_as_of(serving.data, as_of, ("query", "as_of"))
     # A page of lists held in memory, in an order already worked out, needs no database: answered here.
-    # Anything else goes to a worker thread, all its database work in one trip.
-    return _from_memory(query, serving, as_of) or await run_in_threadpool(_answer, query, access, serving, db,
-                                                                          jobs, as_of)
+    # Anything else goes to a worker thread, all its database work in one trip. (The database and the list
+    # jobs are read from the app's state, not as dependencies: resolving one costs more than reading it.)
+    state = http.app.state
+    return _from_memory(query, serving, as_of) or await run_in_threadpool(_answer, query, access, serving, state.db,
+                                                                          state.list_jobs, as_of)
 
 
 def _from_memory(query: RankingsQuery, serving: ServingState, as_of: date) -> Response | None:
