@@ -13,9 +13,13 @@ default world) a world is simulated and a small grid trained once. Each code tre
 - score: POST /score of a stored charity's own records (the answer, with its reasons, is the stored
   one), at concurrency 16: requests a second.
 
-Run: python benchmarks/reads.py [--sizes 5000,25000] [--old-tree DIR] [--postgres URL]
+Each scenario but the rankings' first pass runs `--rounds` times, the servers' order alternating, and
+the figures are the medians over the rounds (a shared machine's speed varies by a fifth or more from
+one minute to the next).
+
+Run: python benchmarks/reads.py [--sizes 5000,25000] [--old-tree DIR] [--postgres URL] [--rounds 3]
 With `--old-tree`, DIR is a checkout of the code to compare with (e.g. `git worktree add /tmp/old
-<commit>`): its `serve` package is started from DIR with the same library. With `--postgres`, URL names
+<commit>`): its `serve` package and its library (DIR/src) are started from DIR. With `--postgres`, URL names
 an empty PostgreSQL database, and the largest world is also served from it by one uvicorn worker and
 then by two (`--workers 2`), rankings and score measured on each. Targets: rankings p99 under 50 ms
 and at least 20x the old throughput; charity page p50 under 30 ms; /score at least 1,000 a second,
@@ -34,6 +38,7 @@ import os
 import random
 import re
 import secrets
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -118,8 +123,9 @@ class Server:
             "RISK_SERVE_REGISTERED_MODEL": bench.REGISTERED_MODEL, "RISK_SERVE_WEB_HTTPS_ONLY": "false",
             "RISK_SERVE_API_KEYS": json.dumps([{"name": "benchmark", "role": "admin",
                                                  "sha256": hashlib.sha256(key.encode()).hexdigest()}]),
-        }
-        # Started from the tree's own folder, so that its `serve` package is the one imported.
+        } | ({"PYTHONPATH": str(Path(tree).resolve() / "src")} if tree else {})
+        # Started from the tree's own folder, so that its `serve` package is the one imported, and with its
+        # library first on the path, so that the whole of the old code is measured.
         command = [sys.executable, "-m", "uvicorn", "serve.main:create_app_from_env", "--factory", "--host", HOST,
                    "--port", str(self.port), "--log-level", "warning", "--workers", str(workers)]
         self.process = subprocess.Popen(command, env=env, cwd=tree or HERE.parent, stdout=self.log.open("w"),
@@ -154,15 +160,25 @@ def scenarios(server: Server, world: Path, args) -> dict[str, tuple[list[bytes],
 def measure(servers: list[Server], world: Path, args,
             names=("rankings", "rankings again", "charity API", "charity HTML", "score")
             ) -> dict[str, dict[str, dict[str, float]]]:
-    """Every scenario (of `names`) on every server, the servers taking turns at each."""
+    """Every scenario (of `names`) on every server, the servers taking turns at each, `args.rounds` times
+    (the order of the servers alternating) but the rankings' first pass once: a second pass over the
+    same queries would not be a first. Each figure is the median over the rounds; `rps_rounds` holds
+    every round's requests a second."""
     prepared = {server.label: scenarios(server, world, args) for server in servers}
     results: dict[str, dict[str, dict[str, float]]] = {server.label: {} for server in servers}
     for name in names:
-        for server in servers:
-            requests, total, concurrency = prepared[server.label][name.removesuffix(" again")]
-            print(f"  {name}, {server.label} code: {total} requests at concurrency {concurrency}", flush=True)
-            results[server.label][name] = asyncio.run(bench.load(HOST, server.port, requests, total, concurrency,
-                                                                 warmup=max(20, total // 5)))
+        runs: dict[str, list[dict[str, float]]] = {server.label: [] for server in servers}
+        for round_ in range(1 if name == "rankings" else args.rounds):
+            for server in servers if round_ % 2 == 0 else servers[::-1]:
+                requests, total, concurrency = prepared[server.label][name.removesuffix(" again")]
+                print(f"  {name}, {server.label} code, round {round_ + 1}: {total} requests at concurrency "
+                      f"{concurrency}", flush=True)
+                runs[server.label].append(asyncio.run(bench.load(HOST, server.port, requests, total, concurrency,
+                                                                 warmup=max(20, total // 5))))
+        for label, measured in runs.items():
+            results[label][name] = {key: (sum if key in ("failures", "requests") else statistics.median)(
+                run[key] for run in measured) for key in measured[0]}
+            results[label][name]["rps_rounds"] = [run["rps"] for run in measured]
     return results
 
 
@@ -209,6 +225,8 @@ def main() -> None:
     parser.add_argument("--requests", type=int, default=3000, help="Measured requests, rankings and score.")
     parser.add_argument("--page-requests", type=int, default=300, help="Measured requests, charity pages.")
     parser.add_argument("--concurrency", type=int, default=16)
+    parser.add_argument("--rounds", type=int, default=3,
+                        help="Rounds of each scenario but the rankings' first pass; figures are their medians.")
     parser.add_argument("--postgres", default=None, help="An empty PostgreSQL database for the workers' run.")
     args = parser.parse_args()
     sizes = [int(s) for s in args.sizes.split(",")]
@@ -249,7 +267,9 @@ def main() -> None:
     print(f"target: charity page p50 < 30 ms (API, HTML)  -> {new['charity API']['p50_ms']:.1f} ms, "
           f"{new['charity HTML']['p50_ms']:.1f} ms")
     print("target: /score >= 1,000 req/s, same on sizes  -> "
-          + ", ".join(f"{size:,}: {results['new']['score']['rps']:.0f}" for size, results in by_size.items()))
+          + ", ".join(f"{size:,}: {results['new']['score']['rps']:.0f} (rounds "
+                      + ", ".join(f"{v:.0f}" for v in results['new']['score']['rps_rounds']) + ")"
+                      for size, results in by_size.items()))
     if "pg2" in largest:
         one, two = largest["pg1"], largest["pg2"]
         print("target: two workers on PostgreSQL >= 1.6x one -> "
