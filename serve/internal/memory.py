@@ -57,6 +57,7 @@ class StoredList:
         self.ranked = ranked
         # Each list's filtered columns (the column's key -> its values in rank order).
         self.filtered = filtered
+        self._purpose_rows: dict[tuple[str, str], np.ndarray] = {}
         head = json.dumps({"as_of": as_of.isoformat(), "model": model.model_dump(mode="json")}, separators=(",", ":"))
         self._response_head = head[:-1].encode() + b',"results":['
 
@@ -81,10 +82,20 @@ class StoredList:
             if getattr(q, name) is not None:
                 passes &= columns[column.key] == getattr(q, name)
         if q.purpose is not None:
-            token = purpose_token(q.purpose)
-            held = columns[ScoredCharity.purposes.key]
-            passes &= np.fromiter((bool(p) and token in p for p in held), dtype=bool, count=len(held))
+            passes &= self._holding(review_list, q.purpose)
         return passes
+
+    def _holding(self, review_list: str, purpose: str) -> np.ndarray:
+        # A list's rows holding a purpose, found once (a loop over every row) and kept: every order of
+        # every filter with that purpose asks again. Purposes are a fixed few (`schemas.Purpose`), so these
+        # are bounded.
+        key = (review_list, purpose)
+        if key not in self._purpose_rows:
+            token = purpose_token(purpose)
+            held = self.filtered[review_list][ScoredCharity.purposes.key]
+            self._purpose_rows[key] = np.fromiter((bool(p) and token in p for p in held), dtype=bool,
+                                                  count=len(held))
+        return self._purpose_rows[key]
 
     def response_json(self, results: list[bytes]) -> bytes:
         """A `ScoreResponse` for the list's date and model, written from its results' JSON, so that stored
