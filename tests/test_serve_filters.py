@@ -21,6 +21,7 @@ from risk_model.lists.rank import LIST_COLUMNS, REASON_JOINER, with_reasons
 from risk_model.lists.reasons import REASON_COLUMNS
 from serve.internal.filters import STORED, values_query
 from serve.internal.lists import Orderings, matching_rows, ordering
+from serve.internal.memory import CodedColumn
 from serve.internal.security import Role
 from serve.main import create_app
 from serve.routes.rankings import _from_memory
@@ -194,3 +195,11 @@ def test_the_whole_lists_orders_outlive_any_number_of_filtered_ones():
         orderings.keep_ranks(("filtered", i), "rank", np.arange(i))
     assert orderings.known(("whole",), "score") is whole
     assert orderings.known(("filtered", 0), "rank") is None and orderings.known(("filtered", 4), "rank") is not None
+
+
+def test_a_coded_column_finds_the_rows_equal_to_a_value_as_comparing_them_would():
+    values = ["Fife", None, "Glasgow City", "Fife", "Highland", None]
+    column = CodedColumn(values)
+    for value in ["Fife", "Glasgow City", "Highland", "Angus", None]:
+        assert column.equal(value).tolist() == [v == value for v in values], value
+    assert CodedColumn([]).equal("Fife").tolist() == []
