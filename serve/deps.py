@@ -10,6 +10,7 @@ instead of handing each to a worker thread.
 from __future__ import annotations
 
 from collections.abc import Iterator
+from dataclasses import dataclass
 from typing import Annotated
 
 from fastapi import Depends, HTTPException, Request, Security, status
@@ -137,15 +138,19 @@ def allowed(action: Action):
     who made the call and which charity it names, for the access log (`AccessLogMiddleware`)."""
 
     async def check(request: Request, principal: Annotated[Principal, Depends(get_principal)]) -> Access:
-        access = note_request(request, principal)
-        if principal.role not in PERMISSIONS[action]:
-            raise HTTPException(status.HTTP_403_FORBIDDEN, f"the {principal.role} role may not {action}")
-        return access
+        return permit(request, principal, action)
 
     return check
 
 
-ScoreAccess = Annotated[Access, Depends(allowed(Action.score))]
+def permit(request: Request, principal: Principal, action: Action) -> Access:
+    """The caller's access-log note, once their role is found to allow `action` (else 403)."""
+    access = note_request(request, principal)
+    if principal.role not in PERMISSIONS[action]:
+        raise HTTPException(status.HTTP_403_FORBIDDEN, f"the {principal.role} role may not {action}")
+    return access
+
+
 RankingsAccess = Annotated[Access, Depends(allowed(Action.rankings))]
 CharityAccess = Annotated[Access, Depends(allowed(Action.charity))]
 FeedbackAccess = Annotated[Access, Depends(allowed(Action.feedback))]
@@ -156,12 +161,27 @@ BuildListsAccess = Annotated[Access, Depends(allowed(Action.build_lists))]
 ListJobsAccess = Annotated[Access, Depends(allowed(Action.list_jobs))]
 
 
-async def score_body(request: Request, access: ScoreAccess) -> ScoreRequest:
-    """The POST /score body, read only for a caller with the right; more charities than the caller's role
-    may send at once are refused by their count, before any is validated (`serve.internal.bodies`)."""
-    role = access.principal.role
+@dataclass(slots=True)
+class ScoreCall:
+    """What POST /score works from: the caller's access-log note, the state served and the body."""
+
+    access: Access
+    serving: ServingState
+    body: ScoreRequest
+
+
+async def score_call(request: Request, principal: Annotated[Principal, Depends(get_principal)]) -> ScoreCall:
+    """POST /score's one dependency, doing in turn what the others do as three: the role check, the state
+    served (503 without one), then the body, read only for a caller with the right and while a model is
+    served; more charities than the caller's role may send at once are refused by their count, before any
+    is validated (`serve.internal.bodies`). FastAPI's resolution of each dependency costs more than the
+    work most of them do, and /score is the call a busy service answers most."""
+    access = permit(request, principal, Action.score)
+    serving = await get_serving(request)
+    role = principal.role
     most = request.app.state.settings.max_charities.of(role)
-    return await read_body(request, ScoreRequest, {"charities": most}, f"the most the {role} role may score at once")
+    body = await read_body(request, ScoreRequest, {"charities": most}, f"the most the {role} role may score at once")
+    return ScoreCall(access, serving, body)
 
 
 async def feedback_body(request: Request, _: FeedbackAccess) -> FeedbackIn:
@@ -169,7 +189,7 @@ async def feedback_body(request: Request, _: FeedbackAccess) -> FeedbackIn:
     return await read_body(request, FeedbackIn)
 
 
-ScoreBody = Annotated[ScoreRequest, Depends(score_body)]
+ScoreCallDep = Annotated[ScoreCall, Depends(score_call)]
 FeedbackBody = Annotated[FeedbackIn, Depends(feedback_body)]
 
 # What every call that needs a key may be refused with, for the OpenAPI schema (`responses=`).

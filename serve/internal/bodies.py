@@ -3,7 +3,7 @@
 FastAPI reads and parses a declared body before it runs any of the route's dependencies, so a
 body sent without a key would be read in full, and a malformed one refused with a 422, before the
 401. A route with a body takes it instead from a dependency that itself depends on the key check
-(`serve.deps.ScoreBody`): no body is read for a caller without the right. It is then read as
+(`serve.deps.score_call`, `FeedbackBody`): no body is read for a caller without the right. It is then read as
 FastAPI reads a declared one (JSON when the content type says so, a 400 for bytes that are not
 text, a 422 naming each field), so a refusal looks as it always did.
 
