@@ -171,11 +171,11 @@ class ScoreCall:
 
 
 async def score_call(request: Request, principal: Annotated[Principal, Depends(get_principal)]) -> ScoreCall:
-    """POST /score's one dependency, doing in turn what the others do as three: the role check, the state
-    served (503 without one), then the body, read only for a caller with the right and while a model is
-    served; more charities than the caller's role may send at once are refused by their count, before any
-    is validated (`serve.internal.bodies`). FastAPI's resolution of each dependency costs more than the
-    work most of them do, and /score is the call a busy service answers most."""
+    """POST /score's one dependency: the role check, then the state served (503 without one), then the
+    body, so a body is read only for a caller with the right while a model is served; more charities than
+    the caller's role may send at once are refused by their count, before any is validated
+    (`serve.internal.bodies`). One dependency rather than three: FastAPI's resolution of each costs more
+    than the work most of them do, and /score is the call a busy service answers most."""
     access = permit(request, principal, Action.score)
     serving = await get_serving(request)
     role = principal.role
