@@ -11,7 +11,9 @@ default world) a world is simulated and a small grid trained once. Each code tre
 - charity page: GET /charities/{number} (the API) and /ui/charities/{number} (the HTML page, signed
   in), one request at a time: p50;
 - score: POST /score of a stored charity's own records (the answer, with its reasons, is the stored
-  one), at concurrency 16: requests a second.
+  one), at concurrency 16: requests a second; sent as the library writes its records (canonical names,
+  ISO dates: recognised by their fingerprint before validation), and the same facts as the regulator's
+  files write them ("score, files": headers, dd/mm/yyyy dates, validated on arrival).
 
 Each scenario but the rankings' first pass runs `--rounds` times, the servers' order alternating, and
 the figures are the medians over the rounds (a shared machine's speed varies by a fifth or more from
@@ -50,7 +52,9 @@ from urllib.parse import urlencode
 import httpx
 import yaml
 
+from risk_model.domain import columns as C
 from risk_model.domain.vocab import INCOME_BANDS_GBP, PURPOSE_SHORT
+from risk_model.lists.records import DATE_FIELDS
 from risk_model.simulate.world import SimulationConfig, simulate, write_world
 
 HERE = Path(__file__).parent
@@ -72,6 +76,28 @@ bench = _scoring_benchmark()
 def get_requests(port: int, paths: list[str], headers: dict[str, str]) -> list[bytes]:
     head = "".join(f"{k}: {v}\r\n" for k, v in ({"Host": f"{HOST}:{port}"} | headers).items())
     return [f"GET {path} HTTP/1.1\r\n{head}\r\n".encode() for path in paths]
+
+
+_HEADER = {canonical: raw for raw, canonical in
+           (C.CASE_LOG_CANONICAL | C.RETURNS_CANONICAL | C.REGISTER_CANONICAL).items()}
+
+
+def _as_in_files(row: dict) -> dict:
+    """A record (or one of its returns or events) as the regulator's files write it: its columns' headers,
+    dates as dd/mm/yyyy."""
+    def value(name: str, v):
+        if name in DATE_FIELDS and v:
+            return "/".join(reversed(v.split("-")))
+        if isinstance(v, list) and v and isinstance(v[0], dict):
+            return [_as_in_files(item) for item in v]
+        return v
+    return {_HEADER.get(name, name): value(name, v) for name, v in row.items()}
+
+
+def as_in_files(body: bytes) -> bytes:
+    """A /score body with its charities' records as the regulator's files write them: the same facts."""
+    sent = json.loads(body)
+    return json.dumps(sent | {"charities": [_as_in_files(c) for c in sent["charities"]]}).encode()
 
 
 def rankings_paths(areas: list[str], n: int, seed: int = 1, proactive_pages: int = 250) -> list[str]:
@@ -155,6 +181,8 @@ def scenarios(server: Server, world: Path, args) -> dict[str, tuple[list[bytes],
         "charity HTML": (get_requests(server.port, [f"/ui/charities/{n}" for n in numbers], cookie),
                          args.page_requests, 1),
         "score": (bench.http_requests(HOST, server.port, "/score", stored, auth), args.requests, args.concurrency),
+        "score, files": (bench.http_requests(HOST, server.port, "/score", [as_in_files(b) for b in stored], auth),
+                         args.requests, args.concurrency),
     }
 
 
@@ -179,7 +207,7 @@ def client_cpu_seconds() -> float:
 
 
 def measure(servers: list[Server], world: Path, args,
-            names=("rankings", "rankings again", "charity API", "charity HTML", "score")
+            names=("rankings", "rankings again", "charity API", "charity HTML", "score", "score, files")
             ) -> dict[str, dict[str, dict[str, float]]]:
     """Every scenario (of `names`) on every server, the servers taking turns at each, `args.rounds` times
     (the order of the servers alternating) but the rankings' first pass once: a second pass over the
@@ -263,7 +291,7 @@ def main() -> None:
           f"{time.perf_counter() - started:.0f} s")
     print(f"{'':>16}{'rankings, first pass':>22}{'rankings, again':>22}{'charity page p50':>20}")
     print(f"{'charities':>10} {'code':<5}{'p50':>8}{'p99':>7}{'req/s':>7}{'p50':>8}{'p99':>7}{'req/s':>7}"
-          f"{'API':>10}{'HTML':>10}{'score req/s':>13}")
+          f"{'API':>10}{'HTML':>10}{'score req/s':>13}{'files':>7}")
     for size, results in by_size.items():
         for label, r in results.items():
             if label.startswith("pg"):  # rankings and score only: their lines follow
@@ -271,7 +299,8 @@ def main() -> None:
             first, again = r["rankings"], r["rankings again"]
             print(f"{size:>10,} {label:<5}{first['p50_ms']:>8.1f}{first['p99_ms']:>7.0f}{first['rps']:>7.0f}"
                   f"{again['p50_ms']:>8.1f}{again['p99_ms']:>7.0f}{again['rps']:>7.0f}"
-                  f"{r['charity API']['p50_ms']:>10.1f}{r['charity HTML']['p50_ms']:>10.1f}{r['score']['rps']:>13.0f}")
+                  f"{r['charity API']['p50_ms']:>10.1f}{r['charity HTML']['p50_ms']:>10.1f}{r['score']['rps']:>13.0f}"
+                  f"{r['score, files']['rps']:>7.0f}")
             failed = {name: int(x["failures"]) for name, x in r.items() if x["failures"]}
             if failed:
                 print(f"{'':>10} {label:<5}failed requests: {failed}")
@@ -298,6 +327,9 @@ def main() -> None:
           + ", ".join(f"{size:,}: {results['new']['score']['rps']:.0f} (rounds "
                       + ", ".join(f"{v:.0f}" for v in results['new']['score']['rps_rounds']) + ")"
                       for size, results in by_size.items()))
+    print("  the same facts as the files write them      -> "
+          + ", ".join(f"{size:,}: {results['new']['score, files']['rps']:.0f}" for size, results in by_size.items())
+          + (f" (old tree {largest['old']['score, files']['rps']:.0f})" if "old" in largest else ""))
     if "pg2" in largest:
         one, two = largest["pg1"], largest["pg2"]
         print("target: two workers on PostgreSQL >= 1.6x one -> "
@@ -308,7 +340,8 @@ def main() -> None:
         for label, r in results.items():
             print(f"{size:>10,} {label:<5}" + "  ".join(
                 f"{name} {r[name]['server_cores']:.2f} cores {r[name]['server_cpu_us']:5.0f} us"
-                for name in ("rankings", "rankings again", "score")) + f"  client {r['score']['client_cores']:.2f}")
+                for name in ("rankings", "rankings again", "score", "score, files") if name in r)
+                  + f"  client {r['score']['client_cores']:.2f}")
 
 
 if __name__ == "__main__":

@@ -19,14 +19,14 @@ from fastapi.security import APIKeyHeader
 from sqlalchemy.orm import Session
 
 from serve.internal.access_log import AccessLogWriter, AccessNote, note_access
-from serve.internal.bodies import read_body
+from serve.internal.bodies import Sent, read_body, read_sent
 from serve.internal.db import Database
 from serve.internal.jobs import ListJobs
 from serve.internal.registry import Champion
 from serve.internal.security import PERMISSIONS, Action, Keyring, Principal
 from serve.internal.state import ServingHolder, ServingState
 from serve.internal.throttle import Throttle
-from serve.schemas import FeedbackIn, Problem, ScoreRequest
+from serve.schemas import FeedbackIn, Problem
 from serve.settings import Settings
 
 api_key_header = APIKeyHeader(name="X-API-Key", auto_error=False,
@@ -163,11 +163,12 @@ ListJobsAccess = Annotated[Access, Depends(allowed(Action.list_jobs))]
 
 @dataclass(slots=True)
 class ScoreCall:
-    """What POST /score works from: the caller's access-log note, the state served and the body."""
+    """What POST /score works from: the caller's access-log note, the state served and the body, parsed and
+    its count checked but not yet validated (the route answers charities sent as stored without it)."""
 
     access: Access
     serving: ServingState
-    body: ScoreRequest
+    sent: Sent
 
 
 async def score_call(request: Request, principal: Annotated[Principal, Depends(get_principal)]) -> ScoreCall:
@@ -180,8 +181,8 @@ async def score_call(request: Request, principal: Annotated[Principal, Depends(g
     serving = await get_serving(request)
     role = principal.role
     most = request.app.state.settings.max_charities.of(role)
-    body = await read_body(request, ScoreRequest, {"charities": most}, f"the most the {role} role may score at once")
-    return ScoreCall(access, serving, body)
+    sent = await read_sent(request, {"charities": most}, f"the most the {role} role may score at once")
+    return ScoreCall(access, serving, sent)
 
 
 async def feedback_body(request: Request, _: FeedbackAccess) -> FeedbackIn:

@@ -4,11 +4,15 @@ from __future__ import annotations
 
 import csv
 import io
+import json
 
+import pandas as pd
 import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import update
 
+import serve.records
+from risk_model.domain.columns import REGISTER_CANONICAL
 from risk_model.export import FORMULA_STARTS
 from risk_model.lists.membership import LIST_TITLES, REVIEW_LISTS, WHY_ON_LIST
 from risk_model.lists.records import records_from_tables
@@ -124,6 +128,49 @@ def test_score_computes_when_the_data_differ_and_keeps_the_order(client):
     stored = client.post("/score", json={"charities": [record_of(client, second)]}).json()["results"][0]
     assert results[1]["score"] != stored["score"]
     assert {r["factor"] for r in results[1]["reasons"]} and 0 <= results[1]["rank_percentile"] <= 100
+
+
+def as_in_files(record: dict) -> dict:
+    """The same facts as the register file writes them: its headers for the names, its dates as dd/mm/yyyy."""
+    header = {canonical: raw for raw, canonical in REGISTER_CANONICAL.items()}
+    return {header.get(k, k): (pd.Timestamp(v).strftime("%d/%m/%Y") if k.endswith("_date") and v else v)
+            for k, v in record.items()}
+
+
+def test_a_charity_sent_as_stored_gets_the_answer_validation_gives_without_validating_it(client, monkeypatch):
+    checked = []
+    check_rules = serve.records._check_rules
+    monkeypatch.setattr(serve.records, "_check_rules", lambda *a: checked.append(1) or check_rules(*a))
+    numbers = [top_of_list(client, review_list="triage")[0]["charity_number"], top_of_list(client)[0]["charity_number"],
+               not_listed(client, "under inquiry")]
+    as_stored = [record_of(client, n) for n in numbers]
+    for body in ({"charities": as_stored}, {"as_of": "31/12/2021", "charities": as_stored[1:]}):
+        answer = client.post("/score", json=body)
+        assert answer.status_code == 200 and checked == []  # answered by the records' fingerprints
+        validated = client.post("/score", json=body | {"charities": [as_in_files(r) for r in body["charities"]]})
+        assert checked  # the same facts written as the files write them are validated on arrival
+        assert answer.content == validated.content
+        checked.clear()
+    assert [r["from_stored_list"] for r in answer.json()["results"]] == [True, True]
+
+
+@pytest.mark.parametrize("written", ["NaN", "Infinity", "1e400"])
+def test_a_record_as_stored_but_for_a_number_that_is_not_finite_is_refused(client, written):
+    """A fast JSON writer writes a number that is not finite as null: such a record must not pass for the
+    stored one holding null there."""
+    record = record_of(client, top_of_list(client)[0]["charity_number"])
+    text = json.dumps({"charities": [record]})
+    assert '"ceased_date": null' in text
+    response = client.post("/score", content=text.replace('"ceased_date": null', f'"ceased_date": {written}', 1),
+                           headers={"Content-Type": "application/json"})
+    assert response.status_code == 422
+    assert response.json()["detail"][0]["loc"][:4] == ["body", "charities", 0, "ceased_date"]
+
+
+def test_a_charity_sent_twice_as_stored_is_refused(client):
+    record = record_of(client, top_of_list(client)[0]["charity_number"])
+    response = client.post("/score", json={"charities": [record, record]})
+    assert response.status_code == 422 and "appears more than once" in response.json()["detail"][0]["msg"]
 
 
 def test_score_at_an_earlier_date_scores_that_date(client):

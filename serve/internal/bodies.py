@@ -7,9 +7,11 @@ body sent without a key would be read in full, and a malformed one refused with 
 FastAPI reads a declared one (JSON when the content type says so, a 400 for bytes that are not
 text, a 422 naming each field), so a refusal looks as it always did.
 
-The body is parsed to plain values first, so a list longer than its limit is refused by its count
-(`limits`) before one of its items is validated. A large body is parsed and validated in a worker
-thread, so that the event loop goes on answering everyone else (/health included) meanwhile.
+The body is parsed to plain values first (`read_sent`), so a list longer than its limit is refused
+by its count (`limits`) before one of its items is validated, and a route may look at the plain values
+before it has them validated (`Sent.validated`): POST /score answers a charity sent exactly as its stored
+record without validating it again. A large body is parsed and validated in a worker thread, so that
+the event loop goes on answering everyone else (/health included) meanwhile.
 
 `body_schema` documents such a body in the route's OpenAPI operation as FastAPI documents a
 declared one, and `document_bodies` adds the models' schemas to the app's components, so the
@@ -21,6 +23,8 @@ from __future__ import annotations
 import email.message
 import json
 from collections.abc import Mapping
+from dataclasses import dataclass
+from functools import lru_cache
 from typing import Any, TypeVar
 
 from fastapi import FastAPI, HTTPException, Request, status
@@ -39,8 +43,10 @@ REF_TEMPLATE = "#/components/schemas/{model}"
 THREAD_BYTES = 64 * 1024
 
 
+@lru_cache(maxsize=64)
 def _is_json(content_type: str | None) -> bool:
-    """True for application/json and application/*+json; a body without a content type is not JSON."""
+    """True for application/json and application/*+json; a body without a content type is not JSON.
+    (Kept for the few content types clients send: parsing one as a mail header costs more than a lookup.)"""
     if not content_type:
         return False
     message = email.message.Message()
@@ -62,10 +68,9 @@ def _loads(raw: bytes) -> Any:
         return json.loads(raw)
 
 
-def parse_body(raw: bytes, is_json: bool, model: type[M], limits: Mapping[str, int] | None = None,
-               why: str = "") -> M:
-    """`raw` validated as `model`; first, a list field named in `limits` longer than its limit is refused
-    by its count alone (a 422 whose message gives the limit, the count, and `why`)."""
+def parse_plain(raw: bytes, is_json: bool, limits: Mapping[str, int] | None = None, why: str = "") -> Any:
+    """`raw` as plain values (parsed when it is JSON); a list field named in `limits` longer than its limit
+    is refused by its count alone (a 422 whose message gives the limit, the count, and `why`)."""
     if not raw:
         raise _refused([{"type": "missing", "loc": (), "msg": "Field required", "input": None}])
     data: Any = raw
@@ -84,20 +89,49 @@ def parse_body(raw: bytes, is_json: bool, model: type[M], limits: Mapping[str, i
                 msg = f"List should have at most {most} items, not {len(items)}" + (f" ({why})" if why else "")
                 raise _refused([{"type": "too_long", "loc": (field,), "msg": msg, "input": None,
                                  "ctx": {"field_type": "List", "max_length": most, "actual_length": len(items)}}])
+    return data
+
+
+def validate_plain(data: Any, model: type[M]) -> M:
+    """Plain values (`parse_plain`) validated as `model`, refused as FastAPI refuses a declared body."""
     try:
         return model.model_validate(data, from_attributes=True)
     except ValidationError as exc:
         raise _refused(exc.errors(include_url=False)) from exc
 
 
-async def read_body(request: Request, model: type[M], limits: Mapping[str, int] | None = None,
-                    why: str = "") -> M:
-    """The request's body (read now, within the service's size limit) validated as `model` by `parse_body`."""
+@dataclass(frozen=True, slots=True)
+class Sent:
+    """A body read and parsed to plain values, its counts checked, not yet validated."""
+
+    data: Any
+    size: int
+
+    @property
+    def large(self) -> bool:
+        """Too large to work through on the event loop."""
+        return self.size > THREAD_BYTES
+
+    async def validated(self, model: type[M]) -> M:
+        if self.large:
+            return await run_in_threadpool(validate_plain, self.data, model)
+        return validate_plain(self.data, model)
+
+
+async def read_sent(request: Request, limits: Mapping[str, int] | None = None, why: str = "") -> Sent:
+    """The request's body (read now, within the service's size limit) as plain values (`parse_plain`)."""
     raw = await request.body()
     is_json = _is_json(request.headers.get("content-type"))
     if len(raw) > THREAD_BYTES:
-        return await run_in_threadpool(parse_body, raw, is_json, model, limits, why)
-    return parse_body(raw, is_json, model, limits, why)
+        return Sent(await run_in_threadpool(parse_plain, raw, is_json, limits, why), len(raw))
+    return Sent(parse_plain(raw, is_json, limits, why), len(raw))
+
+
+async def read_body(request: Request, model: type[M], limits: Mapping[str, int] | None = None,
+                    why: str = "") -> M:
+    """The request's body (read now, within the service's size limit) validated as `model`, once its list
+    fields' counts are checked."""
+    return await (await read_sent(request, limits, why)).validated(model)
 
 
 def body_schema(model: type[BaseModel]) -> dict:
