@@ -76,6 +76,10 @@ class Settings(BaseSettings):
                                                              "to say when it names another version (0: never).")
     follow_alias_seconds: float = Field(0, ge=0, description="When above 0, the alias is read this often and the "
                                                              "service reloads when it names another version.")
+    version_reads_alias_seconds: float = Field(5, ge=0, description="Least time between two reads of the alias "
+                                                                    "by GET /version (0: on every request); "
+                                                                    "between them it says what was read last, "
+                                                                    "and when, so a poller cannot load MLflow.")
     # What one request may carry: a full POST /score of typical records (about 5 kB a charity) is some 5 MB.
     max_body_bytes: int = Field(16 * 1024 * 1024, ge=1024, description="Largest request body, in bytes; a larger "
                                                                        "one is refused (413) before it is read.")

@@ -14,6 +14,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy import func, select, text
 
 import serve.internal.building as building
+import serve.internal.follow as follow
 from risk_model.lists.membership import REVIEW_LISTS
 from serve.internal.db import ListJob, ScoredCharity, StoredListRecord, utc_now
 from serve.internal.jobs import INTERRUPTED
@@ -230,7 +231,8 @@ def test_a_job_interrupted_by_a_restart_is_marked_failed(world, tmp_path):
 
 
 def test_version_and_health_say_when_the_registry_moved_on(own_world, tmp_path):
-    settings = support.settings_for(own_world, support.database_url("sqlite", tmp_path), check_alias_seconds=0)
+    settings = support.settings_for(own_world, support.database_url("sqlite", tmp_path), check_alias_seconds=0,
+                                    version_reads_alias_seconds=0)
     with TestClient(create_app(settings)) as client:
         before = client.get("/version", headers=CASE_OFFICER).json()
         assert before["stale"] is False and before["registry_champion_version"] == own_world.champion_version
@@ -240,6 +242,21 @@ def test_version_and_health_say_when_the_registry_moved_on(own_world, tmp_path):
         assert after["stale"] is True and after["registry_champion_version"] == challenger
         assert after["model"]["version"] == own_world.champion_version
         assert client.get("/health").json() == {"status": "stale"}
+
+
+@pytest.mark.parametrize(("least_s", "reads"), [(0, 3), (3600, 0)])
+def test_version_reads_the_registry_at_most_as_often_as_set(world, tmp_path, monkeypatch, least_s, reads):
+    """Loading the champion reads the alias; /version reads it again only once the time set has passed."""
+    read = []
+    monkeypatch.setattr(follow, "champion_version", lambda settings: read.append(1) or world.champion_version)
+    settings = support.settings_for(world, support.database_url("sqlite", tmp_path), check_alias_seconds=0,
+                                    version_reads_alias_seconds=least_s)
+    with TestClient(create_app(settings)) as client:
+        answers = [client.get("/version", headers=CASE_OFFICER).json() for _ in range(3)]
+    assert len(read) == reads
+    # Each answer says when the registry was last read: the load's, or its own read's.
+    assert len({a["registry_checked_at"] for a in answers}) == max(reads, 1)
+    assert {a["registry_champion_version"] for a in answers} == {world.champion_version}
 
 
 def test_following_the_alias_reloads_by_itself(own_world, tmp_path):

@@ -3,8 +3,8 @@ asked to, following the alias (a reload as soon as it names another version).
 
 Every `check_alias_seconds` (or `follow_alias_seconds`, when following) a background task reads which
 version the alias names, without loading it, and the holder remembers it: `/health` says `stale` and
-`/version` says which version the registry names while the two differ. With several workers each
-watches, and follows, on its own.
+`/version` says which version the registry names while the two differ. `/version` reads the alias too,
+at most every `version_reads_alias_seconds`. With several workers each watches, and follows, on its own.
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ import logging
 
 from fastapi.concurrency import run_in_threadpool
 
-from serve.internal.db import Database
+from serve.internal.db import Database, utc_now
 from serve.internal.registry import ChampionUnavailable, champion_version
 from serve.internal.state import ServingHolder
 from serve.settings import Settings
@@ -28,6 +28,13 @@ def check_alias(holder: ServingHolder, settings: Settings) -> str | None:
     version = champion_version(settings)
     holder.note_registry(version)
     return version
+
+
+def check_alias_unless_recent(holder: ServingHolder, settings: Settings) -> None:
+    """Read the alias unless it was read less than `version_reads_alias_seconds` ago (GET /version)."""
+    checked = holder.registry_checked_at
+    if checked is None or (utc_now() - checked).total_seconds() >= settings.version_reads_alias_seconds:
+        check_alias(holder, settings)
 
 
 class AliasWatch:

@@ -6,7 +6,7 @@ from importlib.metadata import version as package_version
 from fastapi import APIRouter, Response, status
 
 from serve.deps import KEYED_ERRORS, HolderDep, ModelsAccess, ServingDep, SettingsDep
-from serve.internal.follow import check_alias
+from serve.internal.follow import check_alias_unless_recent
 from serve.schemas import Health, HealthDetail, VersionOut
 
 router = APIRouter(tags=["service"])
@@ -41,9 +41,10 @@ async def health_detail(_: ModelsAccess, holder: HolderDep) -> HealthDetail:
 @router.get("/version", response_model=VersionOut, responses=KEYED_ERRORS)
 def version(_: ModelsAccess, serving: ServingDep, holder: HolderDep, settings: SettingsDep) -> VersionOut:
     """The service's version, the model it serves, the dates of its data, and whether the registry's
-    champion is still the version served (the registry is read now; if it cannot be, what was read last)."""
+    champion is still the version served (the registry is read now, unless it was a moment ago; if it
+    cannot be, what was read last: `registry_checked_at` says when)."""
     with contextlib.suppress(Exception):
-        check_alias(holder, settings)
+        check_alias_unless_recent(holder, settings)
     return VersionOut(service_version=package_version("risk-model"), model=serving.model, as_of=serving.as_of,
                       data_extract_date=serving.data.extract_date, registry_champion_version=holder.registry_version,
                       stale=holder.stale, registry_checked_at=holder.registry_checked_at)
