@@ -22,11 +22,12 @@ from serve.internal.access_log import AccessLogWriter, AccessNote, note_access
 from serve.internal.bodies import Sent, read_body, read_sent
 from serve.internal.db import Database
 from serve.internal.jobs import ListJobs
+from serve.internal.queries import read_query
 from serve.internal.registry import Champion
 from serve.internal.security import PERMISSIONS, Action, Keyring, Principal
 from serve.internal.state import ServingHolder, ServingState
 from serve.internal.throttle import Throttle
-from serve.schemas import FeedbackIn, Problem
+from serve.schemas import FeedbackIn, Problem, RankingsQuery
 from serve.settings import Settings
 
 api_key_header = APIKeyHeader(name="X-API-Key", auto_error=False,
@@ -185,12 +186,31 @@ async def score_call(request: Request, principal: Annotated[Principal, Depends(g
     return ScoreCall(access, serving, sent)
 
 
+@dataclass(slots=True)
+class RankingsCall:
+    """What GET /rankings works from: the caller's access-log note, the state served and the query."""
+
+    access: Access
+    serving: ServingState
+    query: RankingsQuery
+
+
+async def rankings_call(request: Request, principal: Annotated[Principal, Depends(get_principal)]) -> RankingsCall:
+    """GET /rankings' one dependency: the role check, the state served (503 without one), then the query
+    (`serve.internal.queries`), in the order FastAPI took them as three: resolving each cost more than the
+    page, and a busy office reads the lists a page at a time."""
+    access = permit(request, principal, Action.rankings)
+    serving = await get_serving(request)
+    return RankingsCall(access, serving, read_query(request, RankingsQuery))
+
+
 async def feedback_body(request: Request, _: FeedbackAccess) -> FeedbackIn:
     """The feedback body, read only for a caller with the right."""
     return await read_body(request, FeedbackIn)
 
 
 ScoreCallDep = Annotated[ScoreCall, Depends(score_call)]
+RankingsCallDep = Annotated[RankingsCall, Depends(rankings_call)]
 FeedbackBody = Annotated[FeedbackIn, Depends(feedback_body)]
 
 # What every call that needs a key may be refused with, for the OpenAPI schema (`responses=`).

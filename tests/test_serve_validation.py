@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 import copy
+from typing import Annotated
 
 import pytest
+from fastapi import FastAPI, Query, Request
 from fastapi.testclient import TestClient
 
 from serve.deps import get_principal
+from serve.internal.queries import read_query
 from serve.main import create_app
+from serve.schemas import RankingsQuery
 from tests.support import serve as support
 
 pytestmark = pytest.mark.service
@@ -114,6 +118,40 @@ def test_a_body_that_is_not_json_is_a_422(client):
 ])
 def test_bad_rankings_queries_are_422s(client, params, loc, reason):
     assert_422(client.get("/rankings", params=params), loc, reason)
+
+
+def test_the_rankings_query_is_read_as_fastapi_reads_a_declared_query_model():
+    """GET /rankings reads its query itself (`serve.internal.queries`): every answer, and every refusal with
+    its `detail`, is the one FastAPI gives for `Annotated[RankingsQuery, Query()]`."""
+    declared, read = FastAPI(), FastAPI()
+
+    @declared.get("/")
+    async def as_declared(query: Annotated[RankingsQuery, Query()]) -> dict:
+        return query.model_dump(mode="json")
+
+    @read.get("/")
+    async def as_read(request: Request) -> dict:
+        return read_query(request, RankingsQuery).model_dump(mode="json")
+
+    queries = ["", "list=triage", "list=bogus", "review_list=triage", "list=triage&list=proactive", "page=0",
+               "page=x&page_size=2000", "page=", "page=1.0", "page=%202", "colour=red&sort=colour", "as_of=",
+               "as_of=31/12/2020", "as_of=2020-02-30", "income_band=", "income_band=25K-100K", "band=HIGH",
+               "purpose=The%20advancement%20of%20health", "local_authority=" + "x" * 101, "format=xml",
+               "local_authority=Glasgow&local_authority=Fife", "sort=-charity_name&page_size=1000"]
+    with TestClient(declared) as one, TestClient(read) as other:
+        for query in queries:
+            expected, got = one.get(f"/?{query}"), other.get(f"/?{query}")
+            assert (got.status_code, got.json()) == (expected.status_code, expected.json()), query
+    refused = [q for q in queries if TestClient(declared).get(f"/?{q}").status_code == 422]
+    assert len(refused) >= 8  # the comparison covers refusals, not only answers
+
+
+def test_the_rankings_query_is_documented_as_fastapi_documents_it(client):
+    operation = client.app.openapi()["paths"]["/rankings"]["get"]
+    assert [p["name"] for p in operation["parameters"]] == [
+        f.alias or name for name, f in RankingsQuery.model_fields.items()]
+    assert {p["in"] for p in operation["parameters"]} == {"query"}
+    assert operation["responses"]["422"]["description"] == "Validation Error"
 
 
 @pytest.mark.parametrize(("body", "loc", "reason"), [

@@ -7,7 +7,7 @@ import numpy as np
 from fastapi import APIRouter, Query, Request, Response
 from fastapi.concurrency import run_in_threadpool
 
-from serve.deps import KEYED_ERRORS, DatabaseDep, ListJobsDep, RankingsAccess, ServingDep
+from serve.deps import KEYED_ERRORS, DatabaseDep, ListJobsDep, RankingsAccess, RankingsCallDep, ServingDep
 from serve.internal.filters import filter_values, filters_stored_values, known_values, read_as_stored, stored_values
 from serve.internal.lists import (
     FILTERS,
@@ -22,6 +22,7 @@ from serve.internal.lists import (
     rows_of_ranks,
 )
 from serve.internal.memory import StoredList
+from serve.internal.queries import query_schema
 from serve.internal.scorer import check_as_of, invalid
 from serve.internal.state import ServingState
 from serve.internal.unbuilt import UNBUILT_RESPONSES, answer_unbuilt
@@ -31,15 +32,16 @@ from serve.values import OptionalDay
 router = APIRouter(tags=["rankings"], responses=KEYED_ERRORS)
 
 
+# The query is read once the key is checked and a model is served (`rankings_call`), so it is documented here.
 @router.get("/rankings", response_model=RankingsPage,
             responses={200: {"content": {"text/csv": {}}, "description": "A page of the list, or all of it as CSV."},
-                       **UNBUILT_RESPONSES})
-async def rankings(http: Request, query: Annotated[RankingsQuery, Query()], access: RankingsAccess,
-                   serving: ServingDep) -> Response:
+                       **UNBUILT_RESPONSES}, openapi_extra=query_schema(RankingsQuery))
+async def rankings(http: Request, call: RankingsCallDep) -> Response:
     """One review list (`list`: proactive or triage) for an as-of date, ranked within itself: filtered (in any
     case; the values each filter takes: `/rankings/values`), sorted, a page at a time (a page past the last is
     a 422), or every row as CSV (the command line's columns, reasons in words). For a date whose lists are not
     stored, at once: 202 with the job that builds them (analysts and admins), or 409."""
+    query, access, serving = call.query, call.access, call.serving
     as_of = query.as_of or serving.as_of
     check_as_of(serving.data, as_of, ("query", "as_of"))
     # A page of lists held in memory, in an order already worked out, needs no database: answered here.
