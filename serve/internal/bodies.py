@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import email.message
 import json
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any, TypeVar
@@ -38,6 +38,7 @@ from pydantic.json_schema import models_json_schema
 from pydantic_core import from_json
 
 M = TypeVar("M", bound=BaseModel)
+T = TypeVar("T")
 REF_TEMPLATE = "#/components/schemas/{model}"
 # Parsing and validating more than this would hold the event loop long enough to be noticed.
 THREAD_BYTES = 64 * 1024
@@ -100,6 +101,14 @@ def validate_plain(data: Any, model: type[M]) -> M:
         raise _refused(exc.errors(include_url=False)) from exc
 
 
+async def _off_the_loop_if_large(size: int, work: Callable[..., T], *args: Any) -> T:
+    """`work(*args)` for a body of `size` bytes: in a worker thread when the body is large enough to hold
+    the event loop, else here."""
+    if size > THREAD_BYTES:
+        return await run_in_threadpool(work, *args)
+    return work(*args)
+
+
 @dataclass(frozen=True, slots=True)
 class Sent:
     """A body read and parsed to plain values, its counts checked, not yet validated."""
@@ -107,24 +116,19 @@ class Sent:
     data: Any
     size: int
 
-    @property
-    def large(self) -> bool:
-        """Too large to work through on the event loop."""
-        return self.size > THREAD_BYTES
+    async def run(self, work: Callable[..., T], *args: Any) -> T:
+        """`work(*args)`, off the event loop when the body is large (as its parsing and validation are)."""
+        return await _off_the_loop_if_large(self.size, work, *args)
 
     async def validated(self, model: type[M]) -> M:
-        if self.large:
-            return await run_in_threadpool(validate_plain, self.data, model)
-        return validate_plain(self.data, model)
+        return await self.run(validate_plain, self.data, model)
 
 
 async def read_sent(request: Request, limits: Mapping[str, int] | None = None, why: str = "") -> Sent:
     """The request's body (read now, within the service's size limit) as plain values (`parse_plain`)."""
     raw = await request.body()
     is_json = _is_json(request.headers.get("content-type"))
-    if len(raw) > THREAD_BYTES:
-        return Sent(await run_in_threadpool(parse_plain, raw, is_json, limits, why), len(raw))
-    return Sent(parse_plain(raw, is_json, limits, why), len(raw))
+    return Sent(await _off_the_loop_if_large(len(raw), parse_plain, raw, is_json, limits, why), len(raw))
 
 
 async def read_body(request: Request, model: type[M], limits: Mapping[str, int] | None = None,

@@ -21,10 +21,7 @@ async def score(http: Request, call: ScoreCallDep) -> Response:
     # The scorer and the list jobs are read from the app's state here, not as dependencies of their own:
     # resolving a dependency costs a busy service more than reading an attribute (`serve.deps`).
     state = http.app.state
-    if call.sent.large:
-        answered = await run_in_threadpool(state.scorer.answer_as_stored, call.serving, call.sent.data)
-    else:
-        answered = state.scorer.answer_as_stored(call.serving, call.sent.data)
+    answered = await call.sent.run(state.scorer.answer_as_stored, call.serving, call.sent.data)
     if answered is not None:  # every charity sent exactly as its stored record: validating it could only pass
         call.access.charity_numbers, answer = answered
         return Response(answer, media_type="application/json")
