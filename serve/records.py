@@ -16,16 +16,14 @@ from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, model_valida
 from risk_model.domain import columns as C
 from risk_model.domain.vocab import CASE_EVENTS
 from risk_model.ingest.schemas import REGISTER_RULES, RETURN_KEY, RETURN_RULES
+from risk_model.lists.written import FILE_HEADER
 from serve.values import Amount, CharityNumber, Count, Day, Items, OptionalDay, Text, Total, code
-
-_RAW_NAME = {canonical: raw for raw, canonical in
-             (C.REGISTER_CANONICAL | C.RETURNS_CANONICAL | C.CASE_LOG_CANONICAL).items()}
 
 
 class _Record(BaseModel):
     """A record from a regulator file: header or canonical names; the layout's other columns ignored."""
 
-    model_config = ConfigDict(alias_generator=lambda name: _RAW_NAME.get(name, name), validate_by_name=True,
+    model_config = ConfigDict(alias_generator=lambda name: FILE_HEADER.get(name, name), validate_by_name=True,
                               validate_by_alias=True, serialize_by_alias=False, extra="ignore",
                               str_strip_whitespace=True)
     layout_columns: ClassVar[tuple[str, ...]] = ()

@@ -6,16 +6,15 @@ import csv
 import io
 import json
 
-import pandas as pd
 import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import update
 
 import serve.records
-from risk_model.domain.columns import REGISTER_CANONICAL
 from risk_model.export import FORMULA_STARTS
 from risk_model.lists.membership import LIST_TITLES, REVIEW_LISTS, WHY_ON_LIST
 from risk_model.lists.records import records_from_tables
+from risk_model.lists.written import as_the_files_write
 from serve.deps import get_principal
 from serve.internal.bodies import THREAD_BYTES
 from serve.internal.db import ScoredCharity
@@ -131,13 +130,6 @@ def test_score_computes_when_the_data_differ_and_keeps_the_order(client):
     assert {r["factor"] for r in results[1]["reasons"]} and 0 <= results[1]["rank_percentile"] <= 100
 
 
-def as_in_files(record: dict) -> dict:
-    """The same facts as the register file writes them: its headers for the names, its dates as dd/mm/yyyy."""
-    header = {canonical: raw for raw, canonical in REGISTER_CANONICAL.items()}
-    return {header.get(k, k): (pd.Timestamp(v).strftime("%d/%m/%Y") if k.endswith("_date") and v else v)
-            for k, v in record.items()}
-
-
 def test_a_charity_sent_as_stored_gets_the_answer_validation_gives_without_validating_it(client, monkeypatch):
     checked = []
     check_rules = serve.records._check_rules
@@ -152,11 +144,32 @@ def test_a_charity_sent_as_stored_gets_the_answer_validation_gives_without_valid
     for body in ({"charities": as_stored}, {"as_of": "31/12/2021", "charities": as_stored[1:]}, {"charities": many}):
         answer = client.post("/score", json=body)
         assert answer.status_code == 200 and checked == []  # answered by the records' fingerprints
-        validated = client.post("/score", json=body | {"charities": [as_in_files(r) for r in body["charities"]]})
-        assert checked  # the same facts written as the files write them are validated on arrival
-        assert answer.content == validated.content
+        # The same facts as the files write them (headers, dd/mm/yyyy), returns and events included.
+        in_files = client.post("/score", json=body | {"charities": [as_the_files_write(r) for r in body["charities"]]})
+        assert in_files.status_code == 200 and checked == []
+        # With spaces around the name, which validation strips: validated on arrival, then the same answer.
+        spaced = [as_the_files_write(r) | {"Charity Name": f" {r['charity_name']} "} for r in body["charities"]]
+        validated = client.post("/score", json=body | {"charities": spaced})
+        assert checked
+        assert answer.content == in_files.content == validated.content
         checked.clear()
     assert {r["from_stored_list"] for r in answer.json()["results"]} == {True}
+
+
+def test_a_charity_as_the_files_write_it_with_an_impossible_date_is_refused(client):
+    record = as_the_files_write(record_of(client, top_of_list(client)[0]["charity_number"]))
+    response = client.post("/score", json={"charities": [record | {"Registered Date": "31/02/2020"}]})
+    assert response.status_code == 422
+    assert response.json()["detail"][0]["loc"][:4] == ["body", "charities", 0, "Registered Date"]
+
+
+def test_a_charity_naming_its_number_twice_is_validated_not_matched(client, monkeypatch):
+    checked = []
+    check_rules = serve.records._check_rules
+    monkeypatch.setattr(serve.records, "_check_rules", lambda *a: checked.append(1) or check_rules(*a))
+    record = record_of(client, top_of_list(client)[0]["charity_number"])
+    client.post("/score", json={"charities": [as_the_files_write(record) | {"charity_number": record["charity_number"]}]})
+    assert checked
 
 
 @pytest.mark.parametrize("written", ["NaN", "Infinity", "1e400"])

@@ -25,6 +25,7 @@ from risk_model.lists.records import (
     score_records,
     tables_from_records,
 )
+from risk_model.lists.written import as_the_files_write, as_the_library_writes
 from risk_model.models import ReviewLists
 from risk_model.tracking.store import load_champion, use_tracking
 from serve.internal.scorer import record_of
@@ -127,6 +128,29 @@ def test_the_service_reads_each_stored_charity_back_as_the_same_record(tables):
     records = records_from_tables(tables.register, tables.returns, tables.case_log)
     for number, record in records.items():
         assert record_of(CharityRecord.model_validate(record)) == record, number
+
+
+def test_each_stored_charity_as_the_files_write_it_is_read_as_the_same_record(tables):
+    """What lets POST /score answer a record written as the files write it by its fingerprint: renamed and
+    re-dated, it is the stored record, and the schema reads the two alike."""
+    records = records_from_tables(tables.register, tables.returns, tables.case_log)
+    nested = 0
+    for number, record in records.items():
+        in_files = as_the_files_write(record)
+        assert "Charity Number" in in_files and "charity_number" not in in_files
+        nested += any("Year End" in r for r in in_files["returns"])
+        assert as_the_library_writes(in_files) == record, number
+        assert CharityRecord.model_validate(in_files) == CharityRecord.model_validate(record), number
+    assert nested > len(records) / 2  # the returns were written as the files write them too
+
+
+def test_a_record_naming_a_field_twice_is_left_to_validation():
+    both = {"Charity Number": "SC000001", "charity_number": "SC000002"}
+    assert as_the_library_writes(both) is None
+    assert as_the_library_writes({"returns": [both]}) is None
+    # Only a date written exactly dd/mm/yyyy is re-dated; any other text is left for validation to read.
+    assert as_the_library_writes({"Registered Date": "31/02/2020", "ceased_date": "1/2/2020"}) == {
+        "registered_date": "2020-02-31", "ceased_date": "1/2/2020"}
 
 
 def test_rank_percentiles_match_the_list_for_its_own_members():

@@ -24,6 +24,7 @@ from pydantic import TypeAdapter, ValidationError
 from risk_model.domain.bands import percentile_among, risk_band
 from risk_model.lists.membership import REVIEW_LISTS, WHY_ON_LIST
 from risk_model.lists.records import fingerprint, score_records
+from risk_model.lists.written import as_the_library_writes
 from serve.internal.batching import MicroBatcher
 from serve.internal.building import ListKey
 from serve.internal.db import Database
@@ -85,6 +86,22 @@ _REQUEST_FIELDS = frozenset(ScoreRequest.model_fields)
 _AS_OF = TypeAdapter(OptionalDay)
 
 
+def _stored_answer(stored: StoredList, charity: dict) -> tuple[str, bytes] | None:
+    """The charity's number and stored answer (as JSON) when its plain values are its stored record, written
+    as the library writes it or as the files write it (`as_the_library_writes`); None otherwise."""
+    found = _answer_for(stored, charity)
+    if found is None:
+        written = as_the_library_writes(charity)
+        found = None if written is None else _answer_for(stored, written)
+    return found
+
+
+def _answer_for(stored: StoredList, record: dict) -> tuple[str, bytes] | None:
+    number = record.get("charity_number")
+    answer = stored.answer_json(number, fingerprint(record)) if isinstance(number, str) else None
+    return None if answer is None else (number, answer)
+
+
 _NOT_IN_RECORDS = {"returns": {"__all__": {"charity_number"}}, "case_log": {"__all__": {"charity_number"}}}
 
 
@@ -123,8 +140,12 @@ class Scorer:
         Such a record is one the service has validated already: every stored charity's record passes the
         request schema and is read back as itself (`tests/test_serve_scoring.py`), so validating it again
         could only accept it; a stored list holds only charities on the register at its date; and the
-        answer is the one `score` gives. Anything else falls through to validation: records written as the
-        files write them (headers, dd/mm/yyyy), a charity sent twice, a date whose lists are not in memory.
+        answer is the one `score` gives. The same holds of the record written as the files write it
+        (headers, dd/mm/yyyy), which `as_the_library_writes` renames and re-dates, changing nothing else: the
+        schema reads a field by its header as by its name, and a date either way as that day (a test holds
+        every stored record, so written, to the schema's reading of the record itself).
+        Anything else falls through to validation: a record with any other difference (a layout's column the
+        schema ignores, spaces it strips), a charity sent twice, a date whose lists are not in memory.
         """
         if not isinstance(sent, dict) or not _REQUEST_FIELDS.issuperset(sent):
             return None
@@ -140,14 +161,11 @@ class Scorer:
             return None
         numbers, results = [], []
         for charity in charities:
-            number = charity.get("charity_number") if isinstance(charity, dict) else None
-            if not isinstance(number, str) or not _all_finite(charity):
+            found = _stored_answer(stored, charity) if isinstance(charity, dict) and _all_finite(charity) else None
+            if found is None:
                 return None
-            answer = stored.answer_json(number, fingerprint(charity))
-            if answer is None:
-                return None
-            numbers.append(number)
-            results.append(answer)
+            numbers.append(found[0])
+            results.append(found[1])
         if len(set(numbers)) < len(numbers):
             return None
         check_as_of(state.data, as_of, ("body", "as_of"))
