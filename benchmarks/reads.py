@@ -13,20 +13,26 @@ default world) a world is simulated and a small grid trained once. Each code tre
 - score: POST /score of a stored charity's own records (the answer, with its reasons, is the stored
   one), at concurrency 16: requests a second; sent as the library writes its records (canonical names,
   ISO dates: recognised by their fingerprint before validation), and the same facts as the regulator's
-  files write them ("score, files": headers, dd/mm/yyyy dates, validated on arrival).
+  files write them ("score, files": headers, dd/mm/yyyy dates: renamed and re-dated, then recognised so).
 
 Each scenario but the rankings' first pass runs `--rounds` times, the servers' order alternating, and
 the figures are the medians over the rounds (a shared machine's speed varies by a fifth or more from
 one minute to the next).
 
-Run: python benchmarks/reads.py [--sizes 5000,25000] [--old-tree DIR] [--postgres URL] [--rounds 3]
+Run: python benchmarks/reads.py [--sizes 5000,25000] [--old-tree DIR] [--postgres URL [--workers-only]]
+     [--rounds 3] [--client python|wrk]
 With `--old-tree`, DIR is a checkout of the code to compare with (e.g. `git worktree add /tmp/old
 <commit>`): its `serve` package and its library (DIR/src) are started from DIR. With `--postgres`, URL names
 an empty PostgreSQL database, and the largest world is also served from it by one uvicorn worker and
-then by two (`--workers 2`), rankings and score measured on each. Targets: rankings p99 under 50 ms
+by two (`--workers 2`), the two servers up together and taking turns, rankings and score measured on each. Targets: rankings p99 under 50 ms
 and at least 20x the old throughput; charity page p50 under 30 ms; /score at least 1,000 a second,
-and the same on both sizes; two workers on PostgreSQL at least 1.6x one's throughput. The load
-generator shares the machine with the servers.
+and the same on both sizes; two workers on PostgreSQL at least 1.6x one's throughput. `--workers-only`
+measures the workers alone, on the largest world.
+
+The load generator shares the machine with the servers: by default Python's asyncio with prebuilt requests
+(`benchmarks/serve.py`), or with `--client wrk` Debian's wrk (`apt-get install wrk`: one thread, in C, far less
+CPU a request), which leaves the servers more of the cores. The CPU used in each scenario is printed:
+the server's, the load generator's and PostgreSQL's.
 """
 
 from __future__ import annotations
@@ -39,7 +45,6 @@ import json
 import os
 import random
 import re
-import resource
 import secrets
 import statistics
 import subprocess
@@ -52,9 +57,8 @@ from urllib.parse import urlencode
 import httpx
 import yaml
 
-from risk_model.domain import columns as C
 from risk_model.domain.vocab import INCOME_BANDS_GBP, PURPOSE_SHORT
-from risk_model.lists.records import DATE_FIELDS
+from risk_model.lists.written import as_the_files_write
 from risk_model.simulate.world import SimulationConfig, simulate, write_world
 
 HERE = Path(__file__).parent
@@ -78,26 +82,10 @@ def get_requests(port: int, paths: list[str], headers: dict[str, str]) -> list[b
     return [f"GET {path} HTTP/1.1\r\n{head}\r\n".encode() for path in paths]
 
 
-_HEADER = {canonical: raw for raw, canonical in
-           (C.CASE_LOG_CANONICAL | C.RETURNS_CANONICAL | C.REGISTER_CANONICAL).items()}
-
-
-def _as_in_files(row: dict) -> dict:
-    """A record (or one of its returns or events) as the regulator's files write it: its columns' headers,
-    dates as dd/mm/yyyy."""
-    def value(name: str, v):
-        if name in DATE_FIELDS and v:
-            return "/".join(reversed(v.split("-")))
-        if isinstance(v, list) and v and isinstance(v[0], dict):
-            return [_as_in_files(item) for item in v]
-        return v
-    return {_HEADER.get(name, name): value(name, v) for name, v in row.items()}
-
-
 def as_in_files(body: bytes) -> bytes:
     """A /score body with its charities' records as the regulator's files write them: the same facts."""
     sent = json.loads(body)
-    return json.dumps(sent | {"charities": [_as_in_files(c) for c in sent["charities"]]}).encode()
+    return json.dumps(sent | {"charities": [as_the_files_write(c) for c in sent["charities"]]}).encode()
 
 
 def rankings_paths(areas: list[str], n: int, seed: int = 1, proactive_pages: int = 250) -> list[str]:
@@ -201,9 +189,20 @@ def cpu_seconds(pid: int) -> float:
     return total
 
 
-def client_cpu_seconds() -> float:
-    usage = resource.getrusage(resource.RUSAGE_SELF)
-    return usage.ru_utime + usage.ru_stime
+def database_cpu_seconds() -> float:
+    """CPU time, user and system, of every PostgreSQL process on the machine (by their command's name), from
+    /proc: what the database costs the machine's cores (nothing when the servers use SQLite, whose work is
+    the servers' own)."""
+    ticks, total = os.sysconf("SC_CLK_TCK"), 0.0
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            name, fields = stat.read_text().split(" (", 1)[1].rsplit(")", 1)
+        except (FileNotFoundError, ProcessLookupError, IndexError, ValueError):
+            continue
+        if name == "postgres":
+            fields = fields.split()
+            total += (int(fields[11]) + int(fields[12])) / ticks
+    return total
 
 
 def measure(servers: list[Server], world: Path, args,
@@ -214,6 +213,13 @@ def measure(servers: list[Server], world: Path, args,
     same queries would not be a first. Each figure is the median over the rounds; `rps_rounds` holds
     every round's requests a second."""
     prepared = {server.label: scenarios(server, world, args) for server in servers}
+
+    def send(port: int, requests: list[bytes], total: int, concurrency: int, rps: float | None) -> dict[str, float]:
+        """About `total` requests (wrk sends for whole seconds: as many as `total` at `rps` a second)."""
+        if args.client == "wrk":
+            return bench.load_wrk(HOST, port, requests, max(1, round(total / rps)) if rps else 1, concurrency)
+        return asyncio.run(bench.load(HOST, port, requests, total, concurrency, warmup=0))
+
     results: dict[str, dict[str, dict[str, float]]] = {server.label: {} for server in servers}
     for name in names:
         runs: dict[str, list[dict[str, float]]] = {server.label: [] for server in servers}
@@ -222,13 +228,14 @@ def measure(servers: list[Server], world: Path, args,
                 requests, total, concurrency = prepared[server.label][name.removesuffix(" again")]
                 print(f"  {name}, {server.label} code, round {round_ + 1}: {total} requests at concurrency "
                       f"{concurrency}", flush=True)
-                asyncio.run(bench.load(HOST, server.port, requests, max(20, total // 5), concurrency, warmup=0))
-                cpu_before, client_before = cpu_seconds(server.process.pid), client_cpu_seconds()
-                run = asyncio.run(bench.load(HOST, server.port, requests, total, concurrency, warmup=0))
-                wall = total / run["rps"]
+                warm = send(server.port, requests, max(20, total // 5), concurrency, None)
+                cpu_before, database_before = cpu_seconds(server.process.pid), database_cpu_seconds()
+                run = send(server.port, requests, total, concurrency, warm["rps"])
+                wall = run["requests"] / run["rps"]
                 run["server_cores"] = (cpu_seconds(server.process.pid) - cpu_before) / wall
-                run["client_cores"] = (client_cpu_seconds() - client_before) / wall
-                run["server_cpu_us"] = run["server_cores"] * wall / total * 1e6
+                run["client_cores"] = run.pop("client_cpu_s") / wall
+                run["database_cores"] = (database_cpu_seconds() - database_before) / wall
+                run["server_cpu_us"] = run["server_cores"] * wall / run["requests"] * 1e6
                 runs[server.label].append(run)
         for label, measured in runs.items():
             results[label][name] = {key: (sum if key in ("failures", "requests") else statistics.median)(
@@ -248,21 +255,24 @@ def run_size(charities: int, args) -> dict[str, dict[str, dict[str, float]]]:
                         str(work / "experiment.yaml"), "--tracking-uri", tracking_uri, "--store",
                         str(work / "mlruns")], check=True, cwd=work, stdout=subprocess.DEVNULL)
         key = secrets.token_urlsafe(32)
-        trees = [("new", None)] + ([("old", args.old_tree)] if args.old_tree else [])
+        trees = [] if args.workers_only else [("new", None)] + ([("old", args.old_tree)] if args.old_tree else [])
         servers = []
         try:
             for label, tree in trees:
                 servers.append(server := Server(label, tree, work, tracking_uri, key))
                 print(f"{label} code ready in {server.ready():.0f} s", flush=True)
             print(f"loading on {charities:,} charities ...", flush=True)
-            results = measure(servers, work, args)
+            results = {} if args.workers_only else measure(servers, work, args)
             if args.postgres and charities == max(int(s) for s in args.sizes.split(",")):
+                for server in servers:
+                    bench.stop(server.process)
+                servers[:] = []
+                # One worker and two, both serving the same database (the first stores the lists, the second
+                # finds them), taking turns as the trees do: the ratio is of rounds measured side by side.
                 for workers in (1, 2):
-                    for server in servers:  # one server on the machine at a time
-                        bench.stop(server.process)
-                    servers[:] = [Server(f"pg{workers}", None, work, tracking_uri, key, args.postgres, workers)]
-                    print(f"PostgreSQL, {workers} worker(s): ready in {servers[0].ready():.0f} s", flush=True)
-                    results |= measure(servers, work, args, names=("rankings", "rankings again", "score"))
+                    servers.append(Server(f"pg{workers}", None, work, tracking_uri, key, args.postgres, workers))
+                    print(f"PostgreSQL, {workers} worker(s): ready in {servers[-1].ready():.0f} s", flush=True)
+                results |= measure(servers, work, args, names=("rankings", "rankings again", "score"))
             return results
         except Exception:
             for server in servers:
@@ -274,9 +284,10 @@ def run_size(charities: int, args) -> dict[str, dict[str, dict[str, float]]]:
 
 
 def _ceiling(run: dict[str, float]) -> float:
-    """Requests a second the machine's cores could answer at most, at the CPU a request cost the server and
-    the load generator in `run`."""
-    return (os.cpu_count() or 1) / ((run["server_cores"] + run["client_cores"]) / run["rps"])
+    """Requests a second the machine's cores could answer at most, at the CPU a request cost the server, the load
+    generator and the database (PostgreSQL's processes) in `run`."""
+    used = run["server_cores"] + run["client_cores"] + run.get("database_cores", 0.0)
+    return (os.cpu_count() or 1) / (used / run["rps"])
 
 
 def main() -> None:
@@ -289,11 +300,22 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=3,
                         help="Rounds of each scenario but the rankings' first pass; figures are their medians.")
     parser.add_argument("--postgres", default=None, help="An empty PostgreSQL database for the workers' run.")
+    parser.add_argument("--workers-only", action="store_true",
+                        help="Only the workers' run on PostgreSQL, one worker against two (needs --postgres).")
+    parser.add_argument("--client", choices=("python", "wrk"), default="python",
+                        help="The load generator: Python's asyncio (the default), or wrk (Debian's package "
+                             "wrk), which leaves the servers more of the machine's CPU.")
     args = parser.parse_args()
+    if args.workers_only and not args.postgres:
+        parser.error("--workers-only measures the workers on PostgreSQL: give --postgres URL")
+    if args.workers_only and args.old_tree:
+        parser.error("--workers-only serves this code only: leave out --old-tree")
     sizes = [int(s) for s in args.sizes.split(",")]
+    if args.workers_only:  # the workers are measured on the largest world alone
+        sizes = [max(sizes)]
     started = time.perf_counter()
     by_size = {size: run_size(size, args) for size in sizes}
-    print(f"\n{os.cpu_count()} CPUs shared by the load generator and the servers; "
+    print(f"\n{os.cpu_count()} CPUs shared by the load generator ({args.client}) and the servers; "
           f"{time.perf_counter() - started:.0f} s")
     report(by_size)
 
@@ -317,7 +339,6 @@ def report(by_size: dict[int, dict[str, dict[str, dict[str, float]]]]) -> None:
             if failed:
                 print(f"{'':>10} {label:<5}failed requests: {failed}")
     largest = by_size[max(sizes)]
-    new = largest["new"]
     for label in ("pg1", "pg2"):
         if label in largest:
             r = largest[label]
@@ -326,6 +347,36 @@ def report(by_size: dict[int, dict[str, dict[str, dict[str, float]]]]) -> None:
                   f"{r['rankings again']['p99_ms']:>7.0f}{r['rankings again']['rps']:>7.0f}{'':>20}"
                   f"{r['score']['rps']:>13.0f}")
     print()
+    if "new" in largest:
+        targets_on_sqlite(by_size)
+    if "pg2" in largest:
+        one, two = largest["pg1"], largest["pg2"]
+        print("target: two workers on PostgreSQL >= 1.6x one -> "
+              + ", ".join(f"{name} {two[name]['rps'] / one[name]['rps']:.2f}x"
+                          for name in ("rankings", "rankings again", "score")))
+        print("  round by round (the two taking turns)         -> "
+              + ", ".join(f"{name} " + " ".join(f"{b / a:.2f}x" for a, b in zip(one[name]["rps_rounds"],
+                                                                                  two[name]["rps_rounds"], strict=True))
+                          for name in ("rankings again", "score")))
+        # The most two workers could answer on this machine: its cores, shared with the load generator and the
+        # database, over what a request cost the three together.
+        print("  ceiling on these cores with this load generator -> "
+              + ", ".join(f"{name} {_ceiling(two[name]) / one[name]['rps']:.2f}x"
+                          for name in ("rankings", "rankings again", "score")))
+    print("\nCPU (medians of rounds): the server's cores in use and its CPU per request, the load generator's "
+          "cores and PostgreSQL's")
+    for size, results in by_size.items():
+        for label, r in results.items():
+            print(f"{size:>10,} {label:<5}" + "  ".join(
+                f"{name} {r[name]['server_cores']:.2f} cores {r[name]['server_cpu_us']:5.0f} us"
+                + f" client {r[name]['client_cores']:.2f} db {r[name]['database_cores']:.2f}"
+                for name in ("rankings", "rankings again", "score", "score, files") if name in r))
+
+
+def targets_on_sqlite(by_size: dict[int, dict[str, dict[str, dict[str, float]]]]) -> None:
+    """Where one worker on SQLite stands against the targets (and against the old tree, when it was served)."""
+    largest = by_size[max(by_size)]
+    new = largest["new"]
     print(f"target: rankings p99 < 50 ms                 -> {new['rankings']['p99_ms']:.1f} ms first pass, "
           f"{new['rankings again']['p99_ms']:.1f} ms again")
     if "old" in largest:
@@ -342,24 +393,6 @@ def report(by_size: dict[int, dict[str, dict[str, dict[str, float]]]]) -> None:
     print("  the same facts as the files write them      -> "
           + ", ".join(f"{size:,}: {results['new']['score, files']['rps']:.0f}" for size, results in by_size.items())
           + (f" (old tree {largest['old']['score, files']['rps']:.0f})" if "old" in largest else ""))
-    if "pg2" in largest:
-        one, two = largest["pg1"], largest["pg2"]
-        print("target: two workers on PostgreSQL >= 1.6x one -> "
-              + ", ".join(f"{name} {two[name]['rps'] / one[name]['rps']:.2f}x"
-                          for name in ("rankings", "rankings again", "score")))
-        # The most two workers could answer on this machine: its cores, shared with the load generator, over
-        # what a request costs the two together (PostgreSQL's own processes not counted, so a ceiling).
-        print("  ceiling on these cores with this load generator -> "
-              + ", ".join(f"{name} {_ceiling(two[name]) / one[name]['rps']:.2f}x"
-                          for name in ("rankings", "rankings again", "score")))
-    print("\nCPU (medians of rounds): the server's cores in use and its CPU per request, and the load generator's "
-          "cores")
-    for size, results in by_size.items():
-        for label, r in results.items():
-            print(f"{size:>10,} {label:<5}" + "  ".join(
-                f"{name} {r[name]['server_cores']:.2f} cores {r[name]['server_cpu_us']:5.0f} us"
-                + f" client {r[name]['client_cores']:.2f}" for name in ("rankings", "rankings again", "score",
-                                                                          "score, files") if name in r))
 
 
 if __name__ == "__main__":
