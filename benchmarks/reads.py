@@ -174,17 +174,24 @@ def scenarios(server: Server, world: Path, args) -> dict[str, tuple[list[bytes],
     }
 
 
+def _process_cpu(stat: Path) -> tuple[str, float]:
+    """A process's command name and CPU time (user and system, seconds) from its /proc stat file."""
+    name, fields = stat.read_text().split(" (", 1)[1].rsplit(")", 1)
+    fields = fields.split()
+    return name, (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def cpu_seconds(pid: int) -> float:
     """CPU time, user and system, of a process and its children (uvicorn's workers), from /proc."""
-    ticks, total, todo = os.sysconf("SC_CLK_TCK"), 0.0, [pid]
+    total, todo = 0.0, [pid]
     while todo:
         process = todo.pop()
         try:
-            stat = Path(f"/proc/{process}/stat").read_text().rsplit(")", 1)[1].split()
+            _, used = _process_cpu(Path(f"/proc/{process}/stat"))
             children = Path(f"/proc/{process}/task/{process}/children").read_text().split()
         except FileNotFoundError:  # a worker that has just exited
             continue
-        total += (int(stat[11]) + int(stat[12])) / ticks
+        total += used
         todo += [int(child) for child in children]
     return total
 
@@ -193,15 +200,13 @@ def database_cpu_seconds() -> float:
     """CPU time, user and system, of every PostgreSQL process on the machine (by their command's name), from
     /proc: what the database costs the machine's cores (nothing when the servers use SQLite, whose work is
     the servers' own)."""
-    ticks, total = os.sysconf("SC_CLK_TCK"), 0.0
+    total = 0.0
     for stat in Path("/proc").glob("[0-9]*/stat"):
         try:
-            name, fields = stat.read_text().split(" (", 1)[1].rsplit(")", 1)
-        except (FileNotFoundError, ProcessLookupError, IndexError, ValueError):
+            name, used = _process_cpu(stat)
+        except (FileNotFoundError, ProcessLookupError):  # a process that has just exited
             continue
-        if name == "postgres":
-            fields = fields.split()
-            total += (int(fields[11]) + int(fields[12])) / ticks
+        total += used if name == "postgres" else 0.0
     return total
 
 

@@ -92,7 +92,8 @@ def _stored_answer(stored: StoredList, charity: dict) -> tuple[str, bytes] | Non
     found = _answer_for(stored, charity)
     if found is None:
         written = as_the_library_writes(charity)
-        found = None if written is None else _answer_for(stored, written)
+        # Fingerprinted again only when renaming changed it (a changed record, the usual miss, is not).
+        found = None if written is None or written == charity else _answer_for(stored, written)
     return found
 
 
