@@ -49,6 +49,8 @@ def _findings_table(table: pd.DataFrame, name: str, champion: str) -> str:
     mine = table.loc[(table["review_list"] == name) & table["period"].isin(["all", "holdout"])]
     keep = [champion, "true_risk", "full_information", "regulator", "random"]
     keep += [m for m in mine["model"].unique() if m.startswith(("rule_baseline", "concern_queue"))]
+    # then the other candidates, which lost the choice on the earlier folds' labels
+    keep += [m for m in mine["model"].unique() if m not in keep]
     rows = []
     for period in ("holdout", "all"):
         for model in keep:
