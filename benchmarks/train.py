@@ -2,6 +2,7 @@
 each review list found against the truth beside its references, and the targets.
 
 Run: python benchmarks/train.py [--charities 25000] [--years 2008-2025] [--seed 20260101] [--repeats 1]
+     [--config EXPERIMENT.yaml]
 
 Targets, over the test folds of the default simulated world:
 - proactive list at its capacity: misconduct found that the complaint process did not reach is at
@@ -89,9 +90,10 @@ def main() -> None:
     parser.add_argument("--years", default="2008-2025")
     parser.add_argument("--seed", type=int, default=20_260_101, help="seed of the simulated world")
     parser.add_argument("--repeats", type=int, default=1)
+    parser.add_argument("--config", type=Path, default=None, help="an experiment file (default: the packaged one)")
     args = parser.parse_args()
     first, last = (int(y) for y in args.years.split("-"))
-    config = load_config()
+    config = load_config(args.config)
     timings: dict[str, list[float]] = {}
     result = None
     with tempfile.TemporaryDirectory() as tmp:
