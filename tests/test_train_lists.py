@@ -6,10 +6,11 @@ import pandas as pd
 import pytest
 
 from risk_model.config import ExperimentConfig
+from risk_model.features import HISTORY_FEATURES, build_features
 from risk_model.labels import cases
 from risk_model.lists.membership import REVIEW_LISTS
-from risk_model.panel import build_panel, panel_days_to_first_inquiry
-from risk_model.train import evaluated_on, run_training
+from risk_model.panel import as_triaged, build_panel, panel_days_to_first_inquiry
+from risk_model.train import evaluated_on, list_inputs, run_training
 from tests.support.worlds import SMALL_EXPERIMENT
 
 DATES = [pd.Timestamp(f"{y}-12-31") for y in (2016, 2017, 2018)]
@@ -52,3 +53,49 @@ def test_a_world_with_no_cases_still_gives_both_lists(small_world):
     # fits (its rates are the overall rate) where a learned model would have nothing to learn
     assert result.champions["triage"].startswith("rule_baseline")
     assert set(result.final_model.pipelines) == set(REVIEW_LISTS)
+
+
+def test_the_triage_list_sees_an_inquirys_charity_as_it_stood_the_day_the_inquiry_opened(small_world):
+    log = small_world.case_log
+    panel, _ = build_panel(small_world.register, small_world.returns, log, DATES[:1], 12)
+    days = panel_days_to_first_inquiry(panel, cases(log), 12)
+    triaged = as_triaged(panel, log, days)
+    opened = np.flatnonzero(~np.isnan(days))
+    assert set(opened) <= set(triaged.index) and set(np.flatnonzero(panel["review_list"] == "triage")) <= set(
+        triaged.index)
+    history = list(HISTORY_FEATURES)
+    moved = 0
+    for row in opened:
+        number = panel.at[row, "charity_number"]
+        day = DATES[0] + pd.Timedelta(days=days[row])
+        # exactly what a list scored that day would read of its case log, and nothing from that day on
+        scored_that_day = build_features(small_world.register.loc[small_world.register["charity_number"] == number],
+                                         small_world.returns, log.loc[log["date"] < day], day)
+        assert triaged.loc[row, history].to_numpy(dtype=float) == pytest.approx(
+            scored_that_day[history].iloc[0].to_numpy(dtype=float), nan_ok=True)
+        # its returns and profile stay as of the as-of date
+        others = [c for c in panel.columns if c not in history]
+        assert triaged.loc[row, others].equals(panel.loc[row, others])
+        moved += triaged.at[row, "concerns_last_12m"] > panel.at[row, "concerns_last_12m"]
+    # the concern an inquiry took up mostly arrived after the window opened: the rows did change
+    assert moved > len(opened) / 2
+    assert (triaged.loc[opened, "open_inquiry"] == 0).all()
+    # rows with no inquiry in their window are the panel's own
+    quiet = [r for r in triaged.index if np.isnan(days[r])]
+    assert triaged.loc[quiet].equals(panel.loc[quiet])
+
+
+def test_a_folds_triage_training_rows_read_nothing_from_its_test_window(small_world):
+    """Truncating the case log at a fold's test date leaves that fold's training inputs unchanged."""
+    log = small_world.case_log
+    panel, _ = build_panel(small_world.register, small_world.returns, log, DATES, 12)
+    days = panel_days_to_first_inquiry(panel, cases(log), 12)
+    test_as_of = DATES[-1]
+    train = np.flatnonzero((panel["as_of"] < test_as_of - pd.DateOffset(months=12)).to_numpy())
+    full = list_inputs(panel, log, days)["triage"]
+    cut = list_inputs(panel, log.loc[log["date"] < test_as_of], days)["triage"]
+    rows = train[full.position[train] >= 0]
+    assert len(rows) > 20
+    pd.testing.assert_frame_equal(full.frame.iloc[full.at(rows)], cut.frame.iloc[cut.at(rows)])
+    with pytest.raises(ValueError, match="outside the list's rows"):
+        full.at(np.flatnonzero(full.position < 0)[:1])

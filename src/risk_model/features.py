@@ -248,29 +248,45 @@ def _filing(returns: pd.DataFrame, as_of: pd.Timestamp) -> pd.DataFrame:
     return out
 
 
-def _history(case_log: pd.DataFrame, as_of: pd.Timestamp) -> pd.DataFrame:
-    before = case_log.loc[case_log["date"] < as_of]
-    concerns = before.loc[before["event"] == "concern_received"]
+def history_as_of(case_log: pd.DataFrame, as_of: pd.Timestamp | pd.Series) -> pd.DataFrame:
+    """HISTORY_FEATURES of each charity in the case log from its events strictly before `as_of`:
+    one date for all, or a date per charity (a series indexed by charity number; charities
+    without one are left out). Counts of charities with no event are 0, as in `build_features`."""
+    if isinstance(as_of, pd.Series):
+        cutoff = case_log["charity_number"].map(as_of)
+        before = case_log.loc[case_log["date"] < cutoff]
+        cutoff = cutoff.loc[before.index]
+    else:
+        before = case_log.loc[case_log["date"] < as_of]
+        cutoff = as_of
+    is_concern = before["event"] == "concern_received"
+    concerns = before.loc[is_concern]
     opened = before.loc[before["event"] == "inquiry_opened"]
     closed = before.loc[before["event"] == "inquiry_closed"]
-    recent = concerns["date"] >= as_of - pd.DateOffset(months=RECENT_CONCERN_MONTHS)
+    concern_cutoff = cutoff.loc[concerns.index] if isinstance(cutoff, pd.Series) else cutoff
+    recent = concerns["date"] >= concern_cutoff - pd.DateOffset(months=RECENT_CONCERN_MONTHS)
     last_concern = concerns.groupby("charity_number")["date"].max()
     last_opened = opened.groupby("charity_number")["date"].max().reindex(last_concern.index)
     # a recent concern no inquiry has been opened on since: it waits to be triaged
     waiting = recent.groupby(concerns["charity_number"]).any() & ~(last_opened >= last_concern)
     balance = opened.groupby("charity_number").size().sub(closed.groupby("charity_number").size(), fill_value=0)
+    since = (as_of.reindex(last_concern.index) if isinstance(as_of, pd.Series) else as_of) - last_concern
     out = pd.DataFrame({
         "concerns_prior": concerns.groupby("charity_number").size(),
         "concerns_last_12m": recent.groupby(concerns["charity_number"]).sum(),
-        "days_since_last_concern": (as_of - last_concern).dt.days,
+        "days_since_last_concern": since.dt.days,
         "open_concern": waiting.astype(float),
         "open_inquiry": (balance > 0).astype(float),
         "inquiries_prior": opened.groupby("charity_number").size(),
         "regulatory_actions_prior": closed.loc[closed["outcome"] == "regulatory_action"]
         .groupby("charity_number").size(),
         "guidance_prior": closed.loc[closed["outcome"] == "guidance_issued"].groupby("charity_number").size(),
-    })
-    return out.astype(float)
+    }, columns=list(HISTORY_FEATURES)).astype(float)
+    if isinstance(as_of, pd.Series):
+        out = out.reindex(as_of.index)
+    counts = [c for c in HISTORY_FEATURES if c != "days_since_last_concern"]
+    out[counts] = out[counts].fillna(0.0)
+    return out
 
 
 def prepare_returns(returns: pd.DataFrame) -> pd.DataFrame:
@@ -284,12 +300,12 @@ def _features_of(charities: pd.DataFrame, returns: pd.DataFrame, case_log: pd.Da
     profile = _profile(charities, as_of)
     finance = _finance(returns, as_of).reindex(charities.index)
     filing = _filing(returns, as_of).reindex(charities.index)
-    history = _history(case_log, as_of).reindex(charities.index)
+    history = history_as_of(case_log, as_of).reindex(charities.index)
 
     filing_counts = ["returns_due", "returns_outstanding", "returns_late", "days_overdue_oldest_outstanding"]
     filing[filing_counts] = filing[filing_counts].fillna(0.0)
     history_counts = [c for c in HISTORY_FEATURES if c != "days_since_last_concern"]
-    history[history_counts] = history[history_counts].fillna(0.0)
+    history[history_counts] = history[history_counts].fillna(0.0)  # charities with no event at all
 
     out = pd.concat([profile, finance, filing, history], axis=1)
     out["missing__return"] = finance["income_latest_gbp"].isna().astype(float)

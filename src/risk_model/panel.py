@@ -18,10 +18,10 @@ import numpy as np
 import pandas as pd
 
 from risk_model.config import SamplingConfig
-from risk_model.features import build_features, population, prepare_returns
+from risk_model.features import HISTORY_FEATURES, build_features, history_as_of, population, prepare_returns
 from risk_model.ingest.parsing import is_in
 from risk_model.labels import build_labels, cases
-from risk_model.lists.membership import PROACTIVE, REVIEW_LISTS, review_list
+from risk_model.lists.membership import PROACTIVE, REVIEW_LISTS, TRIAGE, review_list
 
 Progress = Callable[[str], None]
 
@@ -103,4 +103,31 @@ def panel_days_to_first_inquiry(panel: pd.DataFrame, case_table: pd.DataFrame, h
         opened = case_table.loc[case_table["opened"].ge(start) & case_table["opened"].lt(end)]
         first = opened.groupby("charity_number")["opened"].min().reindex(group["charity_number"].to_numpy())
         out[panel.index.get_indexer(group.index)] = (first - start).dt.days.to_numpy(dtype=float)
+    return out
+
+
+def as_triaged(panel: pd.DataFrame, case_log: pd.DataFrame, days_to_first_inquiry: np.ndarray) -> pd.DataFrame:
+    """The charity-years the triage list learns from and is judged on, as the triage list sees them.
+
+    Those are its own charity-years (a concern waiting at the as-of date) and every charity-year
+    into which an inquiry was opened in its window. The list is worked while concerns wait, so an
+    inquiry's charity-year carries its case-log history as of the day the inquiry opened: the
+    concern it took up is in it, waiting, as on a list scored that day (at the window's start it
+    had mostly not arrived yet). Its returns and profile stay as of the as-of date. Only events
+    before that day are read; the row's labels and window are the panel's own. Indexed by the
+    rows' positions in the panel (whatever its own index).
+    """
+    rows = np.flatnonzero((panel["review_list"].to_numpy() == TRIAGE) | ~np.isnan(days_to_first_inquiry))
+    out = panel.iloc[rows].copy()
+    out.index = rows
+    columns = [out.columns.get_loc(c) for c in HISTORY_FEATURES]
+    opened = rows[~np.isnan(days_to_first_inquiry[rows])]
+    as_of = panel["as_of"].to_numpy()[opened]
+    numbers = panel["charity_number"].to_numpy(dtype=object)
+    for date in np.unique(as_of):  # one charity-year per charity at each as-of date
+        at = opened[as_of == date]
+        day = pd.Timestamp(date) + pd.to_timedelta(days_to_first_inquiry[at], unit="D")
+        anchors = pd.Series(day, index=pd.Index(numbers[at], name="charity_number"))
+        mine = case_log.loc[is_in(case_log["charity_number"], anchors.index)]
+        out.iloc[np.searchsorted(rows, at), columns] = history_as_of(mine, anchors)[list(HISTORY_FEATURES)].to_numpy()
     return out

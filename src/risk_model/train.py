@@ -29,9 +29,9 @@ from risk_model.evaluate import ranking_metrics
 from risk_model.features import GROUP_ATTRIBUTES
 from risk_model.ingest.tables import infer_extract_date
 from risk_model.labels import cases
-from risk_model.lists.membership import REVIEW_LISTS, TRIAGE
+from risk_model.lists.membership import PROACTIVE, REVIEW_LISTS, TRIAGE
 from risk_model.models import ReviewLists, build_pipeline, model_inputs, platt_calibration, score
-from risk_model.panel import Progress, build_panel, panel_days_to_first_inquiry, panel_labels
+from risk_model.panel import Progress, as_triaged, build_panel, panel_days_to_first_inquiry, panel_labels
 from risk_model.selection import Candidate, candidates, candidates_in_order, choose_champions, summarise
 from risk_model.splits import TemporalFold, as_of_month_day, labelled_as_of_dates, temporal_folds
 from risk_model.truth import Truth
@@ -130,9 +130,34 @@ def evaluated_on(panel: pd.DataFrame, rows: np.ndarray, name: str, opened_days: 
     return panel["review_list"].to_numpy()[rows] == name
 
 
+class ListInputs:
+    """One list's model inputs for some of the panel's rows, read by panel position."""
+
+    def __init__(self, rows_of_list: pd.DataFrame, positions: np.ndarray, panel_length: int):
+        self.frame = model_inputs(rows_of_list).copy()  # one consolidated block to slice
+        self.position = np.full(panel_length, -1)
+        self.position[positions] = np.arange(len(rows_of_list))
+
+    def at(self, rows: np.ndarray) -> np.ndarray:
+        """Positions in `frame` of the panel's `rows` (each must be one of the list's)."""
+        found = self.position[np.asarray(rows, dtype=int)]
+        if (found < 0).any():
+            raise ValueError("a panel row outside the list's rows was asked for")
+        return found
+
+
+def list_inputs(panel: pd.DataFrame, case_log: pd.DataFrame, days_to_first_inquiry: np.ndarray) -> dict:
+    """Each list's model inputs: the proactive list reads the panel as it is, the triage list its
+    rows as it sees them (`panel.as_triaged`)."""
+    triaged = as_triaged(panel, case_log, days_to_first_inquiry)
+    return {PROACTIVE: ListInputs(panel, np.arange(len(panel)), len(panel)),
+            TRIAGE: ListInputs(triaged, triaged.index.to_numpy(), len(panel))}
+
+
 def cross_validate(
     panel: pd.DataFrame,
     case_table: pd.DataFrame,
+    inputs_of: dict[str, ListInputs],
     returns: pd.DataFrame,
     folds: list[TemporalFold],
     config: ExperimentConfig,
@@ -141,14 +166,13 @@ def cross_validate(
     progress: Progress | None = None,
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Per-fold label metrics and out-of-fold predictions (with the truth, where known) for every
-    candidate of every list, and the references."""
+    candidate of every list, and the references, each list reading its own inputs (`list_inputs`)."""
     horizon = config.label.horizon_months
     grid = candidates(config)
     definitions = sorted({c.label for c in grid} | {getattr(config.lists, n).labels[0] for n in REVIEW_LISTS}
                          | {INSPECTED})
     judged = truth.judge(panel, case_table, horizon) if truth is not None else None
     opened_days = panel_days_to_first_inquiry(panel, case_table, horizon)
-    inputs = model_inputs(panel).copy()  # one consolidated block to slice, not the whole panel
     as_of = panel["as_of"].to_numpy()
     rows, predictions = [], []
     for fold in folds:
@@ -169,7 +193,8 @@ def cross_validate(
             if not len(test):
                 continue
             target = getattr(config.lists, name).labels[0]
-            test_inputs = inputs.iloc[test]
+            inputs = inputs_of[name]
+            test_inputs = inputs.frame.iloc[inputs.at(test)]
             scored: dict[str, tuple[str, np.ndarray]] = {}
             for candidate in (c for c in grid if c.review_list == name):
                 if progress:
@@ -177,7 +202,7 @@ def cross_validate(
                 label = work.train_labels[candidate.label]
                 fit_rows = _training_rows(panel, train, candidate, label)
                 y_fit = label.to_numpy()[fit_rows]
-                fitted = _fit(candidate.spec, config.seed, inputs, fit_rows, y_fit,
+                fitted = _fit(candidate.spec, config.seed, inputs.frame, inputs.at(fit_rows), y_fit,
                               config.sampling.fit_negative_rate, fold.test_as_of.year)
                 base = float(np.nanmean(y_fit)) if len(fit_rows) else 0.0
                 scores = score(fitted, test_inputs) if fitted is not None else np.full(len(test), base)
@@ -204,7 +229,8 @@ def _auc_pr_known(y: np.ndarray, scores: np.ndarray) -> float:
     return float(average_precision_score(y, scores)) if 0 < y.sum() < len(y) else float("nan")
 
 
-def _references(panel, inputs, judged, work: _Fold, name: str, config: ExperimentConfig, progress) -> dict:
+def _references(panel, inputs: ListInputs, judged, work: _Fold, name: str, config: ExperimentConfig,
+                progress) -> dict:
     """Scores of the reference lists on one list's test rows (simulated worlds only)."""
     test = work.test[name]
     truth = judged.iloc[test]
@@ -217,10 +243,10 @@ def _references(panel, inputs, judged, work: _Fold, name: str, config: Experimen
             fit_rows = work.train[~np.isnan(work.train_opened)]
         else:
             fit_rows = work.train[panel["review_list"].to_numpy()[work.train] == name]
-        fitted = _fit(spec, config.seed, inputs, fit_rows, judged["misconduct"].to_numpy()[fit_rows],
+        fitted = _fit(spec, config.seed, inputs.frame, inputs.at(fit_rows), judged["misconduct"].to_numpy()[fit_rows],
                       config.sampling.fit_negative_rate, work.fold.test_as_of.year)
         if fitted is not None:
-            out[FULL_INFORMATION] = ("truth", score(fitted, inputs.iloc[test]))
+            out[FULL_INFORMATION] = ("truth", score(fitted, inputs.frame.iloc[inputs.at(test)]))
     # The regulator's own order: the charities it opened an inquiry into during the window, in the
     # order it opened them; the rest after.
     days = work.opened_days[name]
@@ -265,8 +291,9 @@ def run_training(
     panel, counts = build_panel(register, returns, case_log, as_of_dates, horizon, progress, config.sampling,
                                 config.seed)
     case_table = cases(case_log)
-    fold_metrics, predictions = cross_validate(panel, case_table, returns, folds, config, extract_date, truth,
-                                               progress)
+    inputs_of = list_inputs(panel, case_log, panel_days_to_first_inquiry(panel, case_table, horizon))
+    fold_metrics, predictions = cross_validate(panel, case_table, inputs_of, returns, folds, config, extract_date,
+                                               truth, progress)
     summary = summarise(fold_metrics, folds)
     champions = choose_champions(summary, config)
     grid = {(c.review_list, c.name): c for c in candidates(config)}
@@ -284,7 +311,8 @@ def run_training(
                 progress(f"final fit: {name} {chosen.name}")
             label = panel_labels(panel, case_table, returns, chosen.label, horizon, extract_date)
             fit_rows = _training_rows(panel, every_row, chosen, label)
-            fitted = _fit(chosen.spec, config.seed, model_inputs(panel), fit_rows, label.to_numpy()[fit_rows],
+            fitted = _fit(chosen.spec, config.seed, inputs_of[name].frame, inputs_of[name].at(fit_rows),
+                          label.to_numpy()[fit_rows],
                           config.sampling.fit_negative_rate, extract_date.year)
             if fitted is not None:
                 break

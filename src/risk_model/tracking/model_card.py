@@ -170,7 +170,9 @@ def render_markdown(*, model_name: str, version: str, run_id: str, records: RunR
         f"{int(counts['on_triage_list'].sum()):,} on the triage list, {int(counts['with_case_in_window'].sum()):,} "
         f"with an inquiry opened in their window. {int(counts['excluded_no_profile'].sum()):,} charity-years whose "
         "register entry records no profile were left out (in OSCR's files a blank profile marks a charity later "
-        "removed). Features use only what the regulator knew at each as-of date."
+        "removed). Features use only what the regulator knew at each as-of date; the triage list reads a "
+        "charity-year into which an inquiry opened as it stood on the day the inquiry opened (its case-log "
+        "history up to that day, the concern waiting), as a list scored that day would."
         + _sampling_note(counts, config),
         "",
         "## Labels and their known biases",
