@@ -16,7 +16,7 @@ from risk_model.labels import cases
 from risk_model.panel import build_panel
 from risk_model.simulate.world import SimulationConfig, simulate, write_world
 from risk_model.splits import labelled_as_of_dates, temporal_folds
-from risk_model.train import cross_validate
+from risk_model.train import cross_validate, list_inputs
 from risk_model.truth import read_truth
 
 pytestmark = pytest.mark.slow
@@ -45,8 +45,8 @@ def audited_world(tmp_path_factory, concern_city_log_rate: float):
     dates = labelled_as_of_dates(EXPERIMENT.splits, EXPERIMENT.label, extract, tables.register["registered_date"].min())
     panel, _ = build_panel(tables.register, tables.returns, tables.case_log, dates, 12)
     folds = temporal_folds(dates, EXPERIMENT.splits.n_folds, EXPERIMENT.label, extract)
-    _, predictions = cross_validate(panel, cases(tables.case_log), tables.returns, folds, EXPERIMENT, extract,
-                                    read_truth(folder))
+    _, predictions = cross_validate(panel, cases(tables.case_log), list_inputs(panel, tables.case_log, 12),
+                                    tables.returns, folds, EXPERIMENT, extract, read_truth(folder))
     predictions = predictions.loc[(predictions["review_list"] == "proactive") & (predictions["model"] == MODEL)]
     in_city = predictions["main_operating_location"].isin(CITIES)
     predictions = predictions.assign(area_type=in_city.map({True: "city", False: "elsewhere"}).to_numpy(),

@@ -89,11 +89,10 @@ def test_a_folds_triage_training_rows_read_nothing_from_its_test_window(small_wo
     """Truncating the case log at a fold's test date leaves that fold's training inputs unchanged."""
     log = small_world.case_log
     panel, _ = build_panel(small_world.register, small_world.returns, log, DATES, 12)
-    days = panel_days_to_first_inquiry(panel, cases(log), 12)
     test_as_of = DATES[-1]
     train = np.flatnonzero((panel["as_of"] < test_as_of - pd.DateOffset(months=12)).to_numpy())
-    full = list_inputs(panel, log, days)["triage"]
-    cut = list_inputs(panel, log.loc[log["date"] < test_as_of], days)["triage"]
+    full = list_inputs(panel, log, 12)["triage"]
+    cut = list_inputs(panel, log.loc[log["date"] < test_as_of], 12)["triage"]
     rows = train[full.position[train] >= 0]
     assert len(rows) > 20
     pd.testing.assert_frame_equal(full.frame.iloc[full.at(rows)], cut.frame.iloc[cut.at(rows)])

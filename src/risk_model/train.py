@@ -146,10 +146,11 @@ class ListInputs:
         return found
 
 
-def list_inputs(panel: pd.DataFrame, case_log: pd.DataFrame, days_to_first_inquiry: np.ndarray) -> dict:
+def list_inputs(panel: pd.DataFrame, case_log: pd.DataFrame, horizon_months: int) -> dict[str, ListInputs]:
     """Each list's model inputs: the proactive list reads the panel as it is, the triage list its
     rows as it sees them (`panel.as_triaged`)."""
-    triaged = as_triaged(panel, case_log, days_to_first_inquiry)
+    days = panel_days_to_first_inquiry(panel, cases(case_log), horizon_months)
+    triaged = as_triaged(panel, case_log, days)
     return {PROACTIVE: ListInputs(panel, np.arange(len(panel)), len(panel)),
             TRIAGE: ListInputs(triaged, triaged.index.to_numpy(), len(panel))}
 
@@ -291,7 +292,7 @@ def run_training(
     panel, counts = build_panel(register, returns, case_log, as_of_dates, horizon, progress, config.sampling,
                                 config.seed)
     case_table = cases(case_log)
-    inputs_of = list_inputs(panel, case_log, panel_days_to_first_inquiry(panel, case_table, horizon))
+    inputs_of = list_inputs(panel, case_log, horizon)
     fold_metrics, predictions = cross_validate(panel, case_table, inputs_of, returns, folds, config, extract_date,
                                                truth, progress)
     summary = summarise(fold_metrics, folds)
