@@ -189,7 +189,11 @@ class WhatChanged(BaseModel):
     since: date
     score_before: float | None = Field(description="None when the charity was not on the register then.")
     score_now: float
-    factors: list[FactorChange]
+    factors: list[FactorChange] = Field(description="The factors that moved most; none when the charity was on "
+                                        "another list then (see `moved_from`).")
+    moved_from: str | None = Field(None, description="Where the charity stood then, in words, when it was not on "
+                                   "today's list: the two scores then answer different questions, from two "
+                                   "models, so no factor is compared.")
 
 
 class ReturnRow(BaseModel):

@@ -232,7 +232,7 @@ def test_a_charity_not_on_the_register_at_the_date_gets_no_score(champion, table
     assert scored.reasons.empty
 
 
-def test_a_new_concern_shows_as_a_change(champion, tables):
+def test_a_new_concern_moves_a_charity_to_triage_and_no_factor_is_compared_across_the_lists(champion, tables):
     number = on_register(tables, 20)
     register = tables.register.loc[tables.register["charity_number"] == number]
     returns = tables.returns.loc[tables.returns["charity_number"] == number]
@@ -241,7 +241,12 @@ def test_a_new_concern_shows_as_a_change(champion, tables):
                             "event": pd.array(["concern_received"], dtype="string"),
                             "outcome": pd.array([pd.NA], dtype="string")})
     changes = changes_between(champion, register, returns, concern, pd.Timestamp("2020-12-31"), AS_OF, n=30)
-    concerns = changes.factors.loc[changes.factors["factor"] == "concerns"]
-    assert len(concerns) == 1 and concerns["change_log_odds"].iloc[0] > 0
-    assert concerns["label"].iloc[0] == "concerns received"
-    assert changes.scores["score_now"].iloc[0] > 0
+    # two models, two questions: a factor's contribution to one is not a change in the other
+    assert changes.scores[["list_before", "list_now"]].iloc[0].tolist() == ["proactive", "triage"]
+    assert changes.factors.empty
+    assert 0 < changes.scores["score_now"].iloc[0] < 1 and 0 < changes.scores["score_before"].iloc[0] < 1
+    # the same concern a year earlier too: triage at both dates, and its factors are compared
+    earlier = pd.concat([concern.assign(date=pd.to_datetime(["2020-06-01"])), concern], ignore_index=True)
+    stayed = changes_between(champion, register, returns, earlier, pd.Timestamp("2020-12-31"), AS_OF, n=30)
+    assert stayed.scores[["list_before", "list_now"]].iloc[0].tolist() == ["triage", "triage"]
+    assert "concerns" in set(stayed.factors["factor"])

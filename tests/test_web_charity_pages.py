@@ -181,3 +181,20 @@ def test_the_form_asks_for_an_outcome_and_a_note_only_where_one_is_needed(starte
                             data={"outcome": "not_reviewed", "note": "", "csrf_token": token})
     assert response.status_code == 303
     assert ("not_reviewed", "", "case_officer-tester") in feedback_of(started, number)
+
+
+def test_what_changed_compares_factors_only_for_a_charity_on_the_same_list_a_year_before(started, officer):
+    entries = started.app.state.serving.current.current.entries
+    by_list = {name: sorted(n for n, (_, answer) in entries.items() if answer.review_list == name)
+               for name in ("triage", "proactive")}
+    compared = "Factors that moved most since"
+    moved = []
+    for number in by_list["triage"][:40]:
+        html = officer.get(f"/ui/charities/{number}").text
+        if "it stood elsewhere" in html:
+            moved.append(number)
+            assert compared not in html and "no factor is compared" in html
+    # most of a year's triage list had no waiting concern a year before
+    assert len(moved) > 10
+    html = officer.get(f"/ui/charities/{by_list['proactive'][0]}").text
+    assert compared in html and "it stood elsewhere" not in html

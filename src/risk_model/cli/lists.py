@@ -228,6 +228,12 @@ def explain(
         console.print(f"not on the register at {previous.date()}: nothing to compare")
         return
     now = float(changes.scores["score_now"].iloc[0])
+    then, today = changes.scores[["list_before", "list_now"]].iloc[0]
+    if then != today:
+        console.print(f"on {previous.date()}: {LIST_TITLES[then]}, scored {changes.scores['score_before'].iloc[0]:.1%} "
+                      f"by that list's model; now {LIST_TITLES[today]}, {now:.1%}. The two scores answer different "
+                      "questions, so no factor is compared.")
+        return
     moved = changes.factors.assign(
         points=[f"{p:+.1f} points" for p in change_points(now, changes.factors["change_log_odds"])],
         change_log_odds=changes.factors["change_log_odds"].map("{:+.3f}".format))

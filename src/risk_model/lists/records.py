@@ -250,8 +250,10 @@ def score_records(pipeline, records: Sequence[Mapping], as_of, n_reasons: int = 
 class Changes:
     """What moved a charity's score between two as-of dates."""
 
-    scores: pd.DataFrame  # charity_number, score_before, score_now (NaN where not on the register)
-    factors: pd.DataFrame  # CHANGE_COLUMNS: the factors that moved most, largest change first
+    scores: pd.DataFrame  # charity_number, score_before, score_now (NaN where not on the register), list_before,
+    # list_now (the list or standing at each date, None where not on the register)
+    factors: pd.DataFrame  # CHANGE_COLUMNS: the factors that moved most, largest change first; none for a
+    # charity that changed lists, whose two scores come from two models answering different questions
 
 
 def changes_between(
@@ -263,7 +265,8 @@ def changes_between(
     now,
     n: int = 3,
 ) -> Changes:
-    """Scores at two as-of dates and the n factors whose contributions moved most between them."""
+    """Scores at two as-of dates and the n factors whose contributions moved most between them (for a
+    charity on the same list at both: another list's model measures its factors from another base)."""
     frames = {name: build_features(register, returns, case_log, when) for name, when in (("before", before),
                                                                                          ("now", now))}
     scores = pd.DataFrame({"charity_number": register["charity_number"].to_numpy()})
@@ -271,6 +274,9 @@ def changes_between(
         by_number = pd.Series(score(pipeline, features) if len(features) else [], index=features["charity_number"],
                               dtype=float)
         scores[f"score_{name}"] = scores["charity_number"].map(by_number).astype(float)
+        on_list = pd.Series(review_list(features).to_numpy(), index=features["charity_number"].to_numpy(), dtype=object)
+        scores[f"list_{name}"] = scores["charity_number"].map(on_list).astype(object).where(
+            scores["charity_number"].isin(on_list.index), None)
     empty = pd.DataFrame({c: pd.Series(dtype=object) for c in CHANGE_COLUMNS})
     if not has_reasons(pipeline) or any(f.empty for f in frames.values()):
         return Changes(scores, empty)
@@ -279,7 +285,9 @@ def changes_between(
         for name, features in frames.items()
     }
     n = min(n, factor_values["now"].shape[1])
-    moved = what_changed(factor_values["now"], factor_values["before"], n).rename(columns={"index": "charity_number"})
+    stayed = scores.loc[scores["list_before"].eq(scores["list_now"]), "charity_number"]
+    moved = what_changed(factor_values["now"].loc[lambda f: f.index.isin(stayed)], factor_values["before"], n
+                         ).rename(columns={"index": "charity_number"})
     moved["label"] = moved["factor"].map(lambda f: FACTOR_BY_ID[f].label)
     moved["group"] = moved["factor"].map(lambda f: FACTOR_BY_ID[f].group)
     return Changes(scores, moved[list(CHANGE_COLUMNS)] if len(moved) else empty)
