@@ -168,7 +168,7 @@ def explain(
     from risk_model.features import build_features
     from risk_model.ingest.folder import require_folder
     from risk_model.lists.explain import has_reasons, reason_contributions
-    from risk_model.lists.membership import LIST_TITLES, WHY_ON_LIST, review_list
+    from risk_model.lists.membership import LIST_TITLES, WHY_ON_LIST, review_list, standing
     from risk_model.lists.points import change_points, other_factors_points, probability, times_typical
     from risk_model.lists.rank import ranked_lists
     from risk_model.lists.reasons import reason_codes
@@ -230,9 +230,10 @@ def explain(
     now = float(changes.scores["score_now"].iloc[0])
     then, today = changes.scores[["list_before", "list_now"]].iloc[0]
     if then != today:
-        console.print(f"on {previous.date()}: {LIST_TITLES[then]}, scored {changes.scores['score_before'].iloc[0]:.1%} "
-                      f"by that list's model; now {LIST_TITLES[today]}, {now:.1%}. The two scores answer different "
-                      "questions, so no factor is compared.")
+        console.print(f"On {previous.date()} it was on {standing(then)}, scored "
+                      f"{changes.scores['score_before'].iloc[0]:.1%} by that list's model; now on {standing(today)}, "
+                      f"{now:.1%}. The two scores answer different questions, from two models, so no factor is "
+                      "compared.")
         return
     moved = changes.factors.assign(
         points=[f"{p:+.1f} points" for p in change_points(now, changes.factors["change_log_odds"])],

@@ -39,6 +39,11 @@ WHY_ON_LIST: dict[str, str] = {
 }
 
 
+def standing(name: str) -> str:
+    """Where a charity stands, in words: "the concern triage list", or "neither list (under an open inquiry)"."""
+    return f"the {LIST_TITLES[name]} list" if name in REVIEW_LISTS else f"neither list ({LIST_TITLES[name]})"
+
+
 def review_list(features: pd.DataFrame) -> pd.Series:
     """The list each row of a feature frame is on (REVIEW_LISTS), or why it is on neither."""
     under_inquiry = features["open_inquiry"].fillna(0).to_numpy() > 0
