@@ -189,11 +189,12 @@ class WhatChanged(BaseModel):
     since: date
     score_before: float | None = Field(description="None when the charity was not on the register then.")
     score_now: float
-    factors: list[FactorChange] = Field(description="The factors that moved most; none when the charity was on "
-                                        "another list then (see `moved_from`).")
-    moved_from: str | None = Field(None, description="Where the charity stood then, in words, when it was not on "
-                                   "today's list: the two scores then answer different questions, from two "
-                                   "models, so no factor is compared.")
+    factors: list[FactorChange] = Field(description="The factors that moved most; none when another list's model "
+                                        "scored the charity then (see `moved_from`).")
+    moved_from: str | None = Field(None, description="Where the charity stood then, in words, when another list's "
+                                   "model scored it: the two scores answer different questions, so no factor is "
+                                   "compared.")
+    scored_by_before: str | None = Field(None, description="The list whose model scored it then, when not today's.")
 
 
 class ReturnRow(BaseModel):

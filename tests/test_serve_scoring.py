@@ -242,7 +242,8 @@ def test_a_new_concern_moves_a_charity_to_triage_and_no_factor_is_compared_acros
                             "outcome": pd.array([pd.NA], dtype="string")})
     changes = changes_between(champion, register, returns, concern, pd.Timestamp("2020-12-31"), AS_OF, n=30)
     # two models, two questions: a factor's contribution to one is not a change in the other
-    assert changes.scores[["list_before", "list_now"]].iloc[0].tolist() == ["proactive", "triage"]
+    assert changes.scores[["list_before", "list_now", "model_before", "model_now"]].iloc[0].tolist() == [
+        "proactive", "triage", "proactive", "triage"]
     assert changes.factors.empty
     assert 0 < changes.scores["score_now"].iloc[0] < 1 and 0 < changes.scores["score_before"].iloc[0] < 1
     # the same concern a year earlier too: triage at both dates, and its factors are compared
@@ -250,3 +251,13 @@ def test_a_new_concern_moves_a_charity_to_triage_and_no_factor_is_compared_acros
     stayed = changes_between(champion, register, returns, earlier, pd.Timestamp("2020-12-31"), AS_OF, n=30)
     assert stayed.scores[["list_before", "list_now"]].iloc[0].tolist() == ["triage", "triage"]
     assert "concerns" in set(stayed.factors["factor"])
+    # under an open inquiry then (on neither list, so scored by the proactive model), proactive now: one
+    # model at both dates, and its factors are compared
+    inquired = pd.DataFrame({"charity_number": pd.array([number] * 3, dtype="string"),
+                             "date": pd.to_datetime(["2020-10-01", "2020-11-01", "2021-03-01"]),
+                             "event": pd.array(["concern_received", "inquiry_opened", "inquiry_closed"], dtype="string"),
+                             "outcome": pd.array([pd.NA, pd.NA, "no_action"], dtype="string")})
+    closed = changes_between(champion, register, returns, inquired, pd.Timestamp("2020-12-31"), AS_OF, n=30)
+    assert closed.scores[["list_before", "list_now", "model_before", "model_now"]].iloc[0].tolist() == [
+        "under inquiry", "proactive", "proactive", "proactive"]
+    assert {"concerns", "inquiries"} & set(closed.factors["factor"])

@@ -24,7 +24,7 @@ from sqlalchemy.exc import IntegrityError
 
 from risk_model.domain.vocab import PURPOSE_SHORT
 from risk_model.features import build_features
-from risk_model.lists.membership import REVIEW_LISTS, standing
+from risk_model.lists.membership import LIST_TITLES, REVIEW_LISTS, standing
 from risk_model.lists.rank import ranked_lists, reasons_by_range
 from risk_model.lists.reasons import REASON_COLUMNS
 from risk_model.lists.records import changes_between, fingerprint, records_from_tables
@@ -82,9 +82,11 @@ def _changes_by_charity(changes, since: date) -> dict[str, dict]:
     return {
         number: {"since": since.isoformat(), "score_before": None if pd.isna(before) else float(before),
                  "score_now": float(now), "factors": factors.get(number, []),
-                 "moved_from": standing(then) if then is not None and then != today else None}
-        for number, before, now, then, today in changes.scores[
-            ["charity_number", "score_before", "score_now", "list_before", "list_now"]].itertuples(index=False)
+                 **({"moved_from": standing(then), "scored_by_before": LIST_TITLES[model]}
+                    if model is not None and model != model_now else {})}
+        for number, before, now, then, model, model_now in changes.scores[
+            ["charity_number", "score_before", "score_now", "list_before", "model_before", "model_now"]].itertuples(
+            index=False)
         if not pd.isna(now)
     }
 

@@ -228,10 +228,11 @@ def explain(
         console.print(f"not on the register at {previous.date()}: nothing to compare")
         return
     now = float(changes.scores["score_now"].iloc[0])
-    then, today = changes.scores[["list_before", "list_now"]].iloc[0]
-    if then != today:
+    then, today, model, model_now = changes.scores[["list_before", "list_now", "model_before", "model_now"]].iloc[0]
+    if model != model_now:
         console.print(f"On {previous.date()} it was on {standing(then)}, scored "
-                      f"{changes.scores['score_before'].iloc[0]:.1%} by that list's model; now on {standing(today)}, "
+                      f"{changes.scores['score_before'].iloc[0]:.1%} by the {LIST_TITLES[model]} list's model; now on "
+                      f"{standing(today)}, "
                       f"{now:.1%}. The two scores answer different questions, from two models, so no factor is "
                       "compared.")
         return

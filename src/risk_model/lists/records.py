@@ -251,9 +251,10 @@ class Changes:
     """What moved a charity's score between two as-of dates."""
 
     scores: pd.DataFrame  # charity_number, score_before, score_now (NaN where not on the register), list_before,
-    # list_now (the list or standing at each date, None where not on the register)
+    # list_now (the list or standing at each date), model_before, model_now (the list whose model scored it;
+    # None where not on the register)
     factors: pd.DataFrame  # CHANGE_COLUMNS: the factors that moved most, largest change first; none for a
-    # charity that changed lists, whose two scores come from two models answering different questions
+    # charity scored by another list's model then, whose two scores answer different questions
 
 
 def changes_between(
@@ -266,7 +267,7 @@ def changes_between(
     n: int = 3,
 ) -> Changes:
     """Scores at two as-of dates and the n factors whose contributions moved most between them (for a
-    charity on the same list at both: another list's model measures its factors from another base)."""
+    charity scored by the same list's model at both: another model measures its factors from another base)."""
     frames = {name: build_features(register, returns, case_log, when) for name, when in (("before", before),
                                                                                          ("now", now))}
     scores = pd.DataFrame({"charity_number": register["charity_number"].to_numpy()})
@@ -274,9 +275,12 @@ def changes_between(
         by_number = pd.Series(score(pipeline, features) if len(features) else [], index=features["charity_number"],
                               dtype=float)
         scores[f"score_{name}"] = scores["charity_number"].map(by_number).astype(float)
-        on_list = pd.Series(review_list(features).to_numpy(), index=features["charity_number"].to_numpy(), dtype=object)
-        scores[f"list_{name}"] = scores["charity_number"].map(on_list).astype(object).where(
-            scores["charity_number"].isin(on_list.index), None)
+        numbers = features["charity_number"].to_numpy()
+        scoring = getattr(pipeline, "scoring_list", None)  # the review lists score each charity with one model
+        for column, values in ((f"list_{name}", review_list(features).to_numpy()),
+                               (f"model_{name}", scoring(features) if scoring else np.full(len(features), "model"))):
+            scores[column] = scores["charity_number"].map(pd.Series(values, index=numbers, dtype=object)).astype(
+                object).where(scores["charity_number"].isin(numbers), None)
     empty = pd.DataFrame({c: pd.Series(dtype=object) for c in CHANGE_COLUMNS})
     if not has_reasons(pipeline) or any(f.empty for f in frames.values()):
         return Changes(scores, empty)
@@ -285,7 +289,7 @@ def changes_between(
         for name, features in frames.items()
     }
     n = min(n, factor_values["now"].shape[1])
-    stayed = scores.loc[scores["list_before"].eq(scores["list_now"]), "charity_number"]
+    stayed = scores.loc[scores["model_before"].eq(scores["model_now"]), "charity_number"]
     moved = what_changed(factor_values["now"].loc[lambda f: f.index.isin(stayed)], factor_values["before"], n
                          ).rename(columns={"index": "charity_number"})
     moved["label"] = moved["factor"].map(lambda f: FACTOR_BY_ID[f].label)
