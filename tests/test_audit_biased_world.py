@@ -13,10 +13,10 @@ from risk_model.audit.report import build_audit
 from risk_model.config import ExperimentConfig
 from risk_model.ingest.folder import ingest_folder
 from risk_model.labels import cases
-from risk_model.panel import build_panel
+from risk_model.panel import build_panel, list_inputs
 from risk_model.simulate.world import SimulationConfig, simulate, write_world
 from risk_model.splits import labelled_as_of_dates, temporal_folds
-from risk_model.train import cross_validate, list_inputs
+from risk_model.train import cross_validate
 from risk_model.truth import read_truth
 
 pytestmark = pytest.mark.slow

@@ -9,8 +9,8 @@ from risk_model.config import ExperimentConfig
 from risk_model.features import HISTORY_FEATURES, build_features
 from risk_model.labels import cases
 from risk_model.lists.membership import REVIEW_LISTS
-from risk_model.panel import as_triaged, build_panel, panel_days_to_first_inquiry
-from risk_model.train import evaluated_on, list_inputs, run_training
+from risk_model.panel import as_triaged, build_panel, list_inputs, panel_days_to_first_inquiry
+from risk_model.train import evaluated_on, run_training
 from tests.support.worlds import SMALL_EXPERIMENT
 
 DATES = [pd.Timestamp(f"{y}-12-31") for y in (2016, 2017, 2018)]

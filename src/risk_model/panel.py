@@ -7,7 +7,9 @@ as of that date and the list it was on (`lists`). Labels are worked out per as-o
 case log and the returns, censored at a `known_by` date (`labels`): `train` censors a fold's
 training labels at the fold's test date, so no outcome learned later reaches a fit. With
 sampling below 1, proactive charity-years without a case opened in their window are kept at
-that rate, and the panel counts say how many were left out.
+that rate, and the panel counts say how many were left out. Each list reads its model inputs
+from the panel its own way (`list_inputs`): the triage list sees an inquiry's charity-year as
+it stood on the day the inquiry opened (`as_triaged`).
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ from risk_model.features import HISTORY_FEATURES, build_features, history_as_of,
 from risk_model.ingest.parsing import is_in
 from risk_model.labels import build_labels, cases
 from risk_model.lists.membership import PROACTIVE, REVIEW_LISTS, TRIAGE, review_list
+from risk_model.models import model_inputs
 
 Progress = Callable[[str], None]
 
@@ -131,3 +134,28 @@ def as_triaged(panel: pd.DataFrame, case_log: pd.DataFrame, days_to_first_inquir
         mine = case_log.loc[is_in(case_log["charity_number"], anchors.index)]
         out.iloc[np.searchsorted(rows, at), columns] = history_as_of(mine, anchors)[list(HISTORY_FEATURES)].to_numpy()
     return out
+
+
+class ListInputs:
+    """One list's model inputs for some of the panel's rows, read by panel position."""
+
+    def __init__(self, rows_of_list: pd.DataFrame, positions: np.ndarray, panel_length: int):
+        self.frame = model_inputs(rows_of_list).copy()  # one consolidated block to slice
+        self.position = np.full(panel_length, -1)
+        self.position[positions] = np.arange(len(rows_of_list))
+
+    def at(self, rows: np.ndarray) -> np.ndarray:
+        """Positions in `frame` of the panel's `rows` (each must be one of the list's)."""
+        found = self.position[np.asarray(rows, dtype=int)]
+        if (found < 0).any():
+            raise ValueError("a panel row outside the list's rows was asked for")
+        return found
+
+
+def list_inputs(panel: pd.DataFrame, case_log: pd.DataFrame, horizon_months: int) -> dict[str, ListInputs]:
+    """Each list's model inputs: the proactive list reads the panel as it is, the triage list its
+    rows as it sees them (`as_triaged`)."""
+    days = panel_days_to_first_inquiry(panel, cases(case_log), horizon_months)
+    triaged = as_triaged(panel, case_log, days)
+    return {PROACTIVE: ListInputs(panel, np.arange(len(panel)), len(panel)),
+            TRIAGE: ListInputs(triaged, triaged.index.to_numpy(), len(panel))}

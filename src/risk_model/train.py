@@ -29,9 +29,9 @@ from risk_model.evaluate import ranking_metrics
 from risk_model.features import GROUP_ATTRIBUTES
 from risk_model.ingest.tables import infer_extract_date
 from risk_model.labels import cases
-from risk_model.lists.membership import PROACTIVE, REVIEW_LISTS, TRIAGE
-from risk_model.models import ReviewLists, build_pipeline, model_inputs, platt_calibration, score
-from risk_model.panel import Progress, as_triaged, build_panel, panel_days_to_first_inquiry, panel_labels
+from risk_model.lists.membership import REVIEW_LISTS, TRIAGE
+from risk_model.models import ReviewLists, build_pipeline, platt_calibration, score
+from risk_model.panel import ListInputs, Progress, build_panel, list_inputs, panel_days_to_first_inquiry, panel_labels
 from risk_model.selection import Candidate, candidates, candidates_in_order, choose_champions, summarise
 from risk_model.splits import TemporalFold, as_of_month_day, labelled_as_of_dates, temporal_folds
 from risk_model.truth import Truth
@@ -128,31 +128,6 @@ def evaluated_on(panel: pd.DataFrame, rows: np.ndarray, name: str, opened_days: 
     if name == TRIAGE:
         return ~np.isnan(opened_days[rows])
     return panel["review_list"].to_numpy()[rows] == name
-
-
-class ListInputs:
-    """One list's model inputs for some of the panel's rows, read by panel position."""
-
-    def __init__(self, rows_of_list: pd.DataFrame, positions: np.ndarray, panel_length: int):
-        self.frame = model_inputs(rows_of_list).copy()  # one consolidated block to slice
-        self.position = np.full(panel_length, -1)
-        self.position[positions] = np.arange(len(rows_of_list))
-
-    def at(self, rows: np.ndarray) -> np.ndarray:
-        """Positions in `frame` of the panel's `rows` (each must be one of the list's)."""
-        found = self.position[np.asarray(rows, dtype=int)]
-        if (found < 0).any():
-            raise ValueError("a panel row outside the list's rows was asked for")
-        return found
-
-
-def list_inputs(panel: pd.DataFrame, case_log: pd.DataFrame, horizon_months: int) -> dict[str, ListInputs]:
-    """Each list's model inputs: the proactive list reads the panel as it is, the triage list its
-    rows as it sees them (`panel.as_triaged`)."""
-    days = panel_days_to_first_inquiry(panel, cases(case_log), horizon_months)
-    triaged = as_triaged(panel, case_log, days)
-    return {PROACTIVE: ListInputs(panel, np.arange(len(panel)), len(panel)),
-            TRIAGE: ListInputs(triaged, triaged.index.to_numpy(), len(panel))}
 
 
 def cross_validate(
