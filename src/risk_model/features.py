@@ -248,29 +248,25 @@ def _filing(returns: pd.DataFrame, as_of: pd.Timestamp) -> pd.DataFrame:
     return out
 
 
-def history_as_of(case_log: pd.DataFrame, as_of: pd.Timestamp | pd.Series) -> pd.DataFrame:
-    """HISTORY_FEATURES of each charity in the case log from its events strictly before `as_of`:
-    one date for all, or a date per charity (a series indexed by charity number; charities
-    without one are left out). Counts of charities with no event are 0, as in `build_features`."""
-    if isinstance(as_of, pd.Series):
-        cutoff = case_log["charity_number"].map(as_of)
-        before = case_log.loc[case_log["date"] < cutoff]
-        cutoff = cutoff.loc[before.index]
-    else:
-        before = case_log.loc[case_log["date"] < as_of]
-        cutoff = as_of
-    is_concern = before["event"] == "concern_received"
-    concerns = before.loc[is_concern]
+def history_as_of(case_log: pd.DataFrame, as_of: pd.Timestamp | pd.Series,
+                  numbers: pd.Index | None = None) -> pd.DataFrame:
+    """HISTORY_FEATURES of each charity in `numbers` from its case-log events strictly before `as_of`:
+    one date for all, or a date per charity (a series indexed by charity number, whose index is
+    then the default `numbers`). A charity with no event counts 0 of each."""
+    per_charity = isinstance(as_of, pd.Series)
+    cutoff = case_log["charity_number"].map(as_of) if per_charity else as_of
+    before = case_log.loc[case_log["date"] < cutoff]
+    concerns = before.loc[before["event"] == "concern_received"]
     opened = before.loc[before["event"] == "inquiry_opened"]
     closed = before.loc[before["event"] == "inquiry_closed"]
-    concern_cutoff = cutoff.loc[concerns.index] if isinstance(cutoff, pd.Series) else cutoff
+    concern_cutoff = cutoff.loc[concerns.index] if per_charity else cutoff
     recent = concerns["date"] >= concern_cutoff - pd.DateOffset(months=RECENT_CONCERN_MONTHS)
     last_concern = concerns.groupby("charity_number")["date"].max()
     last_opened = opened.groupby("charity_number")["date"].max().reindex(last_concern.index)
     # a recent concern no inquiry has been opened on since: it waits to be triaged
     waiting = recent.groupby(concerns["charity_number"]).any() & ~(last_opened >= last_concern)
     balance = opened.groupby("charity_number").size().sub(closed.groupby("charity_number").size(), fill_value=0)
-    since = (as_of.reindex(last_concern.index) if isinstance(as_of, pd.Series) else as_of) - last_concern
+    since = (as_of.reindex(last_concern.index) if per_charity else as_of) - last_concern
     out = pd.DataFrame({
         "concerns_prior": concerns.groupby("charity_number").size(),
         "concerns_last_12m": recent.groupby(concerns["charity_number"]).sum(),
@@ -282,8 +278,10 @@ def history_as_of(case_log: pd.DataFrame, as_of: pd.Timestamp | pd.Series) -> pd
         .groupby("charity_number").size(),
         "guidance_prior": closed.loc[closed["outcome"] == "guidance_issued"].groupby("charity_number").size(),
     }, columns=list(HISTORY_FEATURES)).astype(float)
-    if isinstance(as_of, pd.Series):
-        out = out.reindex(as_of.index)
+    if numbers is None and per_charity:
+        numbers = as_of.index
+    if numbers is not None:
+        out = out.reindex(numbers)
     counts = [c for c in HISTORY_FEATURES if c != "days_since_last_concern"]
     out[counts] = out[counts].fillna(0.0)
     return out
@@ -300,12 +298,10 @@ def _features_of(charities: pd.DataFrame, returns: pd.DataFrame, case_log: pd.Da
     profile = _profile(charities, as_of)
     finance = _finance(returns, as_of).reindex(charities.index)
     filing = _filing(returns, as_of).reindex(charities.index)
-    history = history_as_of(case_log, as_of).reindex(charities.index)
+    history = history_as_of(case_log, as_of, charities.index)
 
     filing_counts = ["returns_due", "returns_outstanding", "returns_late", "days_overdue_oldest_outstanding"]
     filing[filing_counts] = filing[filing_counts].fillna(0.0)
-    history_counts = [c for c in HISTORY_FEATURES if c != "days_since_last_concern"]
-    history[history_counts] = history[history_counts].fillna(0.0)  # charities with no event at all
 
     out = pd.concat([profile, finance, filing, history], axis=1)
     out["missing__return"] = finance["income_latest_gbp"].isna().astype(float)
